@@ -1,0 +1,7 @@
+import type { CommandModule } from '../util.js';
+
+/**
+ * Every command module, in the order their commands appear in --help. Each domain owns one file
+ * in this folder; add its import here.
+ */
+export const commandModules: CommandModule[] = [];

@@ -1,0 +1,56 @@
+import { stringify } from 'yaml';
+import { UsageError } from '../errors.js';
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+/** Streams the CLI writes to; injected so tests can capture output. */
+export interface CliIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export function defaultIO(): CliIO {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+}
+
+export function parseOutputFormat(value: string | undefined, allowed: readonly OutputFormat[] = ['table', 'json', 'yaml']): OutputFormat {
+  const v = (value ?? allowed[0] ?? 'table') as OutputFormat;
+  if (!allowed.includes(v)) {
+    throw new UsageError(`invalid output format "${value}": use one of ${allowed.join(', ')}`);
+  }
+  return v;
+}
+
+/** Renders rows as a tab-aligned table with an upper-case header, like kubectl and flux. */
+export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('\t')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function renderJSON(data: unknown): string {
+  return JSON.stringify(data, null, 2) + '\n';
+}
+
+export function renderYAML(data: unknown): string {
+  return stringify(data, { lineWidth: 0 });
+}
+
+/** Writes structured data in the requested format; `table` falls back to the given renderer. */
+export function renderData(format: OutputFormat, data: unknown, table: () => string): string {
+  switch (format) {
+    case 'json':
+      return renderJSON(data);
+    case 'yaml':
+      return renderYAML(data);
+    case 'table':
+      return table();
+  }
+}

@@ -1,0 +1,62 @@
+import { Command, CommanderError } from 'commander';
+import { LadingError, UsageError, describeError } from '../errors.js';
+import type { CliIO } from './output.js';
+import { commandModules } from './commands/index.js';
+
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('lading')
+    .description('Ship Kubernetes applications through OCI registries: build, package, sign, verify, apply.')
+    .version(VERSION, '--version', 'print the version')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+  for (const mod of commandModules) mod(program, io);
+  // Every command exits through run() rather than process.exit.
+  const override = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    cmd.commands.forEach(override);
+  };
+  program.commands.forEach(override);
+  return program;
+}
+
+/** Exit status a command sets without throwing (e.g. `diff` reporting differences). */
+export class ExitStatus extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}
+
+/** Runs the CLI with the given arguments (without node and script), returns the exit code. */
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitStatus) return err.status;
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.exitCode === 0) return 0;
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`✗ ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof LadingError) {
+      io.stderr.write(`✗ ${describeError(err)}\n`);
+      return 1;
+    }
+    io.stderr.write(`✗ ${describeError(err)}\n`);
+    if (io.env['LADING_DEBUG']) io.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,1 @@
+export { LadingError, UsageError } from './errors.js';
