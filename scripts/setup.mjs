@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Installs what the tests, the demo and the benchmarks need on a fresh machine of this kind:
+// Debian packages (registry, skopeo, htpasswd) and npm dependencies. The Go-built reference
+// tools are added by the test environment (test/env).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const debianPackages = [
+  { pkg: 'docker-registry', bin: '/usr/bin/docker-registry' },
+  { pkg: 'skopeo', bin: '/usr/bin/skopeo' },
+  { pkg: 'apache2-utils', bin: '/usr/bin/htpasswd' },
+  { pkg: 'openssl', bin: '/usr/bin/openssl' },
+];
+
+function log(msg) {
+  process.stderr.write(`setup: ${msg}\n`);
+}
+
+const missing = debianPackages.filter((p) => !existsSync(p.bin)).map((p) => p.pkg);
+if (missing.length > 0) {
+  log(`installing Debian packages: ${missing.join(' ')}`);
+  const sudo = process.getuid && process.getuid() !== 0 ? ['sudo'] : [];
+  const apt = (args) => {
+    const cmd = [...sudo, 'apt-get', ...args];
+    const r = spawnSync(cmd[0], cmd.slice(1), { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    return r.status === 0;
+  };
+  if (!apt(['install', '-y', '--no-install-recommends', ...missing])) {
+    if (!apt(['update']) || !apt(['install', '-y', '--no-install-recommends', ...missing])) {
+      log(`could not install ${missing.join(' ')} with apt-get; install them by hand and re-run`);
+      process.exit(1);
+    }
+  }
+}
+
+if (!existsSync('node_modules/.package-lock.json')) {
+  log('installing npm dependencies (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+}
