@@ -1,0 +1,49 @@
+/** Config media type of artifacts made by `flux push artifact`. */
+export const FluxConfigMediaType = 'application/vnd.cncf.flux.config.v1+json';
+/** Prefix of Flux content layer media types (`.tar+gzip` for directory tarballs). */
+export const FluxContentMediaTypePrefix = 'application/vnd.cncf.flux.content.v1';
+/** Layer media type of artifacts made by `flux push artifact`: a gzip-compressed tarball. */
+export const FluxContentMediaType = 'application/vnd.cncf.flux.content.v1.tar+gzip';
+
+/** OpenContainers annotations that Flux writes on the artifact manifest. */
+export const Annotations = {
+  created: 'org.opencontainers.image.created',
+  source: 'org.opencontainers.image.source',
+  revision: 'org.opencontainers.image.revision',
+} as const;
+
+/** The `created` value `--reproducible` uses, as `flux push artifact --reproducible` does. */
+export const ReproducibleCreated = '1970-01-01T00:00:00Z';
+
+/**
+ * Paths Flux ignores by default (`--ignore-paths` default of `flux push/build/diff artifact`):
+ * version-control metadata and binary/archive extensions.
+ */
+export const DefaultIgnorePaths: readonly string[] = [
+  '.git/',
+  '.gitignore',
+  '.gitmodules',
+  '.gitattributes',
+  '*.jpg',
+  '*.jpeg',
+  '*.gif',
+  '*.png',
+  '*.wmv',
+  '*.flv',
+  '*.tar.gz',
+  '*.zip',
+];
+
+/** Name of the per-directory ignore file source-controller honours. */
+export const SourceIgnoreFile = '.sourceignore';
+
+/** Default limit on the uncompressed content of an artifact (as Flux's untar: 100 MiB). */
+export const DefaultMaxBytes = 100 * 1024 * 1024;
+
+/** Default limit on the number of entries in an archive. */
+export const DefaultMaxEntries = 100_000;
+
+/** Tags that are never artifacts: cosign signatures, attestations, SBOMs and digest-named tags. */
+export function isHiddenTag(tag: string): boolean {
+  return tag.startsWith('sha256-') || tag.endsWith('.sig') || tag.endsWith('.att') || tag.endsWith('.sbom');
+}
