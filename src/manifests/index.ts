@@ -1,0 +1,9 @@
+// Public surface of the manifests domain: kustomize-compatible builds, YAML parsing, image
+// listing and digest pinning.
+export type { BuildOptions, BuildResult, KubeObject } from './types.js';
+export { ManifestError } from './errors.js';
+export type { ManifestErrorCode } from './errors.js';
+export { build } from './build.js';
+export { parseManifests, formatManifests } from './yaml.js';
+export { listImages } from './images.js';
+export type { ImageUse } from './images.js';
