@@ -1,0 +1,105 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { OciError } from './errors.js';
+import type { Descriptor } from './types.js';
+
+const digestPattern = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+/** `sha256:<hex>` of the given bytes (strings are UTF-8 encoded). */
+export function sha256Digest(data: Uint8Array | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** A descriptor for in-memory content, with its digest and size computed. */
+export function descriptorFor(mediaType: string, data: Uint8Array, extra?: Partial<Descriptor>): Descriptor {
+  return { mediaType, digest: sha256Digest(data), size: data.byteLength, ...extra };
+}
+
+/** Whether `digest` is a well-formed sha256 or sha512 digest. */
+export function isDigest(digest: string): boolean {
+  return digestPattern.test(digest);
+}
+
+/** Throws unless `digest` is a well-formed, supported digest. */
+export function validateDigest(digest: string, context: string): void {
+  if (!isDigest(digest)) {
+    throw new OciError('INVALID_REFERENCE', `${context}: invalid digest "${digest}" (expected sha256:<64 hex> or sha512:<128 hex>)`);
+  }
+}
+
+export function digestHasher(digest: string): { hash: Hash; algorithm: string; hex: string } {
+  const [algorithm, hex] = digest.split(':') as [string, string];
+  if (algorithm !== 'sha256' && algorithm !== 'sha512') {
+    throw new OciError('UNSUPPORTED', `unsupported digest algorithm "${algorithm}" in ${digest}`);
+  }
+  return { hash: createHash(algorithm), algorithm, hex };
+}
+
+/** Throws DIGEST_MISMATCH/SIZE_MISMATCH unless `data` matches `desc`. */
+export function verifyBytes(desc: Descriptor, data: Uint8Array, context: string): void {
+  if (data.byteLength !== desc.size) {
+    throw new OciError('SIZE_MISMATCH', `${context}: size mismatch for ${desc.digest}: expected ${desc.size} bytes, got ${data.byteLength}`);
+  }
+  const { hash, algorithm } = digestHasher(desc.digest);
+  const actual = `${algorithm}:${hash.update(data).digest('hex')}`;
+  if (actual !== desc.digest) {
+    throw new OciError('DIGEST_MISMATCH', `${context}: digest mismatch: expected ${desc.digest}, got ${actual}`);
+  }
+}
+
+/**
+ * A pass-through stream that verifies content against a descriptor. The last chunk is held back
+ * until the digest is checked, so a consumer never receives all of a bad blob; too many bytes
+ * fail immediately.
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash: Hash;
+  private readonly algorithm: string;
+  private held: Buffer | undefined;
+  private seen = 0;
+
+  constructor(
+    private readonly desc: Descriptor,
+    private readonly context: string,
+  ) {
+    super();
+    const h = digestHasher(desc.digest);
+    this.hash = h.hash;
+    this.algorithm = h.algorithm;
+  }
+
+  /** Whether this stream checks exactly `desc` (so a consumer need not hash again). */
+  verifies(desc: Descriptor): boolean {
+    return desc.digest === this.desc.digest && desc.size === this.desc.size;
+  }
+
+  /** Bytes that went through so far. */
+  get bytes(): number {
+    return this.seen;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.desc.size) {
+      cb(new OciError('SIZE_MISMATCH', `${this.context}: ${this.desc.digest} is larger than its descriptor's ${this.desc.size} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    const previous = this.held;
+    this.held = chunk;
+    cb(null, previous);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.seen !== this.desc.size) {
+      cb(new OciError('SIZE_MISMATCH', `${this.context}: size mismatch for ${this.desc.digest}: expected ${this.desc.size} bytes, got ${this.seen}`));
+      return;
+    }
+    const actual = `${this.algorithm}:${this.hash.digest('hex')}`;
+    if (actual !== this.desc.digest) {
+      cb(new OciError('DIGEST_MISMATCH', `${this.context}: digest mismatch: expected ${this.desc.digest}, got ${actual}`));
+      return;
+    }
+    cb(null, this.held);
+  }
+}

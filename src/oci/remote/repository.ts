@@ -1,0 +1,450 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { VerifyingStream, descriptorFor, isDigest, verifyBytes } from '../digest.js';
+import { OciError, isOciError, throwIfAborted } from '../errors.js';
+import type { RegistryOptions } from '../options.js';
+import { isValidTag, parseReference, type Reference } from '../reference.js';
+import { MediaTypes, type Descriptor, type FetchBytesOptions, type ImageIndex, type OpOptions, type ReferrersOptions, type Storage } from '../types.js';
+import {
+  DEFAULT_MAX_BYTES,
+  MAX_MANIFEST_BYTES,
+  isManifestMediaType,
+  parseManifest,
+  readAll,
+  referrerDescriptor,
+  referrersTag,
+} from '../util.js';
+import { repositoryScope } from './auth.js';
+import { RegistryClient, drain, header, isRetryableError, readBody } from './client.js';
+
+const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
+const MAX_TAG_PAGES = 10_000;
+const RECENT_MANIFESTS = 32;
+
+/** A registry repository as a Storage (OCI distribution spec v1.1). */
+export class RemoteRepository implements Storage {
+  readonly ref: Reference;
+  readonly location: string;
+  readonly client: RegistryClient;
+  private readonly opts: RegistryOptions;
+  /** Manifests pushed or fetched lately, so tagging needs no round trip. */
+  private readonly recent = new Map<string, Buffer>();
+
+  constructor(ref: Reference, opts: RegistryOptions = {}, client?: RegistryClient) {
+    this.ref = ref;
+    this.opts = opts;
+    this.location = `oci://${ref.name}`;
+    this.client = client ?? new RegistryClient(ref.registry, opts);
+  }
+
+  private get pull(): string[] {
+    return [repositoryScope(this.ref.repository, ['pull'])];
+  }
+
+  private get push_(): string[] {
+    return [repositoryScope(this.ref.repository, ['pull', 'push'])];
+  }
+
+  private path(kind: 'manifests' | 'blobs' | 'tags' | 'referrers', rest: string): string {
+    return `/v2/${this.ref.repository}/${kind}/${rest}`;
+  }
+
+  private remember(digest: string, bytes: Buffer): void {
+    this.recent.set(digest, bytes);
+    if (this.recent.size > RECENT_MANIFESTS) this.recent.delete(this.recent.keys().next().value as string);
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    this.client.close();
+  }
+
+  async fetch(desc: Descriptor, opts?: OpOptions): Promise<Readable> {
+    throwIfAborted(opts?.signal, `fetching ${desc.digest} from ${this.location}`);
+    if (isManifestMediaType(desc.mediaType)) {
+      const bytes = await this.fetchBytes(desc, { ...(opts?.signal ? { signal: opts.signal } : {}), maxBytes: MAX_MANIFEST_BYTES });
+      return Readable.from([bytes], { objectMode: false });
+    }
+    const what = `fetching blob ${desc.digest} from ${this.location}`;
+    const first = await this.getBlob(desc, 0, what, opts?.signal);
+    const verifier = new VerifyingStream(desc, what);
+    const body = Readable.from(this.resumingBody(desc, first, what, opts?.signal), { objectMode: false, highWaterMark: 1 << 20 });
+    body.on('error', (err) => verifier.destroy(err));
+    return body.pipe(verifier);
+  }
+
+  private async getBlob(desc: Descriptor, offset: number, what: string, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const headers: Record<string, string> = {};
+    if (offset > 0) headers['Range'] = `bytes=${offset}-`;
+    const res = await this.client.request({ method: 'GET', path: this.path('blobs', desc.digest), headers, scopes: this.pull, signal, what });
+    if (res.statusCode === 404) {
+      const err = await this.client.failure(res, what);
+      throw new OciError('NOT_FOUND', err.message, { status: 404 });
+    }
+    return res;
+  }
+
+  /** Yields the blob body, re-requesting the rest with a Range header when the connection drops. */
+  private async *resumingBody(desc: Descriptor, first: IncomingMessage, what: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+    let res = first;
+    let received = 0;
+    let skip = 0;
+    const maxResumes = this.opts.retries ?? 4;
+    for (let resumes = 0; ; ) {
+      try {
+        for await (const chunk of res as AsyncIterable<Buffer>) {
+          if (skip > 0) {
+            if (chunk.length <= skip) {
+              skip -= chunk.length;
+              continue;
+            }
+            const rest = chunk.subarray(skip);
+            skip = 0;
+            received += rest.length;
+            yield rest;
+            continue;
+          }
+          received += chunk.length;
+          yield chunk;
+        }
+        if (res.complete || received >= desc.size) return;
+        throw Object.assign(new Error('connection closed before the whole blob arrived'), { code: 'ECONNRESET' });
+      } catch (err) {
+        if (resumes >= maxResumes || !isRetryableError(err) || signal?.aborted || received >= desc.size) throw err instanceof OciError ? err : new OciError('NETWORK', `${what}: ${(err as Error).message}`, { cause: err });
+        resumes++;
+        res.destroy();
+        res = await this.getBlob(desc, received, what, signal);
+        // A server that ignores Range sends everything again: skip what we have.
+        skip = res.statusCode === 206 ? 0 : received;
+      }
+    }
+  }
+
+  async fetchBytes(desc: Descriptor, opts?: FetchBytesOptions): Promise<Buffer> {
+    const isManifest = isManifestMediaType(desc.mediaType);
+    const max = opts?.maxBytes ?? (isManifest ? MAX_MANIFEST_BYTES : DEFAULT_MAX_BYTES);
+    const what = `fetching ${isManifest ? 'manifest' : 'blob'} ${desc.digest} from ${this.location}`;
+    if (desc.size > max) throw new OciError('TOO_LARGE', `${what}: ${desc.size} bytes exceeds the limit of ${max} bytes`);
+    if (!isManifest) return readAll(await this.fetch(desc, opts), max, what);
+    const cached = this.recent.get(desc.digest);
+    if (cached) return cached;
+    const res = await this.client.request({
+      method: 'GET',
+      path: this.path('manifests', desc.digest),
+      headers: { Accept: MANIFEST_ACCEPT },
+      scopes: this.pull,
+      signal: opts?.signal,
+      what,
+    });
+    if (res.statusCode === 404) {
+      const err = await this.client.failure(res, what);
+      throw new OciError('NOT_FOUND', err.message, { status: 404 });
+    }
+    const bytes = await readBody(res, max, what);
+    verifyBytes(desc, bytes, what);
+    this.remember(desc.digest, bytes);
+    return bytes;
+  }
+
+  async push(desc: Descriptor, content: Readable | Uint8Array, opts?: OpOptions): Promise<void> {
+    if (isManifestMediaType(desc.mediaType)) return this.pushManifestBytes(desc, content, desc.digest, opts);
+    return this.pushBlob(desc, content, opts);
+  }
+
+  private async pushManifestBytes(desc: Descriptor, content: Readable | Uint8Array, reference: string, opts?: OpOptions): Promise<void> {
+    const what = `pushing manifest ${desc.digest}${reference !== desc.digest ? ` as ${reference}` : ''} to ${this.location}`;
+    const bytes = content instanceof Uint8Array ? Buffer.from(content.buffer, content.byteOffset, content.byteLength) : await readAll(content, MAX_MANIFEST_BYTES, what);
+    if (bytes.length > MAX_MANIFEST_BYTES) throw new OciError('TOO_LARGE', `${what}: ${bytes.length} bytes exceeds the limit of ${MAX_MANIFEST_BYTES} bytes`);
+    verifyBytes(desc, bytes, what);
+    const manifest = parseManifest(bytes, desc.mediaType, what);
+    const res = await this.client.request({
+      method: 'PUT',
+      path: this.path('manifests', reference),
+      headers: { 'Content-Type': desc.mediaType },
+      body: bytes,
+      scopes: this.push_,
+      signal: opts?.signal,
+      what,
+    });
+    if (res.statusCode === 404) throw await this.client.failure(res, what);
+    drain(res);
+    const returned = header(res.headers, 'docker-content-digest');
+    if (returned && returned !== desc.digest) throw new OciError('DIGEST_MISMATCH', `${what}: the registry stored digest ${returned}`);
+    this.remember(desc.digest, bytes);
+    // Registries without the referrers API need the tag-schema index updated by the client.
+    if (manifest.subject && !header(res.headers, 'oci-subject')) {
+      await this.updateReferrersIndex(manifest.subject, (list) => {
+        const entry = referrerDescriptor(desc, manifest);
+        return list.some((d) => d.digest === desc.digest) ? undefined : [...list, entry];
+      }, opts);
+    }
+  }
+
+  private async updateReferrersIndex(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | undefined, opts?: OpOptions): Promise<void> {
+    const tag = referrersTag(subject.digest);
+    const current = await this.fallbackIndex(subject, opts);
+    const next = change(current?.index.manifests ?? []);
+    if (!next) return;
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: next };
+    const bytes = Buffer.from(JSON.stringify(index));
+    const desc = descriptorFor(MediaTypes.ociIndex, bytes);
+    await this.pushManifestBytes(desc, bytes, tag, opts);
+    // The old index is garbage now; registries that allow deletes can drop it.
+    if (current && current.descriptor.digest !== desc.digest) {
+      await this.delete(current.descriptor, opts).catch(() => undefined);
+    }
+  }
+
+  private async fallbackIndex(subject: Descriptor, opts?: OpOptions): Promise<{ descriptor: Descriptor; index: ImageIndex } | undefined> {
+    const tag = referrersTag(subject.digest);
+    let desc: Descriptor;
+    try {
+      desc = await this.resolve(tag, opts);
+    } catch (err) {
+      if (isOciError(err, 'NOT_FOUND')) return undefined;
+      throw err;
+    }
+    const bytes = await this.fetchBytes(desc, opts?.signal ? { signal: opts.signal } : undefined);
+    const index = parseManifest(bytes, desc.mediaType, `reading referrers index ${tag} in ${this.location}`) as ImageIndex;
+    return { descriptor: desc, index: { ...index, manifests: index.manifests ?? [] } };
+  }
+
+  private async pushBlob(desc: Descriptor, content: Readable | Uint8Array, opts?: OpOptions): Promise<void> {
+    const what = `pushing blob ${desc.digest} to ${this.location}`;
+    if (!isDigest(desc.digest)) throw new OciError('INVALID_REFERENCE', `${what}: invalid digest`);
+    let body: Buffer | Readable;
+    if (content instanceof Uint8Array) {
+      body = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+      verifyBytes(desc, body, what);
+    } else {
+      // The source may already verify this digest (a store's fetch stream); else verify here.
+      body = content instanceof VerifyingStream && content.verifies(desc) ? content : content.pipe(new VerifyingStream(desc, what));
+      if (body !== content) content.on('error', (err) => (body as Readable).destroy(err));
+    }
+    const start = await this.client.request({ method: 'POST', path: this.path('blobs', 'uploads/'), scopes: this.push_, signal: opts?.signal, what });
+    if (start.statusCode === 404) throw await this.client.failure(start, what);
+    drain(start);
+    const location = header(start.headers, 'location');
+    if (!location) throw new OciError('REGISTRY', `${what}: the registry sent no upload location`);
+    let uploadUrl = await this.client.url(location);
+    const chunkSize = this.opts.uploadChunkSize;
+    if (chunkSize && chunkSize > 0) {
+      let offset = 0;
+      const chunks = Buffer.isBuffer(body) ? chunkBuffer(body, chunkSize) : rechunk(body, chunkSize);
+      for await (const chunk of chunks) {
+        const res = await this.client.request({
+          method: 'PATCH',
+          path: uploadUrl.toString(),
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + chunk.length - 1}` },
+          body: chunk,
+          scopes: this.push_,
+          signal: opts?.signal,
+          what: `${what} (chunk at ${offset})`,
+        });
+        if (res.statusCode === 404) throw await this.client.failure(res, what);
+        drain(res);
+        offset += chunk.length;
+        const next = header(res.headers, 'location');
+        if (next) uploadUrl = new URL(next, uploadUrl);
+      }
+      uploadUrl.searchParams.set('digest', desc.digest);
+      const done = await this.client.request({ method: 'PUT', path: uploadUrl.toString(), body: Buffer.alloc(0), scopes: this.push_, signal: opts?.signal, what });
+      if (done.statusCode === 404) throw await this.client.failure(done, what);
+      drain(done);
+      this.checkDigestHeader(done, desc, what);
+      return;
+    }
+    uploadUrl.searchParams.set('digest', desc.digest);
+    const put = await this.client.request({
+      method: 'PUT',
+      path: uploadUrl.toString(),
+      headers: { 'Content-Type': 'application/octet-stream', ...(Buffer.isBuffer(body) ? {} : { 'Content-Length': String(desc.size) }) },
+      body,
+      scopes: this.push_,
+      signal: opts?.signal,
+      what,
+    });
+    if (put.statusCode === 404) throw await this.client.failure(put, what);
+    drain(put);
+    this.checkDigestHeader(put, desc, what);
+  }
+
+  private checkDigestHeader(res: IncomingMessage, desc: Descriptor, what: string): void {
+    const returned = header(res.headers, 'docker-content-digest');
+    if (returned && returned !== desc.digest) throw new OciError('DIGEST_MISMATCH', `${what}: the registry stored digest ${returned}`);
+  }
+
+  /**
+   * Mounts a blob from another repository of the same registry without copying bytes; returns
+   * false when the registry started an upload instead (the caller then pushes).
+   */
+  async mount(desc: Descriptor, fromRepository: string, opts?: OpOptions): Promise<boolean> {
+    const what = `mounting blob ${desc.digest} from ${fromRepository} into ${this.location}`;
+    const path = `${this.path('blobs', 'uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(fromRepository)}`;
+    const res = await this.client.request({
+      method: 'POST',
+      path,
+      scopes: [...this.push_, repositoryScope(fromRepository, ['pull'])],
+      signal: opts?.signal,
+      what,
+    });
+    drain(res);
+    if (res.statusCode === 201) return true;
+    const location = header(res.headers, 'location');
+    if (res.statusCode === 202 && location) {
+      // Cancel the upload the registry opened for us.
+      const cancel = await this.client
+        .request({ method: 'DELETE', path: (await this.client.url(location)).toString(), scopes: this.push_, signal: opts?.signal, what })
+        .catch(() => undefined);
+      if (cancel) drain(cancel);
+    }
+    return false;
+  }
+
+  async exists(desc: Descriptor, opts?: OpOptions): Promise<boolean> {
+    const isManifest = isManifestMediaType(desc.mediaType);
+    const what = `checking ${desc.digest} in ${this.location}`;
+    const res = await this.client.request({
+      method: 'HEAD',
+      path: this.path(isManifest ? 'manifests' : 'blobs', desc.digest),
+      headers: isManifest ? { Accept: MANIFEST_ACCEPT } : {},
+      scopes: this.pull,
+      signal: opts?.signal,
+      what,
+    });
+    drain(res);
+    return res.statusCode === 200;
+  }
+
+  async resolve(reference: string, opts?: OpOptions): Promise<Descriptor> {
+    const what = `resolving ${this.ref.name}${reference.includes(':') ? '@' : ':'}${reference}`;
+    if (!reference.includes(':') && !isValidTag(reference)) throw new OciError('INVALID_REFERENCE', `${what}: invalid tag "${reference}"`);
+    const path = this.path('manifests', reference);
+    const head = await this.client.request({ method: 'HEAD', path, headers: { Accept: MANIFEST_ACCEPT }, scopes: this.pull, signal: opts?.signal, what });
+    drain(head);
+    if (head.statusCode === 404) throw new OciError('NOT_FOUND', `${what}: manifest unknown`, { status: 404 });
+    const digest = header(head.headers, 'docker-content-digest');
+    const mediaType = header(head.headers, 'content-type')?.split(';')[0]?.trim();
+    const size = Number(header(head.headers, 'content-length'));
+    if (digest && mediaType && isManifestMediaType(mediaType) && Number.isSafeInteger(size)) {
+      if (reference.includes(':') && digest !== reference) throw new OciError('DIGEST_MISMATCH', `${what}: the registry answered with digest ${digest}`);
+      return { mediaType, digest, size };
+    }
+    // No usable HEAD answer: GET the manifest and compute its digest.
+    const res = await this.client.request({ method: 'GET', path, headers: { Accept: MANIFEST_ACCEPT }, scopes: this.pull, signal: opts?.signal, what });
+    if (res.statusCode === 404) throw new OciError('NOT_FOUND', `${what}: manifest unknown`, { status: 404 });
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
+    const type = header(res.headers, 'content-type')?.split(';')[0]?.trim();
+    const manifest = parseManifest(bytes, type && isManifestMediaType(type) ? type : undefined, what);
+    const desc = descriptorFor(type && isManifestMediaType(type) ? type : (manifest.mediaType ?? MediaTypes.ociManifest), bytes);
+    if (reference.includes(':') && desc.digest !== reference) throw new OciError('DIGEST_MISMATCH', `${what}: content has digest ${desc.digest}`);
+    const claimed = header(res.headers, 'docker-content-digest');
+    if (claimed && claimed !== desc.digest) throw new OciError('DIGEST_MISMATCH', `${what}: Docker-Content-Digest ${claimed} does not match the content's ${desc.digest}`);
+    this.remember(desc.digest, bytes);
+    return desc;
+  }
+
+  async tag(desc: Descriptor, tag: string, opts?: OpOptions): Promise<void> {
+    if (!isValidTag(tag)) throw new OciError('INVALID_REFERENCE', `tagging ${desc.digest} in ${this.location}: invalid tag "${tag}"`);
+    const bytes = await this.fetchBytes(desc, opts?.signal ? { signal: opts.signal } : undefined);
+    await this.pushManifestBytes(desc, bytes, tag, opts);
+  }
+
+  async listTags(opts?: OpOptions): Promise<string[]> {
+    const what = `listing tags of ${this.location}`;
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${this.ref.repository}/tags/list?n=1000`;
+    for (let page = 0; path && page < MAX_TAG_PAGES; page++) {
+      const res = await this.client.request({ method: 'GET', path, scopes: this.pull, signal: opts?.signal, what });
+      if (res.statusCode === 404) {
+        const err = await this.client.failure(res, what);
+        throw new OciError('NOT_FOUND', err.message, { status: 404 });
+      }
+      const body = await readBody(res, MAX_MANIFEST_BYTES, what);
+      let parsed: { tags?: string[] | null };
+      try {
+        parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
+      } catch {
+        throw new OciError('REGISTRY', `${what}: the tag list is not JSON`);
+      }
+      tags.push(...(parsed.tags ?? []));
+      path = nextLink(header(res.headers, 'link'));
+    }
+    return tags;
+  }
+
+  async referrers(subject: Descriptor, opts?: ReferrersOptions): Promise<Descriptor[]> {
+    const what = `listing referrers of ${subject.digest} in ${this.location}`;
+    const query = opts?.artifactType ? `?artifactType=${encodeURIComponent(opts.artifactType)}` : '';
+    const res = await this.client.request({ method: 'GET', path: this.path('referrers', subject.digest) + query, headers: { Accept: MediaTypes.ociIndex }, scopes: this.pull, signal: opts?.signal, what });
+    let list: Descriptor[];
+    const type = header(res.headers, 'content-type')?.split(';')[0]?.trim();
+    if (res.statusCode === 200 && type === MediaTypes.ociIndex) {
+      const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
+      list = (parseManifest(bytes, MediaTypes.ociIndex, what) as ImageIndex).manifests;
+    } else {
+      drain(res);
+      list = (await this.fallbackIndex(subject, opts))?.index.manifests ?? [];
+    }
+    return opts?.artifactType ? list.filter((d) => d.artifactType === opts.artifactType) : list;
+  }
+
+  async delete(desc: Descriptor, opts?: OpOptions): Promise<void> {
+    const isManifest = isManifestMediaType(desc.mediaType);
+    const what = `deleting ${desc.digest} from ${this.location}`;
+    let subject: Descriptor | undefined;
+    if (isManifest) {
+      try {
+        const bytes = await this.fetchBytes(desc, opts?.signal ? { signal: opts.signal } : undefined);
+        subject = parseManifest(bytes, desc.mediaType, what).subject;
+      } catch (err) {
+        if (!isOciError(err, 'NOT_FOUND')) throw err;
+      }
+    }
+    const res = await this.client.request({ method: 'DELETE', path: this.path(isManifest ? 'manifests' : 'blobs', desc.digest), scopes: [repositoryScope(this.ref.repository, ['delete'])], signal: opts?.signal, what });
+    if (res.statusCode === 404) {
+      drain(res);
+      throw new OciError('NOT_FOUND', `${what}: not found`, { status: 404 });
+    }
+    drain(res);
+    this.recent.delete(desc.digest);
+    if (subject) {
+      await this.updateReferrersIndex(subject, (list) => (list.some((d) => d.digest === desc.digest) ? list.filter((d) => d.digest !== desc.digest) : undefined), opts);
+    }
+  }
+}
+
+function nextLink(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+function* chunkBuffer(buf: Buffer, size: number): Generator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+async function* rechunk(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    pending.push(chunk);
+    pendingLen += chunk.length;
+    while (pendingLen >= size) {
+      const all = Buffer.concat(pending);
+      yield all.subarray(0, size);
+      pending = [all.subarray(size)];
+      pendingLen = all.length - size;
+    }
+  }
+  if (pendingLen > 0) yield Buffer.concat(pending);
+}
+
+/** Opens a repository on a registry as a Storage. */
+export function openRepository(ref: Reference | string, opts?: RegistryOptions): RemoteRepository {
+  const parsed = typeof ref === 'string' ? parseReference(ref) : ref;
+  return new RemoteRepository(parsed, opts ?? {});
+}
