@@ -1,0 +1,346 @@
+// The reference tools (Kubernetes control plane, etcd, kwok, cosign, crane, flux, distribution v3,
+// the OCI conformance suite), built from the pinned Go modules under test/tools/ into
+// .cache/testenv/<hash-of-pins>/bin. Rebuilt only when the pins or the build recipe change.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isAlive, sleep } from './process.js';
+
+export type ToolName =
+  | 'cosign'
+  | 'crane'
+  | 'flux'
+  | 'registry'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'etcd'
+  | 'kwok'
+  | 'conformance';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const toolsModulesDir = join(repoRoot, 'test', 'tools');
+
+const KUBE_VERSION = 'v1.33.13';
+const kubeVersionFlags = [
+  `-X k8s.io/component-base/version.gitVersion=${KUBE_VERSION}`,
+  '-X k8s.io/component-base/version.gitMajor=1',
+  '-X k8s.io/component-base/version.gitMinor=33',
+  '-X k8s.io/component-base/version.gitTreeState=clean',
+  `-X k8s.io/client-go/pkg/version.gitVersion=${KUBE_VERSION}`,
+  '-X k8s.io/client-go/pkg/version.gitMajor=1',
+  '-X k8s.io/client-go/pkg/version.gitMinor=33',
+];
+
+interface ModuleRecipe {
+  /** Folder under test/tools/ holding go.mod. */
+  dir: string;
+  /** Binary name → Go package to build (a path relative to the module starts with ./). */
+  tools: Partial<Record<ToolName, string>>;
+  ldflags: string[];
+}
+
+/**
+ * The build recipe. Two modules: the kube one shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit
+ * it); the oci one shares go-containerregistry, sigstore and client-go v0.36.
+ */
+export const modules: Record<'kube' | 'oci', ModuleRecipe> = {
+  kube: {
+    dir: 'kube',
+    tools: {
+      'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
+      'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
+      'kube-scheduler': 'k8s.io/kubernetes/cmd/kube-scheduler',
+      kwok: 'sigs.k8s.io/kwok/cmd/kwok',
+      etcd: './etcd',
+    },
+    ldflags: ['-s', '-w', ...kubeVersionFlags],
+  },
+  oci: {
+    dir: 'oci',
+    tools: {
+      cosign: 'github.com/sigstore/cosign/v3/cmd/cosign',
+      crane: 'github.com/google/go-containerregistry/cmd/crane',
+      flux: 'github.com/fluxcd/flux2/v2/cmd/flux',
+      registry: 'github.com/distribution/distribution/v3/cmd/registry',
+      conformance: 'github.com/opencontainers/distribution-spec/conformance',
+    },
+    ldflags: ['-s', '-w'],
+  },
+};
+
+type ModuleName = keyof typeof modules;
+
+function moduleOf(tool: ToolName): ModuleName {
+  for (const [name, recipe] of Object.entries(modules) as Array<[ModuleName, ModuleRecipe]>) {
+    if (tool in recipe.tools) return name;
+  }
+  throw new Error(`unknown test tool ${tool}`);
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(full));
+    else if (/^(go\.mod|go\.sum)$|\.go$/.test(entry.name)) out.push(full);
+  }
+  return out.sort();
+}
+
+let cachedHash: string | undefined;
+
+/** Hash of everything that decides the binaries: go.mod, go.sum, main.go files, the recipe. */
+export function pinsHash(): string {
+  if (cachedHash !== undefined) return cachedHash;
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify(modules));
+  for (const file of listFiles(toolsModulesDir)) {
+    hash.update(relative(toolsModulesDir, file));
+    hash.update('\0');
+    hash.update(readFileSync(file));
+    hash.update('\0');
+  }
+  cachedHash = hash.digest('hex').slice(0, 16);
+  return cachedHash;
+}
+
+/** Root of the tool cache: $LADING_TESTENV_CACHE or <repo>/.cache/testenv. */
+export function cacheRoot(): string {
+  return process.env['LADING_TESTENV_CACHE'] ?? join(repoRoot, '.cache', 'testenv');
+}
+
+export function binDir(): string {
+  return join(cacheRoot(), pinsHash(), 'bin');
+}
+
+/** Path of a built tool; throws a message saying how to build it when it is missing. */
+export function toolPath(name: ToolName): string {
+  const path = join(binDir(), name);
+  if (!existsSync(path)) {
+    throw new Error(
+      `test tool ${name} is not built (expected ${path}); build the reference tools with ` +
+        '`npm run env -- build` (or `npm run setup`); needs Go >= 1.24 and the Go module proxy',
+    );
+  }
+  return path;
+}
+
+/** The pinned module versions, read from the go.mod files (for status output and docs). */
+export function pinnedVersions(): Record<string, string> {
+  const wanted = [
+    'k8s.io/kubernetes',
+    'go.etcd.io/etcd/server/v3',
+    'sigs.k8s.io/kwok',
+    'github.com/sigstore/cosign/v3',
+    'github.com/google/go-containerregistry',
+    'github.com/fluxcd/flux2/v2',
+    'github.com/distribution/distribution/v3',
+    'github.com/opencontainers/distribution-spec/conformance',
+  ];
+  const versions: Record<string, string> = {};
+  for (const recipe of Object.values(modules)) {
+    const text = readFileSync(join(toolsModulesDir, recipe.dir, 'go.mod'), 'utf8');
+    for (const mod of wanted) {
+      const m = new RegExp(`^\\s*(?:require\\s+)?${mod.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+(v\\S+)`, 'm').exec(text);
+      if (m?.[1] !== undefined && versions[mod] === undefined) versions[mod] = m[1];
+    }
+  }
+  return versions;
+}
+
+export interface EnsureToolsOptions {
+  signal?: AbortSignal;
+  /** Progress lines; default writes to stderr. */
+  log?: (line: string) => void;
+  /** Interval between progress lines while compiling (ms). */
+  progressIntervalMs?: number;
+}
+
+function defaultLog(line: string): void {
+  process.stderr.write(`testenv: ${line}\n`);
+}
+
+function allBuilt(recipe: ModuleRecipe): boolean {
+  return Object.keys(recipe.tools).every((tool) => existsSync(join(binDir(), tool)));
+}
+
+/** Checks that the go command exists; the error says how to get it. */
+export function checkGo(): string {
+  const r = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0) {
+    throw new Error(
+      'the Go toolchain is needed to build the reference tools (kube-apiserver, etcd, kwok, cosign, ' +
+        'crane, flux, registry) but `go version` failed' +
+        (r.error !== undefined ? ` (${r.error.message})` : `: ${r.stderr.trim()}`) +
+        '; install Go >= 1.24 (e.g. `apt-get install golang-go` on Debian 13, or put go on PATH) and re-run',
+    );
+  }
+  return r.stdout.trim();
+}
+
+async function withBuildLock<T>(log: (line: string) => void, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  const dir = join(cacheRoot(), pinsHash());
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, 'build.lock');
+  let announced = false;
+  for (;;) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (!announced) {
+        log(`waiting for another build of the reference tools (pid ${holder}) to finish`);
+        announced = true;
+      }
+      await sleep(1_000, signal);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function explainBuildFailure(moduleName: string, output: string): string {
+  const hints: string[] = [];
+  if (/dial tcp|no such host|i\/o timeout|connection refused|TLS handshake timeout|proxyconnect/i.test(output)) {
+    hints.push(
+      `the Go module proxy could not be reached (GOPROXY=${process.env['GOPROXY'] ?? 'default'}); ` +
+        'the first build downloads the pinned modules: check network access to the proxy, or set GOPROXY',
+    );
+  }
+  if (/requires go >=|toolchain not available|go: downloading go1/i.test(output)) {
+    hints.push('the installed Go is too old for the pinned modules: install Go >= 1.26 or allow GOTOOLCHAIN=auto');
+  }
+  if (/no space left on device/i.test(output)) hints.push('the disk is full (GOCACHE / GOMODCACHE / .cache/testenv)');
+  if (/signal: killed|out of memory/i.test(output)) hints.push('the compiler was killed (out of memory?): retry with LADING_TESTENV_GO_P=1');
+  const tail = output.trim().split('\n').slice(-40).join('\n');
+  return (
+    `building the reference tools of test/tools/${moduleName} failed` +
+    (hints.length > 0 ? `: ${hints.join('; ')}` : '') +
+    `\n--- go build output (last lines) ---\n${tail}`
+  );
+}
+
+async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (line: string) => void): Promise<void> {
+  const recipe = modules[name];
+  const cwd = join(toolsModulesDir, recipe.dir);
+  const outDir = join(cacheRoot(), pinsHash(), `bin.partial-${name}-${process.pid}`);
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const toolNames = Object.keys(recipe.tools) as ToolName[];
+  const args = ['build', '-v', '-trimpath', `-ldflags=${recipe.ldflags.join(' ')}`, '-o', outDir + '/'];
+  const parallel = process.env['LADING_TESTENV_GO_P'];
+  if (parallel !== undefined && parallel !== '') args.push(`-p=${parallel}`);
+  args.push(...Object.values(recipe.tools));
+  const started = Date.now();
+  log(`building ${toolNames.join(', ')} from test/tools/${recipe.dir} (a cold build takes tens of minutes on 2 cores)`);
+  const env: NodeJS.ProcessEnv = { ...process.env, GOFLAGS: [process.env['GOFLAGS'] ?? '', '-buildvcs=false', '-mod=readonly'].join(' ').trim() };
+  const child = spawn('go', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let packages = 0;
+  const collect = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    for (const line of text.split('\n')) {
+      // -v prints one package path per line as it is compiled.
+      if (/^[\w.-]+(\/[\w.@+~-]+)*$/.test(line.trim()) && line.trim() !== '') packages++;
+    }
+    output = (output + text).slice(-200_000);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const timer = setInterval(() => {
+    const secs = Math.round((Date.now() - started) / 1000);
+    log(`  ${name}: ${packages} packages compiled, ${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s`);
+  }, opts.progressIntervalMs ?? 30_000);
+  const onAbort = (): void => {
+    try {
+      child.kill('SIGTERM');
+    } catch {
+      // gone
+    }
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const result = await new Promise<{ code: number | null; error?: Error }>((resolveExit) => {
+    child.once('error', (error) => resolveExit({ code: null, error }));
+    child.once('close', (code) => resolveExit({ code }));
+  }).finally(() => {
+    clearInterval(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  });
+  if (result.error !== undefined) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw new Error(`building test/tools/${recipe.dir}: could not run go: ${result.error.message}; install Go >= 1.24 and put it on PATH`);
+  }
+  if (opts.signal?.aborted) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw new Error(`building test/tools/${recipe.dir}: aborted`);
+  }
+  if (result.code !== 0) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw new Error(explainBuildFailure(recipe.dir, output));
+  }
+  const bin = binDir();
+  mkdirSync(bin, { recursive: true });
+  for (const tool of toolNames) {
+    const built = join(outDir, tool);
+    if (!existsSync(built) || statSync(built).size === 0) {
+      throw new Error(`building test/tools/${recipe.dir}: go build succeeded but did not produce ${tool}`);
+    }
+    renameSync(built, join(bin, tool));
+  }
+  rmSync(outDir, { recursive: true, force: true });
+  const secs = Math.round((Date.now() - started) / 1000);
+  log(`built ${toolNames.join(', ')} in ${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s`);
+}
+
+/**
+ * Builds the reference tools that are not in the cache yet (the cache key is the hash of the
+ * pins). Safe to call from several processes at once: one builds, the others wait.
+ */
+export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<void> {
+  const log = opts.log ?? defaultLog;
+  const missing = (Object.keys(modules) as ModuleName[]).filter((m) => !allBuilt(modules[m]));
+  if (missing.length === 0) return;
+  const goVersion = checkGo();
+  log(`reference tools missing from ${binDir()}; building with ${goVersion}`);
+  await withBuildLock(log, opts.signal, async () => {
+    for (const name of missing) {
+      if (allBuilt(modules[name])) continue; // built by whoever held the lock before us
+      await buildModule(name, opts, log);
+    }
+  });
+}
+
+/** Tool name → built?, for status output. */
+export function toolsStatus(): Array<{ tool: ToolName; module: string; built: boolean; path: string }> {
+  return (Object.keys(modules) as ModuleName[]).flatMap((m) =>
+    (Object.keys(modules[m].tools) as ToolName[]).map((tool) => ({
+      tool,
+      module: `test/tools/${modules[m].dir}`,
+      built: existsSync(join(binDir(), tool)),
+      path: join(binDir(), tool),
+    })),
+  );
+}
+
+export { moduleOf };
