@@ -47,3 +47,15 @@ export const DefaultMaxEntries = 100_000;
 export function isHiddenTag(tag: string): boolean {
   return tag.startsWith('sha256-') || tag.endsWith('.sig') || tag.endsWith('.att') || tag.endsWith('.sbom');
 }
+
+/** The created/source/revision annotations of a manifest, as optional fields. */
+export function artifactMetadata(annotations: Record<string, string>): { created?: string; source?: string; revision?: string } {
+  const out: { created?: string; source?: string; revision?: string } = {};
+  const created = annotations[Annotations.created];
+  const source = annotations[Annotations.source];
+  const revision = annotations[Annotations.revision];
+  if (created !== undefined) out.created = created;
+  if (source !== undefined) out.source = source;
+  if (revision !== undefined) out.revision = revision;
+  return out;
+}

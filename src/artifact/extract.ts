@@ -130,9 +130,8 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
   const maxEntries = limits.maxEntries ?? DefaultMaxEntries;
   const tarStream = await tarStreamOf(source, maxBytes + maxEntries * 1024 + (1 << 20), what);
   const ex = tarExtract();
-  const fed = pipeline(tarStream, ex).catch((err) => {
-    ex.destroy(wrapArchiveError(err, what));
-  });
+  const fed = pipeline(tarStream, ex);
+  fed.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
   const summary: ExtractSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
   const links: SafeEntry[] = [];
   const linkPaths = new Set<string>();

@@ -1,0 +1,117 @@
+import { DefaultMaxBytes, DefaultMaxEntries, artifactMetadata } from './constants.js';
+import { ArtifactError } from './errors.js';
+import { extractToDirectory, extractToMemory, type ArchiveFile } from './extract.js';
+import { chooseLayer, ociURL, refSuffix, resolveArtifact, type RemoteOptions } from './remote.js';
+
+export interface PullLimits {
+  /** Most bytes of (uncompressed) content to accept; default 100 MiB. */
+  maxBytes?: number;
+  /** Most archive entries to accept; default 100 000. */
+  maxEntries?: number;
+  /** Extract the layer with this media type (default: Flux's content layer, else the first tarball). */
+  layerMediaType?: string;
+}
+
+export interface PullArtifactOptions extends PullLimits, RemoteOptions {
+  /** `oci://registry/repository:tag` or `@sha256:...`. */
+  url: string;
+  /** Directory to extract into; it must not exist or be empty unless `overwrite`. */
+  output: string;
+  /** Replace the content of a non-empty output directory. */
+  overwrite?: boolean;
+}
+
+/** What was pulled: the artifact's metadata and what was written. */
+export interface PullArtifactResult {
+  /** `oci://registry/repository@sha256:...` */
+  url: string;
+  digest: string;
+  created?: string;
+  source?: string;
+  revision?: string;
+  annotations: Record<string, string>;
+  output: string;
+  files: number;
+  directories: number;
+  bytes: number;
+}
+
+function compressedLimit(limits: PullLimits): number {
+  const maxBytes = limits.maxBytes ?? DefaultMaxBytes;
+  const maxEntries = limits.maxEntries ?? DefaultMaxEntries;
+  // A gzip stream of a tar holding maxBytes of content is never much larger than that content.
+  return maxBytes + maxEntries * 1024 + (1 << 20);
+}
+
+
+/**
+ * Pulls an artifact and extracts its content layer into `output`. The layer's digest is verified
+ * while reading and the archive is checked entry by entry (no absolute paths, no `..`, no links
+ * leaving the target, no devices, size limits); the tree appears at `output` only when all of it
+ * was written, so a failed pull leaves nothing behind.
+ */
+export async function pullArtifact(opts: PullArtifactOptions): Promise<PullArtifactResult> {
+  const { ref, storage, descriptor, manifest } = await resolveArtifact(opts.url, opts);
+  const what = `pulling ${ociURL(ref, refSuffix(ref))}`;
+  const layer = chooseLayer(manifest, what, opts.layerMediaType);
+  const limit = compressedLimit(opts);
+  if (layer.size > limit) {
+    throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit} (raise it with --max-size)`);
+  }
+  const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
+  const limits = {
+    ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+    ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+  const summary = await extractToDirectory(stream, opts.output, { ...limits, ...(opts.overwrite ? { overwrite: true } : {}) }, what);
+  const annotations = manifest.annotations ?? {};
+  return {
+    url: ociURL(ref, `@${descriptor.digest}`),
+    digest: descriptor.digest,
+    ...artifactMetadata(annotations),
+    annotations,
+    output: opts.output,
+    files: summary.files,
+    directories: summary.directories,
+    bytes: summary.bytes,
+  };
+}
+
+export interface ReadArtifactOptions extends PullLimits, RemoteOptions {}
+
+/** An artifact's content, read into memory. */
+export interface ArtifactFiles {
+  /** Manifest digest. */
+  digest: string;
+  /** `oci://registry/repository@sha256:...` */
+  url: string;
+  annotations: Record<string, string>;
+  /** Regular files, sorted by path. */
+  files: ArchiveFile[];
+}
+
+/**
+ * Reads an artifact's files into memory (for the apply engine, inspect and diff): verified,
+ * size-limited, with the same archive checks as `pullArtifact`.
+ */
+export async function readArtifactFiles(url: string, opts: ReadArtifactOptions = {}): Promise<ArtifactFiles> {
+  const { ref, storage, descriptor, manifest } = await resolveArtifact(url, opts);
+  const what = `reading ${ociURL(ref, refSuffix(ref))}`;
+  const layer = chooseLayer(manifest, what, opts.layerMediaType);
+  const limit = compressedLimit(opts);
+  if (layer.size > limit) {
+    throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit}`);
+  }
+  const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
+  const { files } = await extractToMemory(
+    stream,
+    {
+      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+      ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    },
+    what,
+  );
+  return { digest: descriptor.digest, url: ociURL(ref, `@${descriptor.digest}`), annotations: manifest.annotations ?? {}, files };
+}

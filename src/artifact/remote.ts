@@ -1,0 +1,78 @@
+import {
+  fetchManifest,
+  openRepository,
+  parseReference,
+  type Descriptor,
+  type ImageManifest,
+  type Reference,
+  type RegistryOptions,
+  type Storage,
+} from '../oci/index.js';
+import { FluxContentMediaType } from './constants.js';
+import { ArtifactError } from './errors.js';
+
+/** Options every operation that talks to a registry accepts. */
+export interface RemoteOptions {
+  /** How to reach the registry (TLS, credentials, timeouts). */
+  registry?: RegistryOptions;
+  signal?: AbortSignal;
+}
+
+/** `oci://registry/repository` for messages and results. */
+export function ociURL(ref: Reference, suffix = ''): string {
+  return `oci://${ref.name}${suffix}`;
+}
+
+export function parseArtifactURL(url: string): Reference {
+  return parseReference(url);
+}
+
+export function repositoryFor(ref: Reference, opts: RemoteOptions): Storage {
+  const registry: RegistryOptions = { ...(opts.registry ?? {}) };
+  if (opts.signal && !registry.signal) registry.signal = opts.signal;
+  return openRepository(ref, registry);
+}
+
+export interface ResolvedArtifact {
+  ref: Reference;
+  storage: Storage;
+  descriptor: Descriptor;
+  manifest: ImageManifest;
+}
+
+/** Resolves a reference to its image manifest; an index (multi-platform image) is refused. */
+export async function resolveArtifact(url: string, opts: RemoteOptions): Promise<ResolvedArtifact> {
+  const ref = parseArtifactURL(url);
+  const storage = repositoryFor(ref, opts);
+  const { descriptor, manifest } = await fetchManifest(storage, ref.reference, opts.signal ? { signal: opts.signal } : {});
+  if (!('layers' in manifest)) {
+    throw new ArtifactError('NO_LAYER', `reading ${ociURL(ref, refSuffix(ref))}: it is an image index (${descriptor.mediaType}), not an artifact`);
+  }
+  return { ref, storage, descriptor, manifest };
+}
+
+export function refSuffix(ref: Reference): string {
+  if (ref.digest) return `@${ref.digest}`;
+  return `:${ref.tag ?? 'latest'}`;
+}
+
+function looksLikeTarball(mediaType: string): boolean {
+  return /tar(\+|\.)gzip$|\.tar$|tar\+gzip|\.tgz$|gzip$/.test(mediaType) || mediaType.endsWith('.tar') || mediaType.includes('.tar');
+}
+
+/**
+ * Chooses the layer to extract: the one with `layerMediaType` when given; otherwise Flux's
+ * content layer, else the first tar-like layer, else the first layer.
+ */
+export function chooseLayer(manifest: ImageManifest, what: string, layerMediaType?: string): Descriptor {
+  const layers = manifest.layers ?? [];
+  if (layers.length === 0) throw new ArtifactError('NO_LAYER', `${what}: the artifact has no layers`);
+  if (layerMediaType) {
+    const layer = layers.find((l) => l.mediaType === layerMediaType);
+    if (!layer) {
+      throw new ArtifactError('NO_LAYER', `${what}: no layer with media type ${layerMediaType} (the artifact has ${[...new Set(layers.map((l) => l.mediaType))].join(', ')})`);
+    }
+    return layer;
+  }
+  return layers.find((l) => l.mediaType === FluxContentMediaType) ?? layers.find((l) => looksLikeTarball(l.mediaType)) ?? layers[0]!;
+}
