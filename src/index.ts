@@ -1,1 +1,2 @@
 export { LadingError, UsageError } from './errors.js';
+export * as oci from './oci/index.js';

@@ -1,7 +1,8 @@
 import type { CommandModule } from '../util.js';
+import { registryCommands } from './registry.js';
 
 /**
  * Every command module, in the order their commands appear in --help. Each domain owns one file
  * in this folder; add its import here.
  */
-export const commandModules: CommandModule[] = [];
+export const commandModules: CommandModule[] = [registryCommands];

@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { loadDockerConfig, type Credential, type CredentialStore, type RegistryOptions } from '../oci/index.js';
+import type { CliIO } from './output.js';
+
+/** Adds the flags every registry-talking command shares. */
+export function addRegistryFlags(cmd: Command): Command {
+  return cmd
+    .option('--insecure', 'allow plain http and skip TLS verification (plain http is always allowed for localhost/127.0.0.1/::1)')
+    .option('--ca-file <path>', 'PEM file with CA certificates to trust for the registry')
+    .option('--cert-file <path>', 'PEM client certificate for mutual TLS')
+    .option('--key-file <path>', 'PEM private key of the client certificate')
+    .option('--creds <user:password>', 'registry credentials (default: docker config, as written by `lading login`)')
+    .option('--registry-timeout <duration>', 'time without progress before a registry request fails, e.g. 30s, 2m', '60s');
+}
+
+/** Parses `90`, `500ms`, `30s`, `2m`, `1h` into milliseconds. */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new UsageError(`invalid ${flag} "${value}": use a duration like 30s, 2m or 500ms`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+  if (ms <= 0) throw new UsageError(`invalid ${flag} "${value}": must be positive`);
+  return ms;
+}
+
+/** `--creds`: the same credentials for every registry the command talks to (like skopeo). */
+class FlagCredentials implements CredentialStore {
+  constructor(private readonly credential: Credential) {}
+  async get(): Promise<Credential | undefined> {
+    return this.credential;
+  }
+}
+
+/** Turns the parsed flags of addRegistryFlags into RegistryOptions. */
+export function registryOptionsFrom(opts: Record<string, unknown>, io: CliIO): RegistryOptions {
+  const out: RegistryOptions = { env: io.env };
+  if (opts['insecure'] === true) out.insecure = true;
+  const file = (key: string): string | undefined => (typeof opts[key] === 'string' ? resolve(io.cwd, opts[key] as string) : undefined);
+  const ca = file('caFile');
+  const cert = file('certFile');
+  const key = file('keyFile');
+  if (ca) out.caFile = ca;
+  if (cert) out.certFile = cert;
+  if (key) out.keyFile = key;
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert-file and --key-file go together');
+  if (typeof opts['registryTimeout'] === 'string') out.timeoutMs = parseDuration(opts['registryTimeout'], '--registry-timeout');
+  if (typeof opts['creds'] === 'string') {
+    const creds = opts['creds'];
+    const colon = creds.indexOf(':');
+    if (colon <= 0) throw new UsageError('invalid --creds: expected <user>:<password>');
+    out.credentials = new FlagCredentials({ username: creds.slice(0, colon), password: creds.slice(colon + 1) });
+  } else {
+    out.credentials = loadDockerConfig({ env: io.env });
+  }
+  return out;
+}

@@ -1,0 +1,143 @@
+// A small fault-injecting reverse proxy for tests: it forwards to a real server (a registry) and,
+// for requests matching a rule, answers with an error status, cuts the connection after some
+// bytes of the response body, or resets it. Every request is recorded so tests can check what
+// the client did (retries, Range requests).
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type Fault =
+  /** Answer with this status (and headers, body) instead of forwarding. */
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string }
+  /** Forward, but destroy the connection after `afterBytes` bytes of the response body. */
+  | { kind: 'cut'; afterBytes: number }
+  /** Destroy the connection without answering. */
+  | { kind: 'reset' }
+  /** Forward the request but replace the response body with garbage of the same length. */
+  | { kind: 'corrupt' };
+
+export interface FaultRule {
+  /** HTTP method to match (any when absent). */
+  method?: string;
+  /** Matched against the request path with query. */
+  path: RegExp;
+  fault: Fault;
+  /** How many matching requests get the fault (default 1); later ones pass through. */
+  times?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  /** The fault applied, if any. */
+  fault?: Fault['kind'];
+}
+
+export interface FaultProxy {
+  /** `127.0.0.1:PORT` of the proxy. */
+  host: string;
+  url: string;
+  requests: RecordedRequest[];
+  /** Adds a rule; rules are tried in order. */
+  inject(rule: FaultRule): void;
+  /** Removes every rule and forgets recorded requests. */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+/** Starts a proxy on a free loopback port in front of `target` (`http://127.0.0.1:PORT`). */
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const targetUrl = new URL(target);
+  if (targetUrl.protocol !== 'http:') throw new Error(`fault proxy: only http targets are supported (got ${target})`);
+  const rules: Array<FaultRule & { left: number }> = [];
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const agent = new http.Agent({ keepAlive: true });
+
+  const forward = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined) => {
+    const upstream = http.request(
+      { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers, agent },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        if (fault?.kind === 'cut') {
+          let sent = 0;
+          up.on('data', (chunk: Buffer) => {
+            if (sent + chunk.length >= fault.afterBytes) {
+              const part = chunk.subarray(0, Math.max(0, fault.afterBytes - sent));
+              sent = fault.afterBytes;
+              res.write(part, () => res.socket?.destroy());
+              up.destroy();
+              return;
+            }
+            sent += chunk.length;
+            res.write(chunk);
+          });
+          up.on('end', () => res.end());
+        } else if (fault?.kind === 'corrupt') {
+          up.on('data', (chunk: Buffer) => res.write(Buffer.alloc(chunk.length, 0x41)));
+          up.on('end', () => res.end());
+        } else {
+          up.pipe(res);
+        }
+      },
+    );
+    upstream.on('error', (err) => {
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' });
+      res.end(`fault proxy: upstream error: ${err.message}`);
+    });
+    req.pipe(upstream);
+  };
+
+  const server = http.createServer((req, res) => {
+    const path = req.url ?? '/';
+    const rule = rules.find((r) => r.left > 0 && (!r.method || r.method === req.method) && r.path.test(path));
+    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers };
+    requests.push(record);
+    if (!rule) {
+      forward(req, res, undefined);
+      return;
+    }
+    rule.left--;
+    const fault = rule.fault;
+    record.fault = fault.kind;
+    switch (fault.kind) {
+      case 'status':
+        req.resume();
+        res.writeHead(fault.status, { 'Content-Type': 'application/json', ...fault.headers });
+        res.end(fault.body ?? JSON.stringify({ errors: [{ code: 'INJECTED', message: `injected ${fault.status}` }] }));
+        return;
+      case 'reset':
+        req.resume();
+        req.socket.destroy();
+        return;
+      default:
+        forward(req, res, fault);
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    inject(rule) {
+      rules.push({ ...rule, left: rule.times ?? 1 });
+    },
+    reset() {
+      rules.length = 0;
+      requests.length = 0;
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      agent.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
