@@ -30,9 +30,17 @@ export interface StartClusterOptions {
   signal?: AbortSignal;
   /** Time allowed for the control plane to become ready (default 90 s). */
   readyTimeoutMs?: number;
+  /**
+   * Keep running after this process exits (for `npm run env -- up`); stop it later with
+   * `npm run env -- down`. By default the cluster is killed when this process exits or is
+   * interrupted.
+   */
+  detach?: boolean;
 }
 
 export interface RunningCluster {
+  /** Id of the environment record (see process.ts writeRecord) that lets `npm run env -- down` clean up. */
+  recordId: string;
   /** Path of a kubeconfig with admin (system:masters) client-certificate credentials. */
   kubeconfig: string;
   /** https://127.0.0.1:PORT */
@@ -403,8 +411,10 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Runn
     );
     log(`cluster ready (${Date.now() - t0} ms)`);
     record({ kubeconfig, server });
+    if (opts.detach === true) live.delete(id);
 
     return {
+      recordId: id,
       kubeconfig,
       server,
       caFile: pki.caFile,

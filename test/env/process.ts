@@ -269,3 +269,58 @@ export async function tearDownRecord(root: string, record: EnvironmentRecord): P
   for (const dir of record.dataDirs) rmSync(dir, { recursive: true, force: true });
   removeRecord(root, record.id);
 }
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  input?: string;
+  /** Kill the command after this long (default 5 minutes); a bound, not an assertion. */
+  timeoutMs?: number;
+  /** Resolve with a non-zero code instead of throwing. */
+  allowFailure?: boolean;
+}
+
+/**
+ * Runs a command to completion and returns its output. By default a non-zero exit throws an
+ * error quoting the command and its stderr (so test failures say what the tool said).
+ */
+export function run(command: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, {
+      env: opts.env ?? process.env,
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (c: Buffer) => out.push(c));
+    child.stderr?.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      const hint = (e as NodeJS.ErrnoException).code === 'ENOENT' ? ` (is ${command} installed and on PATH?)` : '';
+      reject(new Error(`running ${command}: ${e.message}${hint}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const result = { code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      if (result.code !== 0 && opts.allowFailure !== true) {
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} exited ${code ?? signal}\n--- stderr ---\n${result.stderr.slice(-4000)}\n--- stdout ---\n${result.stdout.slice(-2000)}`,
+          ),
+        );
+        return;
+      }
+      resolvePromise(result);
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    else child.stdin?.end();
+  });
+}

@@ -1,0 +1,161 @@
+// `npm run env -- build|up|down|status`: the test environment for humans. `up` starts a cluster
+// and two registries (distribution 2.8 and 3) that keep running after the command returns and
+// prints the environment (`eval "$(npm run -s env -- up)"` sets it in a shell); `down` stops
+// every environment recorded in .cache/testenv/run (also strays left by killed test runs).
+import { Command, InvalidArgumentError } from 'commander';
+import { stringify } from 'yaml';
+import { startCluster, type RunningCluster } from './cluster.js';
+import { isOurProcess, readRecords, removeRecord, tearDownRecord, writeRecord, type EnvironmentRecord } from './process.js';
+import { startRegistry, type RunningRegistry } from './registry.js';
+import { binDir, cacheRoot, ensureTools, pinnedVersions, toolsStatus } from './tools.js';
+
+function log(line: string): void {
+  process.stderr.write(`testenv: ${line}\n`);
+}
+
+async function build(): Promise<void> {
+  const started = Date.now();
+  await ensureTools({ log });
+  log(`reference tools ready in ${binDir()} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+function exportsOf(record: EnvironmentRecord): string[] {
+  return Object.entries(record.info)
+    .filter(([k]) => /^[A-Z_]+$/.test(k))
+    .map(([k, v]) => `export ${k}=${v}`);
+}
+
+async function up(opts: { nodes: number }): Promise<void> {
+  const existing = readRecords(cacheRoot()).find((r) => r.kind === 'env' && r.processes.some((p) => isOurProcess(p.pid, p.command)));
+  if (existing) {
+    log(`an environment is already up (started ${existing.startedAt}); \`npm run env -- down\` stops it`);
+    process.stdout.write(exportsOf(existing).join('\n') + '\n');
+    return;
+  }
+  await ensureTools({ log });
+  const started = Date.now();
+  let cluster: RunningCluster | undefined;
+  const registries: RunningRegistry[] = [];
+  try {
+    cluster = await startCluster({ nodes: opts.nodes, detach: true, log: (l) => log(`cluster: ${l}`) });
+    registries.push(await startRegistry({ flavor: 'distribution2' }));
+    registries.push(await startRegistry({ flavor: 'distribution3' }));
+  } catch (err) {
+    for (const r of registries) await r.stop();
+    await cluster?.stop();
+    throw err;
+  }
+  const [reg2, reg3] = registries as [RunningRegistry, RunningRegistry];
+  const record: EnvironmentRecord = {
+    id: 'env-up',
+    kind: 'env',
+    owner: process.pid,
+    startedAt: new Date().toISOString(),
+    processes: [
+      ...cluster.processes.map((p) => ({ ...p, command: toolsStatus().find((t) => t.tool === p.name)?.path ?? p.name })),
+      ...registries.map((r) => ({ name: `registry (${r.flavor})`, pid: r.pid, command: r.flavor === 'distribution2' ? '/usr/bin/docker-registry' : `${binDir()}/registry`, logFile: r.logFile })),
+    ],
+    dataDirs: [cluster.dataDir, ...registries.map((r) => r.dataDir)],
+    info: {
+      KUBECONFIG: cluster.kubeconfig,
+      LADING_TEST_REGISTRY: reg2.host,
+      LADING_TEST_REGISTRY_V3: reg3.host,
+      server: cluster.server,
+      registry: `${reg2.url} (distribution 2.8, plain http)`,
+      'registry-v3': `${reg3.url} (distribution 3, plain http)`,
+    },
+  };
+  writeRecord(cacheRoot(), record);
+  // The cluster's own record is folded into the env record.
+  removeRecord(cacheRoot(), cluster.recordId);
+  log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  printRecord(record, process.stderr);
+  log('stop it with `npm run env -- down`; logs are in each process\'s logFile (see status -o yaml)');
+  process.stdout.write(exportsOf(record).join('\n') + '\n');
+}
+
+function printRecord(record: EnvironmentRecord, out: NodeJS.WritableStream): void {
+  out.write(`${record.id} (${record.kind}, started ${record.startedAt} by pid ${record.owner})\n`);
+  for (const p of record.processes) {
+    out.write(`  ${p.name.padEnd(28)} pid ${String(p.pid).padEnd(8)} ${isOurProcess(p.pid, p.command) ? 'running' : 'gone'}\n`);
+  }
+  for (const [k, v] of Object.entries(record.info)) out.write(`  ${k}: ${v}\n`);
+}
+
+async function down(): Promise<void> {
+  const records = readRecords(cacheRoot());
+  if (records.length === 0) {
+    log('nothing is running');
+    return;
+  }
+  for (const record of records) {
+    await tearDownRecord(cacheRoot(), record);
+    log(`stopped ${record.id} (${record.processes.map((p) => `${p.name} ${p.pid}`).join(', ')}) and removed ${record.dataDirs.join(', ')}`);
+  }
+}
+
+function status(opts: { output: string }): void {
+  const records = readRecords(cacheRoot()).map((r) => ({
+    ...r,
+    processes: r.processes.map((p) => ({ ...p, running: isOurProcess(p.pid, p.command) })),
+  }));
+  const data = { tools: { binDir: binDir(), pins: pinnedVersions(), built: toolsStatus().map((t) => ({ tool: t.tool, built: t.built })) }, environments: records };
+  if (opts.output === 'json') {
+    process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+    return;
+  }
+  if (opts.output === 'yaml') {
+    process.stdout.write(stringify(data));
+    return;
+  }
+  const out = process.stdout;
+  out.write(`reference tools (${binDir()}):\n`);
+  for (const t of toolsStatus()) out.write(`  ${t.tool.padEnd(24)} ${t.built ? 'built' : 'missing (npm run env -- build)'}\n`);
+  out.write('pinned modules:\n');
+  for (const [m, v] of Object.entries(data.tools.pins)) out.write(`  ${m} ${v}\n`);
+  if (records.length === 0) out.write('environments: none running (npm run env -- up)\n');
+  for (const r of records) printRecord(r, out);
+}
+
+const program = new Command('npm run env --')
+  .description('the lading test environment: reference tools built from test/tools, a Kubernetes control plane (kwok nodes) and registries on loopback')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  npm run env -- build                 build the pinned reference tools into .cache/testenv
+  eval "$(npm run -s env -- up)"       start a cluster and registries, export KUBECONFIG etc.
+  kubectl get nodes                    (after up) two kwok nodes, Ready
+  npm run env -- status -o yaml        what runs, pids, logs, pinned versions
+  npm run env -- down                  stop everything and remove its temp data`,
+  );
+program.command('build').description('build the reference tools (no-op when the cache matches the pins)').action(build);
+program
+  .command('up')
+  .description('start a cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok) and registries 2.8 and 3')
+  .option('--nodes <n>', 'number of kwok nodes', (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 50) throw new InvalidArgumentError('expected an integer from 1 to 50');
+    return n;
+  }, 2)
+  .action(up);
+program.command('down').description('stop every recorded environment by pid and remove its temp data').action(down);
+program
+  .command('status')
+  .description('show the reference tools and the running environments')
+  .option('-o, --output <format>', 'table|json|yaml', (v) => {
+    if (!['table', 'json', 'yaml'].includes(v)) throw new InvalidArgumentError('expected table, json or yaml');
+    return v;
+  }, 'table')
+  .action(status);
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`testenv: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
