@@ -1,2 +1,3 @@
 export { LadingError, UsageError } from './errors.js';
 export * as oci from './oci/index.js';
+export * as sign from './sign/index.js';

@@ -1,8 +1,9 @@
 import type { CommandModule } from '../util.js';
 import { registryCommands } from './registry.js';
+import { registerSignCommands } from './sign.js';
 
 /**
  * Every command module, in the order their commands appear in --help. Each domain owns one file
  * in this folder; add its import here.
  */
-export const commandModules: CommandModule[] = [registryCommands];
+export const commandModules: CommandModule[] = [registryCommands, registerSignCommands];
