@@ -1,0 +1,99 @@
+// Shared helpers for the signing tests: a random image pushed to a real registry, the CLI run
+// in-process with captured streams, and the real cosign binary from the test environment.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { descriptorFor, MediaTypes, openRepository, pushManifest, type Descriptor, type ImageIndex, type ImageManifest, type RemoteRepository } from '../../src/oci/index.js';
+import { run } from '../../src/cli/program.js';
+import type { CliIO } from '../../src/cli/output.js';
+import { toolPath } from '../env/tools.js';
+
+export function tempDir(prefix = 'lading-sign-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function repo(host: string, name: string): RemoteRepository {
+  return openRepository(`${host}/${name}`);
+}
+
+/** Pushes a small random image (one layer) and tags it; returns its manifest descriptor. */
+export async function pushRandomImage(host: string, name: string, tag: string): Promise<Descriptor> {
+  const storage = repo(host, name);
+  const layer = randomBytes(256);
+  const layerDesc = descriptorFor(MediaTypes.ociLayer, layer);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDesc.digest] } }));
+  const configDesc = descriptorFor(MediaTypes.ociConfig, config);
+  await storage.push(layerDesc, layer);
+  await storage.push(configDesc, config);
+  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: [layerDesc] };
+  return pushManifest(storage, manifest, { tag });
+}
+
+/** Pushes an index of two random images; returns the index and its children. */
+export async function pushRandomIndex(host: string, name: string, tag: string): Promise<{ index: Descriptor; children: Descriptor[] }> {
+  const children = [await pushRandomImage(host, name, `${tag}-amd64`), await pushRandomImage(host, name, `${tag}-arm64`)];
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociIndex,
+    manifests: children.map((c, i) => ({ ...c, platform: { architecture: i === 0 ? 'amd64' : 'arm64', os: 'linux' } })),
+  };
+  return { index: await pushManifest(repo(host, name), index, { tag }), children };
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the lading CLI in-process with captured streams. */
+export async function lading(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env: opts.env ?? { PATH: process.env['PATH'] ?? '', HOME: tempDir('lading-home-') }, cwd: opts.cwd ?? process.cwd() };
+  const code = await run(argv, io);
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** The real cosign v3 from the test environment; fails with how to build it when missing. */
+export function cosignPath(): string {
+  return toolPath('cosign');
+}
+
+export interface ProcessRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs cosign offline: no TUF, no Rekor; an isolated HOME and docker config. */
+export function cosign(args: string[], opts: { cwd?: string; password?: string; home?: string } = {}): Promise<ProcessRun> {
+  const bin = cosignPath();
+  const home = opts.home ?? tempDir('lading-cosign-home-');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: home,
+    DOCKER_CONFIG: join(home, '.docker'),
+    TUF_ROOT: join(home, '.sigstore'),
+    COSIGN_PASSWORD: opts.password ?? '',
+    COSIGN_EXPERIMENTAL: '0',
+  };
+  return new Promise((resolvePromise) => {
+    execFile(bin, args, { cwd: opts.cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Fails the test with everything cosign said when it did not exit 0. */
+export function expectOk(r: ProcessRun | CliRun, what: string): void {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+}

@@ -1,0 +1,168 @@
+import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { generateKeyPair, isSignError, loadPrivateKey, loadPublicKey, parsePublicKey } from '../../src/sign/index.js';
+import { lading, tempDir } from './helpers.js';
+
+const fixtures = join(import.meta.dirname, 'fixtures');
+
+function pemBody(text: string): Record<string, unknown> {
+  const body = text.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  return JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as Record<string, unknown>;
+}
+
+async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected a SignError ${code}`).toBeDefined();
+  expect(isSignError(err) ? err.code : String(err)).toBe(code);
+  if (message) expect((err as Error).message).toMatch(message);
+}
+
+describe('generateKeyPair', () => {
+  it("writes cosign's exact encrypted key format, 0600, and a PUBLIC KEY PEM", async () => {
+    const dir = tempDir();
+    const result = await generateKeyPair({ dir, password: 'hunter2' });
+    expect(result.privateKeyPath).toBe(join(dir, 'cosign.key'));
+    expect(statSync(result.privateKeyPath).mode & 0o777).toBe(0o600);
+    const text = readFileSync(result.privateKeyPath, 'utf8');
+    expect(text).toMatch(/^-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n/);
+    expect(text).toMatch(/\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n$/);
+    for (const line of text.split('\n').slice(1, -2)) expect(line.length).toBeLessThanOrEqual(64);
+    const json = pemBody(text);
+    expect(Object.keys(json)).toEqual(['kdf', 'cipher', 'ciphertext']);
+    const kdf = json['kdf'] as { name: string; params: unknown; salt: string };
+    expect(kdf.name).toBe('scrypt');
+    expect(kdf.params).toEqual({ N: 65536, r: 8, p: 1 });
+    expect(Buffer.from(kdf.salt, 'base64')).toHaveLength(32);
+    const cipher = json['cipher'] as { name: string; nonce: string };
+    expect(cipher.name).toBe('nacl/secretbox');
+    expect(Buffer.from(cipher.nonce, 'base64')).toHaveLength(24);
+    const pub = readFileSync(result.publicKeyPath, 'utf8');
+    expect(pub).toMatch(/^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----\n$/);
+
+    const key = await loadPrivateKey(result.privateKeyPath, { password: 'hunter2' });
+    expect(key.algorithm).toBe('ecdsa-p256');
+    const verifier = await loadPublicKey(result.publicKeyPath);
+    const sig = key.sign(Buffer.from('payload'));
+    expect(verifier.verify(Buffer.from('payload'), sig)).toBe(true);
+    expect(verifier.verify(Buffer.from('payloaD'), sig)).toBe(false);
+    expect(verifier.hint).toBe(key.hint);
+  });
+
+  it('allows an empty password, as cosign does', async () => {
+    const dir = tempDir();
+    await generateKeyPair({ dir, env: { COSIGN_PASSWORD: '' } });
+    const key = await loadPrivateKey(join(dir, 'cosign.key'), { env: { COSIGN_PASSWORD: '' } });
+    expect(key.algorithm).toBe('ecdsa-p256');
+  });
+
+  it('takes LADING_PASSWORD before COSIGN_PASSWORD', async () => {
+    const dir = tempDir();
+    await generateKeyPair({ dir, env: { LADING_PASSWORD: 'a', COSIGN_PASSWORD: 'b' } });
+    await loadPrivateKey(join(dir, 'cosign.key'), { password: 'a' });
+    await expectCode(loadPrivateKey(join(dir, 'cosign.key'), { password: 'b' }), 'KEY_PASSWORD');
+  });
+
+  it('refuses to overwrite existing keys unless forced', async () => {
+    const dir = tempDir();
+    await generateKeyPair({ dir, password: '' });
+    const before = readFileSync(join(dir, 'cosign.key'), 'utf8');
+    await expectCode(generateKeyPair({ dir, password: '' }), 'KEY_WRITE', /file exists/);
+    expect(readFileSync(join(dir, 'cosign.key'), 'utf8')).toBe(before);
+    await generateKeyPair({ dir, password: '', force: true });
+    expect(readFileSync(join(dir, 'cosign.key'), 'utf8')).not.toBe(before);
+  });
+
+  it('fails without a password source instead of hanging', async () => {
+    await expectCode(generateKeyPair({ dir: tempDir(), env: {} }), 'NO_PASSWORD', /LADING_PASSWORD/);
+  });
+});
+
+describe('loading keys', () => {
+  it('reads the legacy ENCRYPTED COSIGN PRIVATE KEY with scrypt N=32768 (written by go-securesystemslib)', async () => {
+    const key = await loadPrivateKey(join(fixtures, 'legacy-cosign.key'), { password: 'legacy-pass' });
+    const pub = await loadPublicKey(join(fixtures, 'legacy-cosign.pub'));
+    expect(pub.verify(Buffer.from('x'), key.sign(Buffer.from('x')))).toBe(true);
+  });
+
+  it('says "incorrect password" for a wrong password', async () => {
+    await expectCode(loadPrivateKey(join(fixtures, 'legacy-cosign.key'), { password: 'nope' }), 'KEY_PASSWORD', /legacy-cosign\.key: incorrect password/);
+  });
+
+  it('names the file and the problem for corrupt keys', async () => {
+    const dir = tempDir();
+    const good = readFileSync(join(fixtures, 'legacy-cosign.key'), 'utf8');
+    const cases: Array<[string, string, string, RegExp]> = [
+      ['empty.key', '', 'KEY_INVALID', /empty\.key: no PEM block/],
+      ['garbage.key', 'hello world\n', 'KEY_INVALID', /no PEM block/],
+      ['notjson.key', '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\naGVsbG8=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n', 'KEY_INVALID', /not valid JSON/],
+      ['params.key', encryptedWith({ kdf: { name: 'scrypt', params: { N: 1 << 24, r: 8, p: 1 }, salt: 'AA==' }, cipher: { name: 'nacl/secretbox', nonce: 'AA==' }, ciphertext: 'AA==' }), 'KEY_UNSUPPORTED', /unsupported scrypt parameters N=16777216/],
+      ['cipher.key', encryptedWith({ kdf: { name: 'scrypt', params: { N: 32768, r: 8, p: 1 }, salt: 'AA==' }, cipher: { name: 'aes' }, ciphertext: 'AA==' }), 'KEY_UNSUPPORTED', /unsupported cipher "aes"/],
+      ['flipped.key', flipCiphertext(good), 'KEY_PASSWORD', /incorrect password \(or the key is corrupt\)/],
+      ['rsa-type.key', '-----BEGIN FOO KEY-----\nAAAA\n-----END FOO KEY-----\n', 'KEY_UNSUPPORTED', /unsupported PEM type "FOO KEY"/],
+    ];
+    for (const [name, content, code, message] of cases) {
+      writeFileSync(join(dir, name), content);
+      await expectCode(loadPrivateKey(join(dir, name), { password: 'legacy-pass' }), code, message);
+    }
+    await expectCode(loadPrivateKey(join(dir, 'missing.key'), { password: '' }), 'KEY_INVALID', /missing\.key: no such file/);
+    await expectCode(loadPrivateKey(join(fixtures, 'legacy-cosign.pub'), { password: '' }), 'KEY_INVALID', /this is a public key/);
+    await expectCode(loadPublicKey(join(fixtures, 'legacy-cosign.key')), 'KEY_INVALID', /this is a private key/);
+  });
+
+  it('verifies with ECDSA P-256/P-384, RSA and Ed25519 public keys', () => {
+    const cases: Array<[string, ReturnType<typeof generateKeyPairSync>, string | null]> = [
+      ['ecdsa-p256', generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'sha256'],
+      ['ecdsa-p384', generateKeyPairSync('ec', { namedCurve: 'P-384' }), 'sha384'],
+      ['rsa', generateKeyPairSync('rsa', { modulusLength: 2048 }), 'sha256'],
+      ['ed25519', generateKeyPairSync('ed25519'), null],
+    ];
+    for (const [alg, pair, hash] of cases) {
+      const pem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+      const key = parsePublicKey(pem, `${alg}.pub`);
+      expect(key.algorithm).toBe(alg);
+      const sig = signWith(hash, pair.privateKey);
+      expect(key.verify(Buffer.from('data'), sig), alg).toBe(true);
+      expect(key.verify(Buffer.from('datA'), sig), alg).toBe(false);
+    }
+  });
+});
+
+describe('lading generate-key-pair', () => {
+  it('writes the pair in the working directory and says where', async () => {
+    const dir = tempDir();
+    const r = await lading(['generate-key-pair', '--output-key-prefix', 'release'], { cwd: dir, env: { LADING_PASSWORD: 'pw' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`Private key written to ${join(dir, 'release.key')}`);
+    expect(r.stderr).toContain(`Public key written to ${join(dir, 'release.pub')}`);
+    expect(r.stdout).toBe('');
+    expect(statSync(join(dir, 'release.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('fails with one line when no password can be had (no TTY, no env)', async () => {
+    const r = await lading(['generate-key-pair'], { cwd: tempDir(), env: {} });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/no password: set LADING_PASSWORD/);
+  });
+});
+
+function signWith(hash: string | null, key: KeyObject): Buffer {
+  return cryptoSign(hash, Buffer.from('data'), key);
+}
+
+function encryptedWith(json: unknown): string {
+  const b64 = Buffer.from(JSON.stringify(json)).toString('base64');
+  return `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${b64.match(/.{1,64}/g)!.join('\n')}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`;
+}
+
+function flipCiphertext(pem: string): string {
+  const json = pemBody(pem) as { ciphertext: string };
+  const bytes = Buffer.from(json.ciphertext, 'base64');
+  bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
+  return encryptedWith({ ...json, ciphertext: bytes.toString('base64') });
+}
