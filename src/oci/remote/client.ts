@@ -186,6 +186,15 @@ export class RegistryClient {
       } else {
         const stream = body instanceof Readable ? body : body.stream();
         if (!(body instanceof Readable) && body.length !== undefined) req.setHeader('Content-Length', body.length);
+        // The body may have failed (e.g. a digest check) before the request was made.
+        if (stream.errored) {
+          req.destroy(stream.errored);
+          return;
+        }
+        if (stream.destroyed) {
+          req.destroy(new Error('request body stream was closed before it was sent'));
+          return;
+        }
         stream.on('error', (err) => req.destroy(err));
         req.on('error', () => stream.destroy());
         stream.pipe(req);

@@ -220,6 +220,8 @@ export class RemoteRepository implements Storage {
       // The source may already verify this digest (a store's fetch stream); else verify here.
       body = content instanceof VerifyingStream && content.verifies(desc) ? content : content.pipe(new VerifyingStream(desc, what));
       if (body !== content) content.on('error', (err) => (body as Readable).destroy(err));
+      // Errors surface through the request; until it is sent, keep them from being unhandled.
+      body.on('error', () => undefined);
     }
     const start = await this.client.request({ method: 'POST', path: this.path('blobs', 'uploads/'), scopes: this.push_, signal: opts?.signal, what });
     if (start.statusCode === 404) throw await this.client.failure(start, what);
@@ -350,10 +352,11 @@ export class RemoteRepository implements Storage {
     await this.pushManifestBytes(desc, bytes, tag, opts);
   }
 
-  async listTags(opts?: OpOptions): Promise<string[]> {
+  /** All tags, following `Link` pagination (`pageSize` tags per request, default 1000). */
+  async listTags(opts?: OpOptions & { pageSize?: number }): Promise<string[]> {
     const what = `listing tags of ${this.location}`;
     const tags: string[] = [];
-    let path: string | undefined = `/v2/${this.ref.repository}/tags/list?n=1000`;
+    let path: string | undefined = `/v2/${this.ref.repository}/tags/list?n=${opts?.pageSize ?? 1000}`;
     for (let page = 0; path && page < MAX_TAG_PAGES; page++) {
       const res = await this.client.request({ method: 'GET', path, scopes: this.pull, signal: opts?.signal, what });
       if (res.statusCode === 404) {
