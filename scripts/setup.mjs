@@ -37,3 +37,18 @@ if (!existsSync('node_modules/.package-lock.json')) {
   log('installing npm dependencies (npm ci)');
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
 }
+
+// The reference tools (Kubernetes control plane, etcd, kwok, cosign, crane, flux, distribution v3,
+// the conformance suite) are built from the pinned Go modules in test/tools by the same code the
+// tests use (test/env/tools.ts ensureTools); a no-op when .cache/testenv holds binaries for the
+// current pins. A cold build takes a while on 2 cores; progress goes to stderr.
+{
+  const env = { ...process.env };
+  const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
+  if (!hasGo && existsSync('/usr/local/go/bin/go')) env.PATH = `/usr/local/go/bin:${env.PATH ?? ''}`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/env/cli.ts', 'build'], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    log('building the reference tools failed (see the message above); fix it and re-run `npm run setup`');
+    process.exit(1);
+  }
+}

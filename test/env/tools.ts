@@ -4,6 +4,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -13,6 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, sleep } from './process.js';
@@ -49,6 +53,12 @@ interface ModuleRecipe {
   /** Binary name → Go package to build (a path relative to the module starts with ./). */
   tools: Partial<Record<ToolName, string>>;
   ldflags: string[];
+  /**
+   * Modules that cannot be built straight from the module cache: copied (same pinned version,
+   * fetched with `go mod download`) to `dir` (relative to the repo root, where go.mod's `replace`
+   * points) with `addFiles` (path in the module → file under test/tools/<dir>) added.
+   */
+  localCopies?: Array<{ module: string; version: string; dir: string; addFiles: Record<string, string> }>;
 }
 
 /**
@@ -76,7 +86,15 @@ export const modules: Record<'kube' | 'oci', ModuleRecipe> = {
       registry: 'github.com/distribution/distribution/v3/cmd/registry',
       conformance: 'github.com/opencontainers/distribution-spec/conformance',
     },
-    ldflags: ['-s', '-w'],
+    ldflags: ['-s', '-w', '-X main.VERSION=2.9.5'],
+    localCopies: [
+      {
+        module: 'github.com/fluxcd/flux2/v2',
+        version: 'v2.9.5',
+        dir: '.cache/testenv/src/flux2-v2.9.5',
+        addFiles: { 'cmd/flux/manifests/placeholder.yaml': 'flux-manifests-placeholder.yaml' },
+      },
+    ],
   },
 };
 
@@ -94,7 +112,7 @@ function listFiles(dir: string): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...listFiles(full));
-    else if (/^(go\.mod|go\.sum)$|\.go$/.test(entry.name)) out.push(full);
+    else if (/^(go\.mod|go\.sum)$|\.(go|yaml)$/.test(entry.name)) out.push(full);
   }
   return out.sort();
 }
@@ -241,9 +259,55 @@ function explainBuildFailure(moduleName: string, output: string): string {
   );
 }
 
+function chmodWritable(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) chmodWritable(full);
+    else chmodSync(full, 0o644);
+  }
+}
+
+async function prepareLocalCopies(recipe: ModuleRecipe, log: (line: string) => void): Promise<void> {
+  for (const copy of recipe.localCopies ?? []) {
+    const target = join(repoRoot, copy.dir);
+    const marker = join(target, '.lading-prepared');
+    if (existsSync(marker)) continue;
+    log(`preparing a local copy of ${copy.module}@${copy.version} in ${copy.dir}`);
+    const r = spawnSync('go', ['mod', 'download', '-json', `${copy.module}@${copy.version}`], {
+      cwd: tmpdir(),
+      encoding: 'utf8',
+      env: { ...process.env, GOFLAGS: '-mod=mod', GO111MODULE: 'on' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    let info: { Dir?: string; Error?: string } = {};
+    try {
+      info = JSON.parse(r.stdout) as typeof info;
+    } catch {
+      // reported below
+    }
+    if (r.status !== 0 || info.Dir === undefined) {
+      throw new Error(explainBuildFailure(recipe.dir, `go mod download ${copy.module}@${copy.version}: ${info.Error ?? ''}\n${r.stderr}`));
+    }
+    const partial = `${target}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    mkdirSync(dirname(partial), { recursive: true });
+    cpSync(info.Dir, partial, { recursive: true });
+    chmodWritable(partial); // the module cache is read-only
+    for (const [dest, source] of Object.entries(copy.addFiles)) {
+      mkdirSync(dirname(join(partial, dest)), { recursive: true });
+      copyFileSync(join(toolsModulesDir, recipe.dir, source), join(partial, dest));
+    }
+    writeFileSync(join(partial, '.lading-prepared'), `${copy.module}@${copy.version}\n`);
+    rmSync(target, { recursive: true, force: true });
+    renameSync(partial, target);
+  }
+}
+
 async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (line: string) => void): Promise<void> {
   const recipe = modules[name];
   const cwd = join(toolsModulesDir, recipe.dir);
+  await prepareLocalCopies(recipe, log);
   const outDir = join(cacheRoot(), pinsHash(), `bin.partial-${name}-${process.pid}`);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });

@@ -455,3 +455,9 @@ tool (
 
 // flux2 carries this replace in its own go.mod; an importing module has to repeat it.
 replace gopkg.in/yaml.v3 => gopkg.in/yaml.v3 v3.0.1
+
+// The Flux CLI embeds generated install manifests (cmd/flux/manifests/*.yaml) that its Go module
+// does not ship, so it cannot be built straight from the module. test/env/tools.ts copies the
+// module (same version, from the module proxy) to this folder and adds a placeholder manifest
+// before building; `flux install` is therefore not usable, `flux push/pull artifact` are.
+replace github.com/fluxcd/flux2/v2 => ../../../.cache/testenv/src/flux2-v2.9.5
