@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { MediaTypes, descriptorFor, pushManifest, type Descriptor, type ImageIndex, type ImageManifest, type Storage } from '../../src/oci/index.js';
@@ -31,7 +32,8 @@ export async function pushRandomImage(
   opts: { tag?: string; layers?: number; layerSize?: number; docker?: boolean; platform?: string } = {},
 ): Promise<TestImage> {
   const docker = opts.docker === true;
-  const layerBytes = Array.from({ length: opts.layers ?? 2 }, () => randomBytes(opts.layerSize ?? 4096));
+  // Real gzip streams, so tools that sniff compression (skopeo) keep the layers as they are.
+  const layerBytes = Array.from({ length: opts.layers ?? 2 }, () => gzipSync(randomBytes(opts.layerSize ?? 4096), { level: 1 }));
   const layers = layerBytes.map((b) => descriptorFor(docker ? MediaTypes.dockerLayerGzip : MediaTypes.ociLayerGzip, b));
   const [os, architecture] = (opts.platform ?? 'linux/amd64').split('/') as [string, string];
   const configBytes = Buffer.from(JSON.stringify({ architecture, os, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: {}, nonce: randomBytes(8).toString('hex') }));
