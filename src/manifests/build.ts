@@ -1,7 +1,757 @@
-import type { BuildOptions, BuildResult } from './types.js';
+// The kustomize-compatible build: loads kustomizations (resources, components, generators,
+// transformers, patches) and produces the same objects, in the same order and the same YAML,
+// as `kubectl kustomize`.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { ManifestError } from './errors.js';
+import { generate, type GeneratorArgs, type GeneratorOptions } from './generators.js';
+import { classifyPatch } from './patch/index.js';
+import { applyReplacements } from './replacements.js';
+import { ResMap, type Selector } from './resmap.js';
+import { parseFieldSpec, Resource, str, type FieldSpec } from './resource.js';
+import {
+  addHashSuffixes,
+  applyJsonPatchTo,
+  applySmPatchTo,
+  DEFAULT_ORDER_FIRST,
+  DEFAULT_ORDER_LAST,
+  fixNameReferences,
+  legacySort,
+  setMapEntries,
+  transformImage,
+  transformNamespace,
+  transformPrefixSuffix,
+  transformReplicas,
+  type ImageArgs,
+  type ParsedPatch,
+} from './transformers.js';
+import {
+  COMMON_ANNOTATION_FIELDS,
+  COMMON_LABEL_FIELDS,
+  IMAGE_FIELDS,
+  NAMESPACE_FIELDS,
+  REPLICA_FIELDS,
+  TEMPLATE_LABEL_FIELDS,
+} from './config/fieldspecs.js';
+import type { BuildOptions, BuildResult, KubeObject } from './types.js';
+import { formatManifests, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments } from './yaml.js';
 
-export async function build(path: string, opts: BuildOptions = {}): Promise<BuildResult> {
-  void opts;
-  throw new ManifestError('UNSUPPORTED', `building ${path}: not implemented yet`);
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+const specs = (list: readonly string[]) => list.map(parseFieldSpec);
+const CFG = {
+  commonLabels: specs(COMMON_LABEL_FIELDS),
+  templateLabels: specs(TEMPLATE_LABEL_FIELDS),
+  commonAnnotations: specs(COMMON_ANNOTATION_FIELDS),
+  namespace: specs(NAMESPACE_FIELDS),
+  images: specs(IMAGE_FIELDS),
+  replicas: specs(REPLICA_FIELDS),
+  namePrefix: [{ path: 'metadata/name', create: false }] as FieldSpec[],
+};
+
+const KNOWN_FIELDS = new Set([
+  'apiVersion', 'kind', 'metadata', 'resources', 'bases', 'components', 'crds', 'namespace', 'namePrefix', 'nameSuffix',
+  'commonLabels', 'labels', 'commonAnnotations', 'images', 'replicas', 'patches', 'patchesStrategicMerge',
+  'patchesJson6902', 'configMapGenerator', 'secretGenerator', 'generatorOptions', 'generators', 'transformers',
+  'replacements', 'sortOptions', 'buildMetadata', 'vars', 'helmCharts', 'helmGlobals', 'helmChartInflationGenerator',
+  'configurations', 'openapi', 'validators', 'imageTags',
+]);
+const UNSUPPORTED_FIELDS: Record<string, string> = {
+  vars: 'vars are not supported (use replacements)',
+  helmCharts: 'helmCharts are not supported (render the chart first)',
+  helmGlobals: 'helmGlobals are not supported',
+  helmChartInflationGenerator: 'helmChartInflationGenerator is not supported',
+  configurations: 'custom transformer configurations are not supported',
+  openapi: 'custom OpenAPI schemas are not supported',
+  validators: 'validators are not supported',
+};
+
+type Kustomization = Record<string, unknown>;
+
+interface Ctx {
+  signal: AbortSignal | undefined;
+  /** Directories on the current build path, to detect cycles between bases. */
+  stack: string[];
+}
+
+function fail(code: ConstructorParameters<typeof ManifestError>[0], msg: string, cause?: unknown): never {
+  throw new ManifestError(code, msg, cause === undefined ? undefined : { cause });
+}
+
+function isRemote(p: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) || /^(git@|github\.com\/|gitlab\.com\/|bitbucket\.org\/)/.test(p) || /\?ref=/.test(p);
+}
+
+async function statOrUndefined(p: string) {
+  try {
+    return await fs.stat(p);
+  } catch {
+    return undefined;
+  }
+}
+
+async function findKustomizationFile(dir: string): Promise<string | undefined> {
+  const found: string[] = [];
+  for (const name of KUSTOMIZATION_FILES) {
+    const st = await statOrUndefined(path.join(dir, name));
+    if (st?.isFile()) found.push(name);
+  }
+  if (found.length > 1) fail('INVALID_KUSTOMIZATION', `${dir}: found multiple kustomization files: ${found.join(', ')}`);
+  return found[0] === undefined ? undefined : path.join(dir, found[0]);
+}
+
+async function readLimited(file: string, what: string): Promise<Buffer> {
+  let st;
+  try {
+    st = await fs.stat(file);
+  } catch (err) {
+    fail('NOT_FOUND', `${what}: ${file}: no such file or directory`, err);
+  }
+  if (st.size > MAX_YAML_BYTES) fail('TOO_LARGE', `${what}: ${file} is larger than ${MAX_YAML_BYTES} bytes`);
+  return fs.readFile(file);
+}
+
+/** Kustomize only lets a kustomization read files inside its own directory tree. */
+function resolveInRoot(root: string, rel: string, what: string): string {
+  if (isRemote(rel)) fail('UNSUPPORTED', `${what}: remote resource "${rel}" is not supported (lading builds from local files only)`);
+  const abs = path.resolve(root, rel);
+  const relToRoot = path.relative(root, abs);
+  if (relToRoot.startsWith('..') || path.isAbsolute(relToRoot)) {
+    fail('INVALID_KUSTOMIZATION', `${what}: security; file '${abs}' is not in or below '${root}'`);
+  }
+  return abs;
+}
+
+function stringList(k: Kustomization, field: string, file: string): string[] {
+  const v = k[field];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) fail('INVALID_KUSTOMIZATION', `${file}: ${field}: expected a list`);
+  return v.map((x, i) => {
+    if (typeof x !== 'string') fail('INVALID_KUSTOMIZATION', `${file}: ${field}[${i}]: expected a string`);
+    return x;
+  });
+}
+
+function stringMap(v: unknown, where: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isPlainObject(v)) fail('INVALID_KUSTOMIZATION', `${where}: expected a map of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x === 'string') out[k] = x;
+    else if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'bigint') out[k] = String(x);
+    else if (x === null) out[k] = '';
+    else fail('INVALID_KUSTOMIZATION', `${where}.${k}: expected a string`);
+  }
+  return out;
+}
+
+function optString(v: unknown, where: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') fail('INVALID_KUSTOMIZATION', `${where}: expected a string`);
+  return v;
+}
+
+function objList(v: unknown, where: string): Record<string, unknown>[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) fail('INVALID_KUSTOMIZATION', `${where}: expected a list`);
+  return v.map((x, i) => {
+    if (!isPlainObject(x)) fail('INVALID_KUSTOMIZATION', `${where}[${i}]: expected a map`);
+    return x;
+  });
+}
+
+function fieldSpecList(v: unknown, where: string): FieldSpec[] {
+  return objList(v, where).map((f, i) => ({
+    group: str(f['group']),
+    version: str(f['version']),
+    kind: str(f['kind']),
+    path: optString(f['path'], `${where}[${i}].path`) ?? '',
+    create: f['create'] === true,
+  }));
+}
+
+async function readKustomization(file: string): Promise<Kustomization> {
+  const text = (await readLimited(file, 'reading kustomization')).toString('utf8');
+  const docs = parseYamlDocuments(text, file).filter((d) => d.value !== null);
+  if (docs.length === 0) return {};
+  if (docs.length > 1) fail('INVALID_KUSTOMIZATION', `${file}: a kustomization must be a single YAML document`);
+  const k = docs[0]?.value;
+  if (!isPlainObject(k)) fail('INVALID_KUSTOMIZATION', `${file}: expected a YAML mapping`);
+  for (const key of Object.keys(k)) {
+    if (!KNOWN_FIELDS.has(key)) fail('INVALID_KUSTOMIZATION', `${file}: invalid Kustomization: unknown field "${key}"`);
+    const unsupported = UNSUPPORTED_FIELDS[key];
+    const value = k[key];
+    const empty = value === null || (Array.isArray(value) && value.length === 0) || (isPlainObject(value) && Object.keys(value).length === 0);
+    if (unsupported && !empty) fail('UNSUPPORTED', `${file}: field "${key}": ${unsupported}`);
+  }
+  const kind = k['kind'];
+  if (kind !== undefined && kind !== 'Kustomization' && kind !== 'Component') fail('INVALID_KUSTOMIZATION', `${file}: kind "${String(kind)}" is not Kustomization or Component`);
+  return k;
+}
+
+/** Reads a YAML file of objects into resources, expanding `kind: List`. */
+export async function loadResourceFile(file: string, what: string): Promise<Resource[]> {
+  const text = (await readLimited(file, what)).toString('utf8');
+  return objectsToResources(text, file);
+}
+
+function objectsToResources(text: string, source: string): Resource[] {
+  const out: Resource[] = [];
+  for (const doc of parseYamlDocuments(text, source)) {
+    const v = doc.value;
+    if (v === null) continue;
+    if (!isPlainObject(v)) fail('INVALID_YAML', `${source}:${doc.line}: expected a Kubernetes object (a YAML mapping)`);
+    const kind = str(v['kind']);
+    if (kind.endsWith('List') && Array.isArray(v['items'])) {
+      for (const item of v['items']) {
+        if (!isPlainObject(item)) fail('INVALID_YAML', `${source}:${doc.line}: List items must be objects`);
+        out.push(new Resource(item, source));
+      }
+      continue;
+    }
+    if (Object.keys(v).length === 0) continue;
+    if (!kind) fail('INVALID_YAML', `${source}:${doc.line}: missing kind in object`);
+    out.push(new Resource(v, source));
+  }
+  return out;
+}
+
+class Target {
+  constructor(
+    readonly dir: string,
+    readonly file: string,
+    readonly k: Kustomization,
+    readonly ctx: Ctx,
+  ) {}
+
+  where(field: string): string {
+    return `${this.file}: ${field}`;
+  }
+
+  async readFile(rel: string, field: string): Promise<Buffer> {
+    return readLimited(resolveInRoot(this.dir, rel, this.where(field)), this.where(field));
+  }
+
+  async accumulate(ra: ResMap): Promise<ResMap> {
+    const resources = [...stringList(this.k, 'resources', this.file), ...stringList(this.k, 'bases', this.file)];
+    await this.accumulateResources(ra, resources, 'resources');
+    for (const crd of stringList(this.k, 'crds', this.file)) {
+      // CRDs only extend kustomize's transformer configuration; their files must exist.
+      await this.readFile(crd, 'crds');
+    }
+    for (const comp of stringList(this.k, 'components', this.file)) {
+      ra = await this.accumulateDirectory(ra, comp, true, 'components');
+    }
+    await this.runGenerators(ra);
+    await this.runTransformers(ra);
+    return ra;
+  }
+
+  private async accumulateResources(ra: ResMap, paths: string[], field: string): Promise<void> {
+    for (const p of paths) {
+      this.ctx.signal?.throwIfAborted();
+      if (isRemote(p)) fail('UNSUPPORTED', `${this.where(field)}: remote resource "${p}" is not supported (lading builds from local files only)`);
+      const abs = path.resolve(this.dir, p);
+      const st = await statOrUndefined(abs);
+      if (!st) fail('NOT_FOUND', `${this.where(field)}: accumulating resources from '${p}': ${abs}: no such file or directory`);
+      if (st.isDirectory()) {
+        await this.accumulateDirectory(ra, p, false, field);
+      } else {
+        resolveInRoot(this.dir, p, this.where(field));
+        ra.appendAll(await loadResourceFile(abs, this.where(field)));
+      }
+    }
+  }
+
+  private async accumulateDirectory(ra: ResMap, rel: string, isComponent: boolean, field: string): Promise<ResMap> {
+    const dir = await fs.realpath(path.resolve(this.dir, rel)).catch((err: unknown) => fail('NOT_FOUND', `${this.where(field)}: '${rel}': no such directory`, err));
+    for (const visited of this.ctx.stack) {
+      if (visited === dir || visited.startsWith(dir + path.sep)) {
+        fail('CYCLE', `${this.where(field)}: cycle detected: candidate root '${dir}' contains visited root '${visited}'`);
+      }
+    }
+    const file = await findKustomizationFile(dir);
+    if (!file) {
+      fail('NOT_FOUND', `${this.where(field)}: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '${dir}'`);
+    }
+    const k = await readKustomization(file);
+    const kind = k['kind'] ?? 'Kustomization';
+    if (isComponent && kind !== 'Component') fail('INVALID_KUSTOMIZATION', `${this.where(field)}: expected kind 'Component' for path '${dir}' but got '${String(kind)}'`);
+    if (!isComponent && kind === 'Component') fail('INVALID_KUSTOMIZATION', `${this.where(field)}: expected kind != 'Component' for path '${dir}'`);
+    const sub = new Target(dir, file, k, { ...this.ctx, stack: [...this.ctx.stack, dir] });
+    if (isComponent) return sub.accumulate(ra);
+    const subRa = await sub.accumulate(new ResMap());
+    ra.appendAll(subRa.list);
+    return ra;
+  }
+
+  // ---- generators
+
+  private async runGenerators(ra: ResMap): Promise<void> {
+    const globalOptions = this.generatorOptions(this.k['generatorOptions'], 'generatorOptions');
+    const read = (p: string, field: string) => this.readFile(p, field);
+    for (const [field, kind] of [['configMapGenerator', 'ConfigMap'], ['secretGenerator', 'Secret']] as const) {
+      const list = objList(this.k[field], this.where(field));
+      for (let i = 0; i < list.length; i++) {
+        const args = this.generatorArgs(list[i] as Record<string, unknown>, `${field}[${i}]`);
+        const g = await generate(kind, args, globalOptions, read, this.where(`${field}[${i}]`));
+        const r = new Resource(g.obj, this.where(`${field}[${i}]`));
+        r.needsHash = g.needsHash;
+        r.behavior = g.behavior;
+        r.touchedAnnotations = true;
+        ra.absorb(r);
+      }
+    }
+    for (const cfg of await this.pluginConfigs('generators')) {
+      const kind = str(cfg.obj['kind']);
+      if (kind !== 'ConfigMapGenerator' && kind !== 'SecretGenerator') {
+        fail('UNSUPPORTED', `${cfg.source}: generator kind "${kind}" is not supported (built-in ConfigMapGenerator and SecretGenerator only; KRM function plugins are not supported)`);
+      }
+      const meta = isPlainObject(cfg.obj['metadata']) ? cfg.obj['metadata'] : {};
+      const args = this.generatorArgs({ ...cfg.obj, name: meta['name'], namespace: meta['namespace'] }, cfg.source);
+      const g = await generate(kind === 'ConfigMapGenerator' ? 'ConfigMap' : 'Secret', args, undefined, read, cfg.source);
+      const r = new Resource(g.obj, cfg.source);
+      r.needsHash = g.needsHash;
+      r.behavior = g.behavior;
+      r.touchedAnnotations = true;
+      ra.absorb(r);
+    }
+  }
+
+  private generatorOptions(v: unknown, where: string): GeneratorOptions | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (!isPlainObject(v)) fail('INVALID_KUSTOMIZATION', `${this.where(where)}: expected a map`);
+    const o: GeneratorOptions = {};
+    if (v['labels'] !== undefined) o.labels = stringMap(v['labels'], this.where(`${where}.labels`));
+    if (v['annotations'] !== undefined) o.annotations = stringMap(v['annotations'], this.where(`${where}.annotations`));
+    if (v['disableNameSuffixHash'] !== undefined) o.disableNameSuffixHash = v['disableNameSuffixHash'] === true;
+    if (v['immutable'] !== undefined) o.immutable = v['immutable'] === true;
+    return o;
+  }
+
+  private generatorArgs(g: Record<string, unknown>, where: string): GeneratorArgs {
+    const list = (f: string) => {
+      const v = g[f];
+      if (v === undefined || v === null) return undefined;
+      if (!Array.isArray(v)) fail('INVALID_KUSTOMIZATION', `${this.where(where)}.${f}: expected a list`);
+      return v.map((x) => (typeof x === 'string' ? x : String(x)));
+    };
+    const args: GeneratorArgs = {};
+    const name = optString(g['name'], this.where(`${where}.name`));
+    if (name !== undefined) args.name = name;
+    const ns = optString(g['namespace'], this.where(`${where}.namespace`));
+    if (ns !== undefined) args.namespace = ns;
+    const behavior = optString(g['behavior'], this.where(`${where}.behavior`));
+    if (behavior !== undefined) args.behavior = behavior;
+    const files = list('files');
+    if (files) args.files = files;
+    const literals = list('literals');
+    if (literals) args.literals = literals;
+    const envs = list('envs');
+    if (envs) args.envs = envs;
+    const env = optString(g['env'], this.where(`${where}.env`));
+    if (env !== undefined) args.env = env;
+    const type = optString(g['type'], this.where(`${where}.type`));
+    if (type !== undefined) args.type = type;
+    const options = this.generatorOptions(g['options'], `${where}.options`);
+    if (options) args.options = options;
+    return args;
+  }
+
+  // ---- transformers
+
+  private async runTransformers(ra: ResMap): Promise<void> {
+    const k = this.k;
+    // Legacy patchesStrategicMerge.
+    const psm = stringList(k, 'patchesStrategicMerge', this.file);
+    for (let i = 0; i < psm.length; i++) {
+      const entry = psm[i] as string;
+      const { text, source } = await this.patchText(entry, `patchesStrategicMerge[${i}]`, true);
+      for (const doc of this.parseSmDocs(text, source)) {
+        const target = ra.getById(patchId(doc), `${this.where(`patchesStrategicMerge[${i}]`)}`);
+        applySmPatchTo(ra, new Set([target]), doc, {}, source);
+      }
+    }
+    // patches
+    const patches = objList(k['patches'], this.where('patches'));
+    for (let i = 0; i < patches.length; i++) await this.applyPatchEntry(ra, patches[i] as Record<string, unknown>, `patches[${i}]`);
+    // namespace
+    const ns = optString(k['namespace'], this.where('namespace'));
+    if (ns) transformNamespace(ra, { namespace: ns, fieldSpecs: CFG.namespace });
+    // prefix / suffix
+    const prefix = optString(k['namePrefix'], this.where('namePrefix'));
+    if (prefix !== undefined) transformPrefixSuffix(ra, prefix, 'prefix', CFG.namePrefix);
+    const suffix = optString(k['nameSuffix'], this.where('nameSuffix'));
+    if (suffix !== undefined) transformPrefixSuffix(ra, suffix, 'suffix', CFG.namePrefix);
+    // labels, then commonLabels
+    const labels = objList(k['labels'], this.where('labels'));
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i] as Record<string, unknown>;
+      const pairs = stringMap(l['pairs'], this.where(`labels[${i}].pairs`));
+      let fss = fieldSpecList(l['fields'], this.where(`labels[${i}].fields`));
+      if (l['includeSelectors'] === true) fss = mergeSpecs(fss, CFG.commonLabels);
+      else {
+        fss = mergeSpecs(fss, [{ path: 'metadata/labels', create: true }]);
+        if (l['includeTemplates'] === true) fss = mergeSpecs(fss, CFG.templateLabels);
+      }
+      setMapEntries(ra, pairs, fss);
+    }
+    const commonLabels = stringMap(k['commonLabels'], this.where('commonLabels'));
+    setMapEntries(ra, commonLabels, CFG.commonLabels);
+    setMapEntries(ra, stringMap(k['commonAnnotations'], this.where('commonAnnotations')), CFG.commonAnnotations);
+    // legacy patchesJson6902
+    const pj = objList(k['patchesJson6902'], this.where('patchesJson6902'));
+    for (let i = 0; i < pj.length; i++) {
+      const entry = pj[i] as Record<string, unknown>;
+      const where = `patchesJson6902[${i}]`;
+      const target = this.selector(entry['target'], where);
+      if (!target) fail('INVALID_KUSTOMIZATION', `${this.where(where)}: must specify a target`);
+      const { text, source } = await this.patchText(entry, where, false);
+      const parsed = this.classifyPatch(text, source, where);
+      if (parsed.kind !== 'json') fail('INVALID_KUSTOMIZATION', `${this.where(where)}: expected a JSON 6902 patch`);
+      applyJsonPatchTo(ra.select(target, this.where(where)), parsed.ops, source);
+    }
+    // replicas
+    const replicas = objList(k['replicas'], this.where('replicas'));
+    for (let i = 0; i < replicas.length; i++) {
+      const r = replicas[i] as Record<string, unknown>;
+      const name = optString(r['name'], this.where(`replicas[${i}].name`)) ?? '';
+      const count = r['count'];
+      if (typeof count !== 'number' || !Number.isInteger(count)) fail('INVALID_KUSTOMIZATION', `${this.where(`replicas[${i}].count`)}: expected an integer`);
+      transformReplicas(ra, name, count, CFG.replicas);
+    }
+    // images
+    const images = objList(k['images'], this.where('images'));
+    for (let i = 0; i < images.length; i++) transformImage(ra, this.imageArgs(images[i] as Record<string, unknown>, `images[${i}]`), CFG.images);
+    // replacements
+    const replacements = objList(k['replacements'], this.where('replacements'));
+    if (replacements.length > 0) await applyReplacements(ra, await this.loadReplacements(replacements, 'replacements'), this.where('replacements'));
+    // transformers: built-in transformer configurations
+    for (const cfg of await this.pluginConfigs('transformers')) await this.runBuiltinTransformer(ra, cfg.obj, cfg.source);
+  }
+
+  private async loadReplacements(list: Record<string, unknown>[], field: string): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i] as Record<string, unknown>;
+      if (typeof r['path'] === 'string') {
+        const text = (await this.readFile(r['path'], `${field}[${i}].path`)).toString('utf8');
+        for (const doc of parseYamlDocuments(text, r['path'])) {
+          if (doc.value === null) continue;
+          const items = Array.isArray(doc.value) ? doc.value : [doc.value];
+          for (const item of items) {
+            if (!isPlainObject(item)) fail('INVALID_KUSTOMIZATION', `${r['path']}: expected replacement maps`);
+            out.push(item);
+          }
+        }
+      } else out.push(r);
+    }
+    return out;
+  }
+
+  private imageArgs(img: Record<string, unknown>, where: string): ImageArgs {
+    const name = optString(img['name'], this.where(`${where}.name`));
+    if (!name) fail('INVALID_KUSTOMIZATION', `${this.where(where)}: image name is required`);
+    const a: ImageArgs = { name };
+    for (const f of ['newName', 'newTag', 'digest', 'tagSuffix'] as const) {
+      const v = img[f];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'string') fail('INVALID_KUSTOMIZATION', `${this.where(`${where}.${f}`)}: expected a string (quote the value)`);
+      a[f] = v;
+    }
+    return a;
+  }
+
+  private selector(v: unknown, where: string): Selector | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (!isPlainObject(v)) fail('INVALID_KUSTOMIZATION', `${this.where(where)}.target: expected a map`);
+    const s: Selector = {};
+    for (const f of ['group', 'version', 'kind', 'name', 'namespace', 'labelSelector', 'annotationSelector'] as const) {
+      const x = optString(v[f], this.where(`${where}.target.${f}`));
+      if (x !== undefined) s[f] = x;
+    }
+    return s;
+  }
+
+  private async patchText(entry: string | Record<string, unknown>, where: string, legacySm: boolean): Promise<{ text: string; source: string }> {
+    if (typeof entry === 'string') {
+      // patchesStrategicMerge: a file path or an inline patch.
+      if (legacySm && (entry.includes('\n') || /^\s*(apiVersion|kind|metadata)\s*:/.test(entry))) return { text: entry, source: `${this.where(where)} (inline)` };
+      const buf = await this.readFile(entry, where);
+      return { text: buf.toString('utf8'), source: path.resolve(this.dir, entry) };
+    }
+    const p = optString(entry['path'], this.where(`${where}.path`));
+    const inline = optString(entry['patch'], this.where(`${where}.patch`));
+    if (p !== undefined && inline !== undefined && inline.trim() !== '') fail('INVALID_KUSTOMIZATION', `${this.where(where)}: patch and path can't be set at the same time`);
+    if (inline !== undefined && inline.trim() !== '') return { text: inline, source: `${this.where(where)}.patch` };
+    if (p !== undefined && p !== '') {
+      const buf = await this.readFile(p, `${where}.path`);
+      return { text: buf.toString('utf8'), source: path.resolve(this.dir, p) };
+    }
+    return fail('INVALID_KUSTOMIZATION', `${this.where(where)}: must specify one of patch and path`);
+  }
+
+  private parseSmDocs(text: string, source: string): KubeObject[] {
+    const out: KubeObject[] = [];
+    for (const doc of parseYamlDocuments(text, source)) {
+      if (doc.value === null) continue;
+      if (!isPlainObject(doc.value)) fail('INVALID_KUSTOMIZATION', `${source}:${doc.line}: a strategic merge patch must be a YAML mapping`);
+      out.push(doc.value);
+    }
+    return out;
+  }
+
+  classifyPatch(text: string, source: string, where: string): ParsedPatch {
+    try {
+      const c = classifyPatch(text.trim(), { source, parse: (t, src) => parseYamlDocuments(t, src ?? source).map((d) => d.value) });
+      return c.kind === 'json6902' ? { kind: 'json', ops: c.operations } : { kind: 'sm', docs: c.documents };
+    } catch (err) {
+      if (err instanceof ManifestError && err.code !== 'PATCH_FAILED') throw err;
+      return fail('INVALID_KUSTOMIZATION', `${this.where(where)}: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+  }
+
+  async applyPatchEntry(ra: ResMap, entry: Record<string, unknown>, where: string): Promise<void> {
+    const { text, source } = await this.patchText(entry, where, false);
+    const parsed = this.classifyPatch(text, source, where);
+    const target = this.selector(entry['target'], where);
+    const options = isPlainObject(entry['options']) ? entry['options'] : {};
+    const opts = { allowNameChange: options['allowNameChange'] === true, allowKindChange: options['allowKindChange'] === true };
+    if (parsed.kind === 'json') {
+      if (!target) fail('INVALID_KUSTOMIZATION', `${this.where(where)}: must specify a target for JSON patch ${source}`);
+      applyJsonPatchTo(ra.select(target, this.where(where)), parsed.ops, source);
+      return;
+    }
+    if (target) {
+      if (parsed.docs.length > 1) fail('INVALID_KUSTOMIZATION', `${this.where(where)}: Multiple Strategic-Merge Patches in one \`patches\` entry is not allowed to set \`patches.target\` field: ${source}`);
+      const selected = ra.select(target, this.where(where));
+      applySmPatchTo(ra, new Set(selected), parsed.docs[0] as KubeObject, opts, source);
+      return;
+    }
+    for (const doc of parsed.docs) {
+      const t = ra.getById(patchId(doc), `${this.where(where)}: no resource matches strategic merge patch`);
+      applySmPatchTo(ra, new Set([t]), doc, opts, source);
+    }
+  }
+
+  // ---- external (built-in) plugins given as files or inline
+
+  private async pluginConfigs(field: 'generators' | 'transformers'): Promise<Array<{ obj: KubeObject; source: string }>> {
+    const out: Array<{ obj: KubeObject; source: string }> = [];
+    const entries = stringList(this.k, field, this.file);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as string;
+      // An entry is either inline YAML of a plugin config or a path.
+      if (entry.includes('\n')) {
+        for (const r of objectsToResources(entry, `${this.where(`${field}[${i}]`)} (inline)`)) out.push({ obj: r.obj, source: r.source });
+        continue;
+      }
+      const ra = new ResMap();
+      await this.accumulateResources(ra, [entry], field);
+      for (const r of ra.list) out.push({ obj: r.obj, source: r.source });
+    }
+    return out;
+  }
+
+  private async runBuiltinTransformer(ra: ResMap, cfg: KubeObject, source: string): Promise<void> {
+    const kind = str(cfg['kind']);
+    const apiVersion = str(cfg['apiVersion']);
+    const meta = isPlainObject(cfg['metadata']) ? cfg['metadata'] : {};
+    if (apiVersion !== 'builtin' && !apiVersion.startsWith('builtin/')) {
+      const annotations = isPlainObject(meta['annotations']) ? meta['annotations'] : {};
+      if ('config.kubernetes.io/function' in annotations || 'config.k8s.io/function' in annotations) {
+        fail('UNSUPPORTED', `${source}: transformer ${kind}/${str(meta['name'])}: KRM function plugins are not supported`);
+      }
+      fail('UNSUPPORTED', `${source}: transformer ${apiVersion}/${kind}: only built-in transformers (apiVersion: builtin) are supported`);
+    }
+    const fss = fieldSpecList(cfg['fieldSpecs'], `${source}: fieldSpecs`);
+    switch (kind) {
+      case 'LabelTransformer':
+        setMapEntries(ra, stringMap(cfg['labels'], `${source}: labels`), fss);
+        return;
+      case 'AnnotationsTransformer':
+        setMapEntries(ra, stringMap(cfg['annotations'], `${source}: annotations`), fss);
+        return;
+      case 'NamespaceTransformer': {
+        const o: Parameters<typeof transformNamespace>[1] = { namespace: str(meta['namespace']), fieldSpecs: fss, unsetOnly: cfg['unsetOnly'] === true };
+        if (typeof cfg['setRoleBindingSubjects'] === 'string') o.setRoleBindingSubjects = cfg['setRoleBindingSubjects'];
+        transformNamespace(ra, o);
+        return;
+      }
+      case 'PrefixSuffixTransformer':
+      case 'PrefixTransformer':
+      case 'SuffixTransformer': {
+        const prefix = str(cfg['prefix']);
+        const suffix = str(cfg['suffix']);
+        if (kind !== 'SuffixTransformer' && (kind === 'PrefixTransformer' || prefix)) transformPrefixSuffix(ra, prefix, 'prefix', fss);
+        if (kind !== 'PrefixTransformer' && (kind === 'SuffixTransformer' || suffix)) transformPrefixSuffix(ra, suffix, 'suffix', fss);
+        return;
+      }
+      case 'ImageTagTransformer': {
+        const it = isPlainObject(cfg['imageTag']) ? cfg['imageTag'] : {};
+        transformImage(ra, this.imageArgs(it, `${source}: imageTag`), fss.length > 0 ? fss : CFG.images);
+        return;
+      }
+      case 'ReplicaCountTransformer': {
+        const rep = isPlainObject(cfg['replica']) ? cfg['replica'] : {};
+        const count = rep['count'];
+        if (typeof count !== 'number') fail('INVALID_KUSTOMIZATION', `${source}: replica.count: expected an integer`);
+        transformReplicas(ra, str(rep['name']), count, fss);
+        return;
+      }
+      case 'PatchTransformer':
+        await this.applyPatchEntry(ra, cfg, source);
+        return;
+      case 'PatchStrategicMergeTransformer': {
+        const paths = Array.isArray(cfg['paths']) ? cfg['paths'].map(String) : [];
+        const texts: Array<{ text: string; source: string }> = [];
+        for (const p of paths) texts.push(await this.patchText(p, `${source}: paths`, false));
+        if (typeof cfg['patches'] === 'string') texts.push({ text: cfg['patches'], source: `${source}: patches` });
+        for (const t of texts) {
+          for (const doc of this.parseSmDocs(t.text, t.source)) {
+            const target = ra.getById(patchId(doc), source);
+            applySmPatchTo(ra, new Set([target]), doc, {}, t.source);
+          }
+        }
+        return;
+      }
+      case 'PatchJson6902Transformer': {
+        const target = this.selector(cfg['target'], source);
+        if (!target) fail('INVALID_KUSTOMIZATION', `${source}: must specify a target`);
+        const t = typeof cfg['jsonOp'] === 'string' ? { text: cfg['jsonOp'], source } : await this.patchText(cfg, source, false);
+        const parsed = this.classifyPatch(t.text, t.source, source);
+        if (parsed.kind !== 'json') fail('INVALID_KUSTOMIZATION', `${source}: expected a JSON 6902 patch`);
+        applyJsonPatchTo(ra.select(target, source), parsed.ops, t.source);
+        return;
+      }
+      case 'ReplacementTransformer': {
+        const list = objList(cfg['replacements'], `${source}: replacements`);
+        await applyReplacements(ra, await this.loadReplacements(list, 'transformers'), source);
+        return;
+      }
+      case 'HelmChartInflationGenerator':
+        fail('UNSUPPORTED', `${source}: helm charts are not supported`);
+      default:
+        fail('UNSUPPORTED', `${source}: built-in transformer kind "${kind}" is not supported`);
+    }
+  }
+}
+
+function mergeSpecs(a: FieldSpec[], b: FieldSpec[]): FieldSpec[] {
+  const out = [...a];
+  for (const f of b) {
+    if (!out.some((x) => x.path === f.path && (x.group ?? '') === (f.group ?? '') && (x.version ?? '') === (f.version ?? '') && (x.kind ?? '') === (f.kind ?? ''))) out.push(f);
+  }
+  return out;
+}
+
+function patchId(doc: KubeObject) {
+  const r = new Resource(doc, 'patch');
+  return r.curId();
+}
+
+/** Files a directory without a kustomization contributes, as Flux's generated kustomization does. */
+async function scanPlainDirectory(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    const entries = (await fs.readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (e.name.startsWith('.')) continue;
+        if (await findKustomizationFile(p)) out.push(p);
+        else await walk(p);
+      } else if (e.isFile() && /\.ya?ml$/i.test(e.name)) {
+        out.push(p);
+      }
+    }
+  };
+  await walk(dir);
+  return out.map((p) => path.relative(dir, p));
+}
+
+function sortOptionsOf(k: Kustomization, file: string): { order: 'legacy' | 'fifo'; first: string[]; last: string[] } {
+  const so = k['sortOptions'];
+  if (so === undefined || so === null) return { order: 'legacy', first: DEFAULT_ORDER_FIRST, last: DEFAULT_ORDER_LAST };
+  if (!isPlainObject(so)) fail('INVALID_KUSTOMIZATION', `${file}: sortOptions: expected a map`);
+  const order = so['order'];
+  if (order === 'fifo') {
+    if (so['legacySortOptions'] !== undefined) fail('INVALID_KUSTOMIZATION', `${file}: sortOptions: legacySortOptions can only be used with order: legacy`);
+    return { order: 'fifo', first: [], last: [] };
+  }
+  if (order !== 'legacy' && order !== undefined) fail('INVALID_KUSTOMIZATION', `${file}: sortOptions.order: "${String(order)}" is not legacy or fifo`);
+  const lso = isPlainObject(so['legacySortOptions']) ? so['legacySortOptions'] : undefined;
+  if (!lso) return { order: 'legacy', first: DEFAULT_ORDER_FIRST, last: DEFAULT_ORDER_LAST };
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  return { order: 'legacy', first: list(lso['orderFirst']), last: list(lso['orderLast']) };
+}
+
+function finalize(resources: Resource[]): KubeObject[] {
+  return resources.map((r) => {
+    const meta = r.obj['metadata'];
+    if (r.touchedAnnotations && isPlainObject(meta) && isPlainObject(meta['annotations']) && Object.keys(meta['annotations']).length === 0) {
+      delete meta['annotations'];
+    }
+    return r.obj;
+  });
+}
+
+/**
+ * Builds a kustomization directory, a directory of plain YAML (all files, recursively), or a
+ * single YAML file, and returns kustomize's output: the YAML text and the objects.
+ */
+export async function build(target: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const ctx: Ctx = { signal: opts.signal, stack: [] };
+  const abs = path.resolve(target);
+  const st = await statOrUndefined(abs);
+  if (!st) fail('NOT_FOUND', `building ${target}: no such file or directory`);
+  let resources: Resource[];
+  let sort: ReturnType<typeof sortOptionsOf> = { order: 'legacy', first: DEFAULT_ORDER_FIRST, last: DEFAULT_ORDER_LAST };
+  if (st.isDirectory()) {
+    const dir = await fs.realpath(abs);
+    const file = await findKustomizationFile(dir);
+    let t: Target;
+    if (file) {
+      const k = await readKustomization(file);
+      if (k['kind'] === 'Component') fail('INVALID_KUSTOMIZATION', `${file}: a Component cannot be built on its own; use it from a kustomization's components`);
+      t = new Target(dir, file, k, { ...ctx, stack: [dir] });
+      sort = sortOptionsOf(k, file);
+    } else {
+      const files = await scanPlainDirectory(dir);
+      t = new Target(dir, path.join(dir, '(generated kustomization)'), { resources: files }, { ...ctx, stack: [dir] });
+    }
+    const ra = await t.accumulate(new ResMap());
+    addHashSuffixes(ra);
+    fixNameReferences(ra);
+    resources = ra.list;
+  } else {
+    const ra = new ResMap();
+    ra.appendAll(await loadResourceFile(abs, `building ${target}`));
+    resources = ra.list;
+  }
+  if (sort.order === 'legacy') resources = legacySort(resources, sort.first, sort.last);
+
+  if (opts.patches && opts.patches.length > 0) {
+    // Extra patches apply on top of the build, as a kustomization whose resources are its output.
+    let ra = new ResMap();
+    for (const obj of finalize(resources)) ra.append(new Resource(obj, `building ${target}`));
+    for (const patchFile of opts.patches) {
+      ctx.signal?.throwIfAborted();
+      const pf = path.resolve(patchFile);
+      const k = await readKustomization(pf);
+      for (const key of Object.keys(k)) {
+        if (!['apiVersion', 'kind', 'metadata', 'patches', 'patchesStrategicMerge', 'patchesJson6902'].includes(key)) {
+          fail('INVALID_KUSTOMIZATION', `${pf}: field "${key}" is not allowed in a --patch file (only patches, patchesStrategicMerge and patchesJson6902)`);
+        }
+      }
+      const t = new Target(path.dirname(pf), pf, k, ctx);
+      const next = new ResMap();
+      next.list = ra.list;
+      await t.accumulate(next);
+      ra = next;
+    }
+    resources = legacySort(ra.list);
+  }
+  const objects = finalize(resources);
+  return { yaml: formatManifests(objects), resources: objects };
 }

@@ -581,11 +581,11 @@ class Emitter {
       this.writeIndent();
       const a = analyze(key);
       if (!a.multiline && utf8Length(key) <= 128) {
-        this.scalar(key, { root: false, sequence: false, mapping: true, simpleKey: true });
+        this.scalar(key, { root: false, simpleKey: true });
         this.writeIndicator(':', false, false, false);
       } else {
         this.writeIndicator('?', true, false, true);
-        this.scalar(key, { root: false, sequence: false, mapping: true, simpleKey: false });
+        this.scalar(key, { root: false, simpleKey: false });
         this.writeIndent();
         this.writeIndicator(':', true, false, true);
       }
