@@ -5,7 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 import { startCluster, type RunningCluster } from './cluster.js';
-import { isOurProcess, readRecords, removeRecord, tearDownRecord, writeRecord, type EnvironmentRecord } from './process.js';
+import { isOurProcess, memoryOf, readRecords, removeRecord, tearDownRecord, writeRecord, type EnvironmentRecord } from './process.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
 import { binDir, cacheRoot, ensureTools, pinnedVersions, toolsStatus } from './tools.js';
 
@@ -74,11 +74,23 @@ async function up(opts: { nodes: number }): Promise<void> {
   process.stdout.write(exportsOf(record).join('\n') + '\n');
 }
 
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
 function printRecord(record: EnvironmentRecord, out: NodeJS.WritableStream): void {
   out.write(`${record.id} (${record.kind}, started ${record.startedAt} by pid ${record.owner})\n`);
+  let rss = 0;
+  let peak = 0;
   for (const p of record.processes) {
-    out.write(`  ${p.name.padEnd(28)} pid ${String(p.pid).padEnd(8)} ${isOurProcess(p.pid, p.command) ? 'running' : 'gone'}\n`);
+    const running = isOurProcess(p.pid, p.command);
+    const mem = running ? memoryOf(p.pid) : undefined;
+    rss += mem?.rss ?? 0;
+    peak += mem?.peak ?? 0;
+    const memText = mem ? `rss ${mib(mem.rss)} (peak ${mib(mem.peak)})` : '';
+    out.write(`  ${p.name.padEnd(28)} pid ${String(p.pid).padEnd(8)} ${(running ? 'running' : 'gone').padEnd(8)} ${memText}\n`);
   }
+  if (rss > 0) out.write(`  ${'total'.padEnd(28)} ${''.padEnd(21)} rss ${mib(rss)} (sum of peaks ${mib(peak)})\n`);
   for (const [k, v] of Object.entries(record.info)) out.write(`  ${k}: ${v}\n`);
 }
 
@@ -97,7 +109,10 @@ async function down(): Promise<void> {
 function status(opts: { output: string }): void {
   const records = readRecords(cacheRoot()).map((r) => ({
     ...r,
-    processes: r.processes.map((p) => ({ ...p, running: isOurProcess(p.pid, p.command) })),
+    processes: r.processes.map((p) => {
+      const running = isOurProcess(p.pid, p.command);
+      return { ...p, running, ...(running ? { memory: memoryOf(p.pid) } : {}) };
+    }),
   }));
   const data = { tools: { binDir: binDir(), pins: pinnedVersions(), built: toolsStatus().map((t) => ({ tool: t.tool, built: t.built })) }, environments: records };
   if (opts.output === 'json') {
@@ -128,7 +143,8 @@ Examples:
   eval "$(npm run -s env -- up)"       start a cluster and registries, export KUBECONFIG etc.
   kubectl get nodes                    (after up) two kwok nodes, Ready
   npm run env -- status -o yaml        what runs, pids, logs, pinned versions
-  npm run env -- down                  stop everything and remove its temp data`,
+  npm run env -- down                  stop everything and remove its temp data
+`,
   );
 program.command('build').description('build the reference tools (no-op when the cache matches the pins)').action(build);
 program

@@ -252,6 +252,17 @@ function installHandlers(): void {
  * ServiceAccount exists. On failure everything started so far is stopped and removed.
  */
 export async function startCluster(opts: StartClusterOptions = {}): Promise<RunningCluster> {
+  // A free port can be taken by someone else between choosing it and binding it: retry once.
+  try {
+    return await startClusterOnce(opts);
+  } catch (err) {
+    if (!(err instanceof Error) || !/address already in use/.test(err.message) || opts.signal?.aborted) throw err;
+    opts.log?.('a chosen port was taken meanwhile; retrying on new ports');
+    return startClusterOnce(opts);
+  }
+}
+
+async function startClusterOnce(opts: StartClusterOptions): Promise<RunningCluster> {
   const log = opts.log ?? ((): void => undefined);
   const nodeCount = opts.nodes ?? 2;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;

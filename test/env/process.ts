@@ -324,3 +324,14 @@ export function run(command: string, args: string[], opts: RunOptions = {}): Pro
     else child.stdin?.end();
   });
 }
+
+/** Current and peak resident memory of a process in bytes (Linux /proc VmRSS / VmHWM). */
+export function memoryOf(pid: number): { rss: number; peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
