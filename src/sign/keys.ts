@@ -140,8 +140,9 @@ export async function decryptPrivateKey(body: Buffer, password: string, what: st
   const key = await scrypt(password, salt, known);
   try {
     return Buffer.from(secretbox(key, nonce).open(ciphertext));
-  } catch (err) {
-    throw new SignError('KEY_PASSWORD', `${what}: incorrect password (or the key is corrupt)`, { cause: err });
+  } catch {
+    // The cipher's own message ("invalid tag") adds nothing for the user.
+    throw new SignError('KEY_PASSWORD', `${what}: incorrect password (or the key is corrupt)`);
   } finally {
     key.fill(0);
   }

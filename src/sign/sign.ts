@@ -80,12 +80,11 @@ async function digestsToSign(target: Target, recursive: boolean, signal?: AbortS
 }
 
 /** An existing classic signature layer with this payload and annotations, signed by `key`. */
-function findDuplicateClassic(layers: Descriptor[], payloadDigest: string, annotations: Record<string, string> | undefined, payload: Buffer, key: SigningKey): boolean {
+function findDuplicateClassic(layers: Descriptor[], payloadDigest: string, payload: Buffer, key: SigningKey): boolean {
+  // The annotations are inside the payload, so an equal payload digest means equal claims.
   for (const layer of layers) {
     if (layer.digest !== payloadDigest || layer.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) continue;
-    const have = layer.annotations ?? {};
-    if (annotations && Object.entries(annotations).some(([k, v]) => have[k] !== v)) continue;
-    const b64 = have[SIGNATURE_ANNOTATION];
+    const b64 = layer.annotations?.[SIGNATURE_ANNOTATION];
     if (!b64) continue;
     try {
       if (key.verify(payload, decodeBase64(b64, 'existing signature'))) return true;
@@ -101,7 +100,7 @@ async function signClassic(storage: Storage, repository: string, subject: Descri
   const payload = simpleSigningPayload(repository, subject.digest, annotations);
   const existing = await readAttached(storage, subject.digest, 'sig', signal ? { signal, what } : { what });
   const location = `${repository}:${attachmentTag(subject.digest, 'sig')}`;
-  if (existing && findDuplicateClassic(existing.manifest.layers, sha256Digest(payload), annotations, payload, key)) {
+  if (existing && findDuplicateClassic(existing.manifest.layers, sha256Digest(payload), payload, key)) {
     return { digest: subject.digest, format: 'classic', location, created: false };
   }
   const signature = key.sign(payload).toString('base64');
@@ -114,7 +113,7 @@ function sameStatement(a: Statement, b: Statement): boolean {
 }
 
 /** Whether a bundle referrer already holds `statement` signed by `key`. */
-async function findDuplicateBundle(storage: Storage, subject: Descriptor, predicateType: string, statement: Statement, key: SigningKey, what: string, signal: AbortSignal | undefined): Promise<boolean> {
+async function findDuplicateBundle(storage: Storage, subject: Descriptor, predicateType: string, statement: Statement, key: SigningKey, what: string, signal: AbortSignal | undefined): Promise<string | undefined> {
   const refs = await bundleReferrers(storage, subject, signal ? { signal, what } : { what });
   for (const r of refs) {
     if (r.predicateType && r.predicateType !== predicateType) continue;
@@ -125,19 +124,20 @@ async function findDuplicateBundle(storage: Storage, subject: Descriptor, predic
       if (!bundle.dsseEnvelope || bundle.dsseEnvelope.payloadType !== INTOTO_PAYLOAD_TYPE) continue;
       const checked = verifyEnvelope(bundle.dsseEnvelope, key, what);
       if (!checked.ok) continue;
-      if (sameStatement(parseStatement(checked.payload, what), statement)) return true;
+      if (sameStatement(parseStatement(checked.payload, what), statement)) return r.descriptor.digest;
     } catch {
       // an unreadable referrer is not a duplicate
     }
   }
-  return false;
+  return undefined;
 }
 
 async function signBundle(storage: Storage, repository: string, subject: Descriptor, key: SigningKey, annotations: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<SignedEntry> {
   const what = `signing ${repository}@${subject.digest}`;
   const statement = signStatement(subject.digest, annotations);
-  if (await findDuplicateBundle(storage, subject, COSIGN_SIGN_PREDICATE_TYPE, statement, key, what, signal)) {
-    return { digest: subject.digest, format: 'bundle', location: `${repository}@${subject.digest}`, created: false };
+  const duplicate = await findDuplicateBundle(storage, subject, COSIGN_SIGN_PREDICATE_TYPE, statement, key, what, signal);
+  if (duplicate) {
+    return { digest: subject.digest, format: 'bundle', location: `${repository}@${duplicate}`, created: false };
   }
   const { bytes } = makeBundle(key, statement);
   const pushed = await pushBundleReferrer(storage, subject, bytes, COSIGN_SIGN_PREDICATE_TYPE, signal ? { signal } : {});

@@ -267,8 +267,11 @@ export async function verifyAttestation(reference: string, opts: VerifyAttestati
   }
   const attestations = wantType ? verified.filter((a) => a.predicateType === wantType) : verified;
   if (attestations.length === 0) {
-    if (verified.length > 0) {
-      throw new SignError('NO_MATCHING_SIGNATURES', `${what}: none of the attestations matched the predicate type ${wantType ?? ''}, found: ${[...new Set(verified.map((a) => a.predicateType))].join(', ')}`);
+    const found = new Set(verified.map((a) => a.predicateType));
+    for (const l of image?.manifest.layers ?? []) if (l.annotations?.['predicateType']) found.add(l.annotations['predicateType']);
+    for (const r of referrers) if (r.predicateType && r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) found.add(r.predicateType);
+    if (wantType && found.size > 0 && ![...found].includes(wantType)) {
+      throw new SignError('NO_MATCHING_SIGNATURES', `${what}: none of the attestations matched the predicate type ${wantType}, found: ${[...found].sort().join(', ')}`);
     }
     if (rejected.length === 0) throw new SignError('NO_SIGNATURES', `${what}: no attestations found${wantType ? ` of type ${wantType}` : ''}`);
     throw new SignError('NO_MATCHING_SIGNATURES', `${what}: no matching attestations: ${failureSummary(rejected)}`);
