@@ -85,7 +85,7 @@ async function readSourceIgnore(dir: string): Promise<string[] | undefined> {
 
 function rootMatcher(opts: SourceOptions): Ignore {
   const patterns = [...(opts.ignorePaths ?? DefaultIgnorePaths), ...(opts.addIgnorePaths ?? [])];
-  const matcher = ignore();
+  const matcher = ignore({ ignorecase: false });
   for (const p of patterns) {
     if (p.trim() === '' || p.startsWith('#')) continue;
     try {
@@ -163,7 +163,7 @@ async function walk(
       let childLevels = levels;
       if (opts.sourceIgnore !== false) {
         const own = await readSourceIgnore(abs);
-        if (own) childLevels = [...levels, { base: childRel, matcher: ignore().add(own) }];
+        if (own) childLevels = [...levels, { base: childRel, matcher: ignore({ ignorecase: false }).add(own) }];
       }
       visiting.add(real);
       await walk(abs, childRel, childLevels, visiting, out, opts);

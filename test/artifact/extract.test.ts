@@ -1,0 +1,108 @@
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { extractToDirectory, extractToMemory } from '../../src/artifact/index.js';
+import { makeTarball, type RawEntry } from './archives.js';
+import { tempDir } from './helpers.js';
+
+const ok: RawEntry = { name: 'ok.yaml', body: 'fine: true\n' };
+
+/** Malicious archives: each must be refused with UNSAFE_ARCHIVE or TOO_LARGE, writing nothing. */
+const malicious: Array<{ name: string; entries: RawEntry[]; code: string; message: RegExp }> = [
+  { name: 'path traversal', entries: [ok, { name: '../evil.yaml', body: 'x' }], code: 'UNSAFE_ARCHIVE', message: /"\.\.\/evil\.yaml" escapes/ },
+  { name: 'nested traversal', entries: [ok, { name: 'a/../../evil.yaml', body: 'x' }], code: 'UNSAFE_ARCHIVE', message: /escapes/ },
+  { name: 'absolute path', entries: [ok, { name: '/tmp/evil.yaml', body: 'x' }], code: 'UNSAFE_ARCHIVE', message: /absolute path/ },
+  { name: 'symlink escaping the target', entries: [ok, { name: 'link', type: 'symlink', linkname: '../../etc' }], code: 'UNSAFE_ARCHIVE', message: /points outside/ },
+  { name: 'absolute symlink', entries: [ok, { name: 'passwd', type: 'symlink', linkname: '/etc/passwd' }], code: 'UNSAFE_ARCHIVE', message: /absolute path/ },
+  {
+    name: 'file written through a symlink',
+    entries: [{ name: 'dir', type: 'symlink', linkname: '.' }, { name: 'dir/x.yaml', body: 'x' }],
+    code: 'UNSAFE_ARCHIVE',
+    message: /through or over a link/,
+  },
+  { name: 'hard link to a file outside', entries: [ok, { name: 'h', type: 'link', linkname: '/etc/passwd' }], code: 'UNSAFE_ARCHIVE', message: /absolute path/ },
+  { name: 'hard link escaping with ..', entries: [ok, { name: 'h', type: 'link', linkname: '../secret' }], code: 'UNSAFE_ARCHIVE', message: /escapes/ },
+  { name: 'character device', entries: [ok, { name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }], code: 'UNSAFE_ARCHIVE', message: /character-device/ },
+  { name: 'block device', entries: [ok, { name: 'sda', type: 'block-device', devmajor: 8, devminor: 0 }], code: 'UNSAFE_ARCHIVE', message: /block-device/ },
+  { name: 'fifo', entries: [ok, { name: 'pipe', type: 'fifo' }], code: 'UNSAFE_ARCHIVE', message: /fifo/ },
+];
+
+describe('safe extraction', () => {
+  for (const c of malicious) {
+    it(`refuses an archive with a ${c.name}, leaving nothing behind`, async () => {
+      const archive = await makeTarball(c.entries);
+      const parent = tempDir();
+      const out = join(parent, 'out');
+      const err = await extractToDirectory(Readable.from([archive]), out).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: c.code });
+      expect((err as Error).message).toMatch(c.message);
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(parent)).toEqual([]);
+      // The in-memory reader applies the same rules.
+      await expect(extractToMemory(Readable.from([archive]))).rejects.toMatchObject({ code: c.code });
+    });
+  }
+
+  it('refuses a size bomb (content beyond the limit) and accepts it with a raised limit', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024);
+    const archive = await makeTarball([ok, { name: 'zeros.bin', body: big }]);
+    expect(archive.length).toBeLessThan(64 * 1024); // compresses to almost nothing
+    const parent = tempDir();
+    const out = join(parent, 'out');
+    const err = await extractToDirectory(Readable.from([archive]), out, { maxBytes: 1024 * 1024 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TOO_LARGE' });
+    expect((err as Error).message).toMatch(/zeros\.bin.*--max-size/);
+    expect(readdirSync(parent)).toEqual([]);
+    const summary = await extractToDirectory(Readable.from([archive]), out, { maxBytes: 4 * 1024 * 1024 });
+    expect(summary.bytes).toBe(big.length + 'fine: true\n'.length);
+  });
+
+  it('refuses a gzip bomb whose tar headers lie about nothing but whose stream never ends', async () => {
+    // 200 MiB of zero blocks after a valid entry: tar sees end-of-archive, but the stream keeps going.
+    const tar = await makeTarball([ok], { gzip: false });
+    const bomb = gzipSync(Buffer.concat([tar, Buffer.alloc(200 * 1024 * 1024)]));
+    const out = join(tempDir(), 'out');
+    const err = await extractToDirectory(Readable.from([bomb]), out, { maxBytes: 1024 * 1024, maxEntries: 100 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TOO_LARGE' });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses too many entries', async () => {
+    const entries: RawEntry[] = Array.from({ length: 20 }, (_, i) => ({ name: `f${i}.yaml`, body: 'x' }));
+    await expect(extractToMemory(Readable.from([await makeTarball(entries)]), { maxEntries: 10 })).rejects.toMatchObject({ code: 'TOO_LARGE' });
+  });
+
+  it('refuses content that is not a tarball, and a truncated one', async () => {
+    await expect(extractToMemory(Readable.from([Buffer.from('just some text, not an archive at all'.repeat(20))]))).rejects.toMatchObject({ code: 'INVALID_ARCHIVE' });
+    const archive = await makeTarball([ok, { name: 'b.yaml', body: 'b'.repeat(10000) }]);
+    const out = join(tempDir(), 'out');
+    await expect(extractToDirectory(Readable.from([archive.subarray(0, archive.length - 40)]), out)).rejects.toMatchObject({ code: 'INVALID_ARCHIVE' });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('extracts plain tar and tar+gzip, with ./ prefixes, links inside the tree, and normalised modes', async () => {
+    const entries: RawEntry[] = [
+      { name: './', type: 'directory' },
+      { name: './deploy', type: 'directory', mode: 0o700 },
+      { name: './deploy/app.yaml', body: 'app: 1\n', mode: 0o4777 },
+      { name: './deploy/run.sh', body: '#!/bin/sh\n', mode: 0o755 },
+      { name: 'deploy/alias.yaml', type: 'symlink', linkname: 'app.yaml' },
+      { name: 'copy.yaml', type: 'link', linkname: 'deploy/app.yaml' },
+    ];
+    for (const gzip of [true, false]) {
+      const out = join(tempDir(), 'out');
+      const summary = await extractToDirectory(Readable.from([await makeTarball(entries, { gzip })]), out);
+      expect(summary).toMatchObject({ files: 2, directories: 1, symlinks: 2 });
+      expect(readFileSync(join(out, 'deploy/app.yaml'), 'utf8')).toBe('app: 1\n');
+      expect(readFileSync(join(out, 'copy.yaml'), 'utf8')).toBe('app: 1\n');
+      expect(readlinkSync(join(out, 'deploy/alias.yaml'))).toBe('app.yaml');
+      const { statSync } = await import('node:fs');
+      expect(statSync(join(out, 'deploy/app.yaml')).mode & 0o7777).toBe(0o755);
+      expect(statSync(join(out, 'deploy/run.sh')).mode & 0o7777).toBe(0o755);
+      const mem = await extractToMemory(Readable.from([await makeTarball(entries, { gzip })]));
+      expect(mem.files.map((f) => f.path)).toEqual(['copy.yaml', 'deploy/alias.yaml', 'deploy/app.yaml', 'deploy/run.sh']);
+    }
+  });
+});
