@@ -49,29 +49,33 @@ export async function listArtifacts(opts: ListArtifactsOptions): Promise<Artifac
   }
   const storage = repositoryFor(ref, opts);
   const op = opts.signal ? { signal: opts.signal } : {};
-  const tags = (await storage.listTags(op))
-    .filter((t) => opts.includeHidden || !isHiddenTag(t))
-    .filter((t) => {
-      if (!range) return true;
-      // Like Flux: a leading "v" is allowed; tags that are not versions are left out.
-      const v = semver.parse(t.replace(/^v(?=\d)/, ''), { loose: true });
-      return v !== null && range.test(v);
-    })
-    .filter((t) => !re || re.test(t))
-    .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  try {
+    const tags = (await storage.listTags(op))
+      .filter((t) => opts.includeHidden || !isHiddenTag(t))
+      .filter((t) => {
+        if (!range) return true;
+        // Like Flux: a leading "v" is allowed; tags that are not versions are left out.
+        const v = semver.parse(t.replace(/^v(?=\d)/, ''), { loose: true });
+        return v !== null && range.test(v);
+      })
+      .filter((t) => !re || re.test(t))
+      .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
 
-  const out: ArtifactListing[] = new Array(tags.length);
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= tags.length) return;
-      const tag = tags[i]!;
-      const { descriptor, manifest } = await fetchManifest(storage, tag, op);
-      const a = manifest.annotations ?? {};
-      out[i] = { url: ociURL(ref, `:${tag}`), tag, digest: descriptor.digest, ...artifactMetadata(a) };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, tags.length)) }, worker));
-  return out;
+    const out: ArtifactListing[] = new Array(tags.length);
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= tags.length) return;
+        const tag = tags[i]!;
+        const { descriptor, manifest } = await fetchManifest(storage, tag, op);
+        const a = manifest.annotations ?? {};
+        out[i] = { url: ociURL(ref, `:${tag}`), tag, digest: descriptor.digest, ...artifactMetadata(a) };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 8, tags.length)) }, worker));
+    return out;
+  } finally {
+    storage.close();
+  }
 }

@@ -52,30 +52,34 @@ function compressedLimit(limits: PullLimits): number {
  */
 export async function pullArtifact(opts: PullArtifactOptions): Promise<PullArtifactResult> {
   const { ref, storage, descriptor, manifest } = await resolveArtifact(opts.url, opts);
-  const what = `pulling ${ociURL(ref, refSuffix(ref))}`;
-  const layer = chooseLayer(manifest, what, opts.layerMediaType);
-  const limit = compressedLimit(opts);
-  if (layer.size > limit) {
-    throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit} (raise it with --max-size)`);
+  try {
+    const what = `pulling ${ociURL(ref, refSuffix(ref))}`;
+    const layer = chooseLayer(manifest, what, opts.layerMediaType);
+    const limit = compressedLimit(opts);
+    if (layer.size > limit) {
+      throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit} (raise it with --max-size)`);
+    }
+    const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
+    const limits = {
+      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+      ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
+    const summary = await extractToDirectory(stream, opts.output, { ...limits, ...(opts.overwrite ? { overwrite: true } : {}) }, what);
+    const annotations = manifest.annotations ?? {};
+    return {
+      url: ociURL(ref, `@${descriptor.digest}`),
+      digest: descriptor.digest,
+      ...artifactMetadata(annotations),
+      annotations,
+      output: opts.output,
+      files: summary.files,
+      directories: summary.directories,
+      bytes: summary.bytes,
+    };
+  } finally {
+    storage.close();
   }
-  const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
-  const limits = {
-    ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
-    ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  };
-  const summary = await extractToDirectory(stream, opts.output, { ...limits, ...(opts.overwrite ? { overwrite: true } : {}) }, what);
-  const annotations = manifest.annotations ?? {};
-  return {
-    url: ociURL(ref, `@${descriptor.digest}`),
-    digest: descriptor.digest,
-    ...artifactMetadata(annotations),
-    annotations,
-    output: opts.output,
-    files: summary.files,
-    directories: summary.directories,
-    bytes: summary.bytes,
-  };
 }
 
 export interface ReadArtifactOptions extends PullLimits, RemoteOptions {}
@@ -97,21 +101,25 @@ export interface ArtifactFiles {
  */
 export async function readArtifactFiles(url: string, opts: ReadArtifactOptions = {}): Promise<ArtifactFiles> {
   const { ref, storage, descriptor, manifest } = await resolveArtifact(url, opts);
-  const what = `reading ${ociURL(ref, refSuffix(ref))}`;
-  const layer = chooseLayer(manifest, what, opts.layerMediaType);
-  const limit = compressedLimit(opts);
-  if (layer.size > limit) {
-    throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit}`);
+  try {
+    const what = `reading ${ociURL(ref, refSuffix(ref))}`;
+    const layer = chooseLayer(manifest, what, opts.layerMediaType);
+    const limit = compressedLimit(opts);
+    if (layer.size > limit) {
+      throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit}`);
+    }
+    const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
+    const { files } = await extractToMemory(
+      stream,
+      {
+        ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+        ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+      what,
+    );
+    return { digest: descriptor.digest, url: ociURL(ref, `@${descriptor.digest}`), annotations: manifest.annotations ?? {}, files };
+  } finally {
+    storage.close();
   }
-  const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
-  const { files } = await extractToMemory(
-    stream,
-    {
-      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
-      ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    },
-    what,
-  );
-  return { digest: descriptor.digest, url: ociURL(ref, `@${descriptor.digest}`), annotations: manifest.annotations ?? {}, files };
 }

@@ -96,10 +96,14 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
     const storage = repositoryFor(ref, opts);
     const op = opts.signal ? { signal: opts.signal } : {};
     opts.onProgress?.(`pushing artifact to ${ref.name}:${tag}`);
-    if (!(await storage.exists(config, op))) await storage.push(config, configBytes, op);
-    if (!(await storage.exists(layer, op))) await storage.push(layer, createReadStream(tarball.path), op);
-    const desc = await pushManifest(storage, manifest, { tag, ...op });
-    return { url: ociURL(ref, `@${desc.digest}`), repository: ref.name, tag, digest: desc.digest };
+    try {
+      if (!(await storage.exists(config, op))) await storage.push(config, configBytes, op);
+      if (!(await storage.exists(layer, op))) await storage.push(layer, createReadStream(tarball.path), op);
+      const desc = await pushManifest(storage, manifest, { tag, ...op });
+      return { url: ociURL(ref, `@${desc.digest}`), repository: ref.name, tag, digest: desc.digest };
+    } finally {
+      storage.close();
+    }
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import {
   type ImageManifest,
   type Reference,
   type RegistryOptions,
-  type Storage,
+  type RemoteRepository,
 } from '../oci/index.js';
 import { FluxContentMediaType } from './constants.js';
 import { ArtifactError } from './errors.js';
@@ -27,7 +27,7 @@ export function parseArtifactURL(url: string): Reference {
   return parseReference(url);
 }
 
-export function repositoryFor(ref: Reference, opts: RemoteOptions): Storage {
+export function repositoryFor(ref: Reference, opts: RemoteOptions): RemoteRepository {
   const registry: RegistryOptions = { ...(opts.registry ?? {}) };
   if (opts.signal && !registry.signal) registry.signal = opts.signal;
   return openRepository(ref, registry);
@@ -35,7 +35,7 @@ export function repositoryFor(ref: Reference, opts: RemoteOptions): Storage {
 
 export interface ResolvedArtifact {
   ref: Reference;
-  storage: Storage;
+  storage: RemoteRepository;
   descriptor: Descriptor;
   manifest: ImageManifest;
 }
@@ -44,11 +44,16 @@ export interface ResolvedArtifact {
 export async function resolveArtifact(url: string, opts: RemoteOptions): Promise<ResolvedArtifact> {
   const ref = parseArtifactURL(url);
   const storage = repositoryFor(ref, opts);
-  const { descriptor, manifest } = await fetchManifest(storage, ref.reference, opts.signal ? { signal: opts.signal } : {});
-  if (!('layers' in manifest)) {
-    throw new ArtifactError('NO_LAYER', `reading ${ociURL(ref, refSuffix(ref))}: it is an image index (${descriptor.mediaType}), not an artifact`);
+  try {
+    const { descriptor, manifest } = await fetchManifest(storage, ref.reference, opts.signal ? { signal: opts.signal } : {});
+    if (!('layers' in manifest)) {
+      throw new ArtifactError('NO_LAYER', `reading ${ociURL(ref, refSuffix(ref))}: it is an image index (${descriptor.mediaType}), not an artifact`);
+    }
+    return { ref, storage, descriptor, manifest };
+  } catch (err) {
+    storage.close();
+    throw err;
   }
-  return { ref, storage, descriptor, manifest };
 }
 
 export function refSuffix(ref: Reference): string {

@@ -25,11 +25,15 @@ export async function tagArtifact(opts: TagArtifactOptions): Promise<TagArtifact
   }
   const storage = repositoryFor(ref, opts);
   const op = opts.signal ? { signal: opts.signal } : {};
-  const desc = await storage.resolve(ref.reference, op);
-  const tagged: string[] = [];
-  for (const t of opts.tags) {
-    await storage.tag(desc, t, op);
-    tagged.push(ociURL(ref, `:${t}`));
+  try {
+    const desc = await storage.resolve(ref.reference, op);
+    const tagged: string[] = [];
+    for (const t of opts.tags) {
+      await storage.tag(desc, t, op);
+      tagged.push(ociURL(ref, `:${t}`));
+    }
+    return { digest: desc.digest, tagged };
+  } finally {
+    storage.close();
   }
-  return { digest: desc.digest, tagged };
 }

@@ -1,4 +1,4 @@
-import { chmodSync, mkfifoSync, symlinkSync } from 'node:fs';
+import { chmodSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -7,8 +7,6 @@ import { tempDir, writeTree } from './helpers.js';
 
 const paths = async (dir: string, opts: Parameters<typeof collectSource>[1] = {}) =>
   (await collectSource(dir, opts)).map((e) => (e.type === 'directory' ? `${e.path}/` : e.path));
-
-void mkfifoSync;
 
 describe('what goes into an artifact', () => {
   it("applies Flux's default ignore rules (VCS files, images, archives)", async () => {
