@@ -1,0 +1,82 @@
+// `lading verify` vs `cosign verify` on the same signed image, whole process (Node start-up
+// included), in the same run: one image signed in the classic format and one in the bundle
+// format, each verified alternately by both tools. Prints medians and the lading/cosign ratio
+// (goal: ≤ 1.0×).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { descriptorFor, MediaTypes, openRepository, pushManifest, type ImageManifest } from '../src/oci/index.js';
+import { generateKeyPair, sign, type SignatureFormat } from '../src/sign/index.js';
+import { startRegistry } from '../test/env/registry.js';
+import { toolPath } from '../test/env/tools.js';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 15);
+const repoRoot = resolve(import.meta.dirname, '..');
+const ladingMain = join(repoRoot, 'dist', 'cli', 'main.js');
+
+function timeProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolvePromise, reject) => {
+    execFile(cmd, args, { env, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr)}`));
+      else resolvePromise(Number(process.hrtime.bigint() - started) / 1e6);
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+async function pushImage(host: string, name: string): Promise<string> {
+  const storage = openRepository(`${host}/${name}`);
+  const layer = randomBytes(1024);
+  const layerDesc = descriptorFor(MediaTypes.ociLayer, layer);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDesc.digest] } }));
+  const configDesc = descriptorFor(MediaTypes.ociConfig, config);
+  await storage.push(layerDesc, layer);
+  await storage.push(configDesc, config);
+  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: [layerDesc] };
+  await pushManifest(storage, manifest, { tag: '1.0.0' });
+  return `${host}/${name}:1.0.0`;
+}
+
+export default async function bench(): Promise<void> {
+  if (!existsSync(ladingMain)) throw new Error(`${ladingMain} is missing: run \`npm run build\` first (npm run bench does)`);
+  const cosign = toolPath('cosign');
+  const registry = await startRegistry({ flavor: 'distribution2' });
+  const dir = mkdtempSync(join(tmpdir(), 'lading-bench-verify-'));
+  try {
+    await generateKeyPair({ dir, password: '' });
+    const key = join(dir, 'cosign.key');
+    const pub = join(dir, 'cosign.pub');
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), TUF_ROOT: join(dir, '.sigstore') };
+    for (const format of ['classic', 'bundle'] as SignatureFormat[]) {
+      const ref = await pushImage(registry.host, `bench-${format}`);
+      await sign(ref, { key, password: '', format });
+      const ladingArgs = [ladingMain, 'verify', '--key', pub, ref];
+      const cosignArgs = ['verify', '--key', pub, '--insecure-ignore-tlog=true', '--allow-http-registry', ref];
+      // Warm-up: file cache, registry, both binaries.
+      await timeProcess(process.execPath, ladingArgs, env);
+      await timeProcess(cosign, cosignArgs, env);
+      const ladingMs: number[] = [];
+      const cosignMs: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        ladingMs.push(await timeProcess(process.execPath, ladingArgs, env));
+        cosignMs.push(await timeProcess(cosign, cosignArgs, env));
+      }
+      const l = median(ladingMs);
+      const c = median(cosignMs);
+      process.stdout.write(
+        `verify ${format.padEnd(7)} ${RUNS} runs each: lading ${l.toFixed(0)} ms, cosign ${c.toFixed(0)} ms (medians) → ratio ${(l / c).toFixed(2)}× (goal ≤ 1.00×)\n`,
+      );
+    }
+  } finally {
+    await registry.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
