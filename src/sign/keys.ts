@@ -2,7 +2,6 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPair as gener
 import { constants as fsConstants } from 'node:fs';
 import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { secretbox } from '@noble/ciphers/salsa.js';
 import { SignError } from './errors.js';
 
 /** PEM type cosign (v2.0+) writes for its encrypted private keys. */
@@ -50,6 +49,9 @@ export async function resolvePassword(opts: PasswordOptions, request: { confirm:
   );
 }
 
+/** Loaded on first use: verification (public keys only) never needs the cipher. */
+const loadSecretbox = () => import('@noble/ciphers/salsa.js');
+
 function scrypt(password: string, salt: Uint8Array, params: { N: number; r: number; p: number }): Promise<Buffer> {
   return new Promise((resolvePromise, reject) => {
     // 128 * N * r bytes are needed; Node's default limit (32 MiB) is below cosign's N=65536.
@@ -91,6 +93,7 @@ export async function encryptPrivateKey(pkcs8Der: Uint8Array, password: string, 
   const params = opts.scrypt ?? DEFAULT_SCRYPT;
   const salt = randomBytes(SALT_BYTES);
   const nonce = randomBytes(NONCE_BYTES);
+  const { secretbox } = await loadSecretbox();
   const key = await scrypt(password, salt, params);
   const ciphertext = secretbox(key, nonce).seal(pkcs8Der);
   key.fill(0);
@@ -137,6 +140,7 @@ export async function decryptPrivateKey(body: Buffer, password: string, what: st
   const ciphertext = b64Field(data['ciphertext'], 'ciphertext', what);
   if (nonce.length !== NONCE_BYTES) throw new SignError('KEY_INVALID', `${what}: cipher.nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
   if (ciphertext.length < 16) throw new SignError('KEY_INVALID', `${what}: ciphertext is too short`);
+  const { secretbox } = await loadSecretbox();
   const key = await scrypt(password, salt, known);
   try {
     return Buffer.from(secretbox(key, nonce).open(ciphertext));
