@@ -34,7 +34,12 @@ function sideError(err: unknown, what: string): unknown {
  * before parents, so the destination never holds a manifest whose content is missing; whatever
  * the destination already has is skipped.
  */
-export async function copyGraph(src: Storage, dst: Storage, root: Descriptor, opts: CopyOptions = {}): Promise<void> {
+export async function copyGraph(src: Storage, dst: Storage, root: Descriptor, options: CopyOptions = {}): Promise<void> {
+  // On the first failure the other transfers are cancelled, and awaited, so that nothing is still
+  // writing when this function returns.
+  const failure = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, failure.signal]) : failure.signal;
+  const opts: CopyOptions = { ...options, signal };
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
   const done = new Map<string, Promise<void>>();
   // One semaphore for byte transfers across the whole graph.
@@ -122,7 +127,16 @@ export async function copyGraph(src: Storage, dst: Storage, root: Descriptor, op
     await copyReferrers(desc);
   };
 
-  await visit(root);
+  try {
+    await visit(root);
+  } catch (err) {
+    failure.abort(err);
+    for (let settled = 0; settled !== done.size; ) {
+      settled = done.size;
+      await Promise.allSettled([...done.values()]);
+    }
+    throw err;
+  }
 }
 
 /**

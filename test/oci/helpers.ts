@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { MediaTypes, descriptorFor, pushManifest, type Descriptor, type ImageIndex, type ImageManifest, type Storage } from '../../src/oci/index.js';
+import { MediaTypes, descriptorFor, pushManifest, sha256Digest, type Descriptor, type ImageIndex, type ImageManifest, type Storage } from '../../src/oci/index.js';
 
 export function tempDir(prefix = 'lading-oci-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -78,4 +78,10 @@ export async function expectOciError(p: Promise<unknown>, code: string, message?
   expect((err as { code?: string }).code, (err as Error).message).toBe(code);
   if (message) expect((err as Error).message).toMatch(message);
   return err as Error;
+}
+
+/** Compares content by digest (vitest's deep equality is slow on megabytes). */
+export function expectSameBytes(actual: Uint8Array, expected: Uint8Array | undefined): void {
+  expect(expected, 'expected bytes').toBeDefined();
+  expect(sha256Digest(actual)).toBe(sha256Digest(expected as Uint8Array));
 }

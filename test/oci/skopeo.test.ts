@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LayoutStore, MemoryStore, copy, fetchManifest, openRepository, type ImageManifest } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
-import { pushRandomImage, pushRandomIndex, requireBinary, tempDir } from './helpers.js';
+import { pushRandomImage, pushRandomIndex, requireBinary, tempDir, expectSameBytes } from './helpers.js';
 
 const run = promisify(execFile);
 const skopeo = () => requireBinary('/usr/bin/skopeo', 'skopeo');
@@ -39,7 +39,7 @@ describe('skopeo reads what lading writes', () => {
     const out = join(tmp.path, 'skopeo-out');
     await run(skopeo(), ['copy', '--src-tls-verify=false', '--src-creds', skopeoCreds(), `docker://${reg.host}/interop/from-lading:1.0.0`, `oci:${out}:copied`]);
     for (const [i, l] of img.layers.entries()) {
-      expect(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7)))).toEqual(img.layerBytes[i]);
+      expectSameBytes(readFileSync(join(out, 'blobs', 'sha256', l.digest.slice(7))), img.layerBytes[i]);
     }
   });
 
@@ -67,7 +67,7 @@ describe('lading reads what skopeo writes', () => {
     expect((manifest as ImageManifest).layers.map((l) => l.digest)).toEqual(img.layers.map((l) => l.digest));
     const mem = new MemoryStore();
     await copy(repo, 'v1', mem, 'v1');
-    for (const [i, l] of (manifest as ImageManifest).layers.entries()) expect(await mem.fetchBytes(l)).toEqual(img.layerBytes[i]);
+    for (const [i, l] of (manifest as ImageManifest).layers.entries()) expectSameBytes(await mem.fetchBytes(l), img.layerBytes[i]);
   });
 
   it('reads an OCI layout skopeo wrote', async () => {

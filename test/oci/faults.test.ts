@@ -1,0 +1,140 @@
+// Faults injected by a proxy in front of a real registry: 429 with Retry-After, 500s, a connection
+// cut in the middle of a blob, resets during upload, corrupted content. Copies retry and
+// complete, or fail with a clear error and leave nothing half-written.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LayoutStore, MemoryStore, copy, openRepository, type RegistryOptions } from '../../src/oci/index.js';
+import { startFaultProxy, type FaultProxy } from '../env/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../env/registry.js';
+import { expectOciError, pushRandomImage, tempDir, type TestImage, expectSameBytes } from './helpers.js';
+
+let reg: RunningRegistry;
+let proxy: FaultProxy;
+let img: TestImage;
+const tmp = tempDir('lading-faults-');
+const fast: RegistryOptions = { retryBaseMs: 5, retries: 3 };
+let n = 0;
+
+beforeAll(async () => {
+  reg = await startRegistry();
+  proxy = await startFaultProxy(reg.url);
+  img = await pushRandomImage(openRepository(`${reg.host}/faults/src`), { tag: 'v1', layers: 2, layerSize: 2_000_000 });
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await reg?.stop();
+  tmp.remove();
+});
+beforeEach(() => proxy.reset());
+
+const viaProxy = (repo: string, opts: RegistryOptions = fast) => openRepository(`${proxy.host}/${repo}`, opts);
+const blobPath = (digest: string) => new RegExp(`/blobs/${digest.replace(':', ':')}$`);
+const layer0 = () => img.layers[0]!;
+
+describe('retries', () => {
+  it('429 with Retry-After on a blob: waits, retries and completes', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'status', status: 429, headers: { 'Retry-After': '1' } } });
+    const dst = new MemoryStore();
+    await copy(viaProxy('faults/src'), 'v1', dst, 'v1');
+    expectSameBytes(await dst.fetchBytes(layer0()), img.layerBytes[0]);
+    const gets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(layer0().digest));
+    expect(gets.map((r) => r.fault ?? 'ok')).toEqual(['status', 'ok']);
+  });
+
+  it('500s on manifest upload and on the upload start: retries and completes', async () => {
+    proxy.inject({ method: 'PUT', path: /\/manifests\//, fault: { kind: 'status', status: 500 }, times: 2 });
+    proxy.inject({ method: 'POST', path: /\/blobs\/uploads\/$/, fault: { kind: 'status', status: 503 }, times: 1 });
+    const dst = viaProxy(`faults/dst${++n}`);
+    await copy(new MemoryStore(), 'x', dst).catch(() => undefined); // nothing to copy: resolve fails
+    const src = openRepository(`${reg.host}/faults/src`);
+    await copy(src, 'v1', dst, 'v1');
+    expect((await openRepository(`${reg.host}/faults/dst${n}`).resolve('v1')).digest).toBe(img.descriptor.digest);
+    expect(proxy.requests.filter((r) => r.fault === 'status').length).toBe(3);
+  });
+
+  it('a connection cut in the middle of a blob: resumes with a Range request', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'cut', afterBytes: 700_000 } });
+    const dst = new MemoryStore();
+    await copy(viaProxy('faults/src'), 'v1', dst, 'v1');
+    expectSameBytes(await dst.fetchBytes(layer0()), img.layerBytes[0]);
+    const gets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(layer0().digest));
+    expect(gets.length).toBe(2);
+    expect(gets[1]?.headers.range).toMatch(/^bytes=\d+-$/);
+    expect(Number(/bytes=(\d+)-/.exec(gets[1]!.headers.range!)![1])).toBeGreaterThan(0);
+  });
+
+  it('a connection reset during a streamed upload: the blob copy starts again and completes', async () => {
+    proxy.inject({ method: 'PUT', path: /\/blobs\/uploads\/.*digest=/, fault: { kind: 'reset' } });
+    const dst = viaProxy(`faults/dst${++n}`);
+    await copy(await src(), 'v1', dst, 'v1');
+    expect((await dst.resolve('v1')).digest).toBe(img.descriptor.digest);
+    expect(proxy.requests.filter((r) => r.fault === 'reset').length).toBe(1);
+  });
+});
+
+// A layout source, so the upload side is the only remote one.
+async function src(): Promise<LayoutStore> {
+  const dir = join(tmp.path, `src-${++n}`);
+  const layout = await LayoutStore.open(dir, { create: true });
+  await copy(openRepository(`${reg.host}/faults/src`), 'v1', layout, 'v1');
+  return layout;
+}
+
+describe('failures leave nothing half-written', () => {
+  it('persistent 500s: a clear error naming the registry response, and no tag at the destination', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'status', status: 500 }, times: 100 });
+    const dir = join(tmp.path, `dst-${++n}`);
+    const dst = await LayoutStore.open(dir, { create: true });
+    await expectOciError(copy(viaProxy('faults/src'), 'v1', dst, 'v1'), 'REGISTRY', new RegExp(`fetching blob ${layer0().digest} from oci://${proxy.host}/faults/src: 500`));
+    await expectOciError(dst.resolve('v1'), 'NOT_FOUND');
+    expect(existsSync(join(dir, 'blobs', 'sha256', layer0().digest.slice(7)))).toBe(false);
+    expect(readdirSync(join(dir, 'blobs', 'sha256')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('a connection cut again and again: fails with a network error, no partial blob', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'cut', afterBytes: 100_000 }, times: 100 });
+    const dir = join(tmp.path, `dst-${++n}`);
+    const dst = await LayoutStore.open(dir, { create: true });
+    await expectOciError(copy(viaProxy('faults/src', { retryBaseMs: 5, retries: 2 }), 'v1', dst, 'v1', { blobRetries: 1 }), 'NETWORK', new RegExp(layer0().digest));
+    expect(existsSync(join(dir, 'blobs', 'sha256', layer0().digest.slice(7)))).toBe(false);
+    expect(readdirSync(join(dir, 'blobs', 'sha256')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await expectOciError(dst.resolve('v1'), 'NOT_FOUND');
+  });
+
+  it('a blob that does not match its digest: DIGEST_MISMATCH, and the destination registry stores nothing', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'corrupt' }, times: 100 });
+    const dstName = `faults/dst${++n}`;
+    const dst = openRepository(`${reg.host}/${dstName}`, fast);
+    await expectOciError(copy(viaProxy('faults/src'), 'v1', dst, 'v1'), 'DIGEST_MISMATCH', new RegExp(`expected ${layer0().digest}`));
+    expect(await dst.exists(layer0())).toBe(false);
+    await expectOciError(dst.resolve('v1'), 'NOT_FOUND');
+  });
+
+  it('a manifest that does not match its digest is refused', async () => {
+    proxy.inject({ method: 'GET', path: new RegExp(`/manifests/${img.descriptor.digest}$`), fault: { kind: 'corrupt' } });
+    await expectOciError(viaProxy('faults/src').fetchBytes(img.descriptor), 'DIGEST_MISMATCH');
+  });
+
+  it('a Docker-Content-Digest that contradicts the requested digest is refused', async () => {
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    proxy.inject({ method: 'HEAD', path: new RegExp(`/manifests/${img.descriptor.digest}$`), fault: { kind: 'status', status: 200, headers: { 'Docker-Content-Digest': wrong, 'Content-Type': img.descriptor.mediaType, 'Content-Length': String(img.descriptor.size) }, body: '' } });
+    await expectOciError(viaProxy('faults/src').resolve(img.descriptor.digest), 'DIGEST_MISMATCH', /answered with digest sha256:0000/);
+  });
+
+  it('an unreachable registry: a network error naming it', async () => {
+    const port = proxy.host.split(':')[1];
+    await proxy.stop();
+    try {
+      await expectOciError(openRepository(`127.0.0.1:${port}/x`, fast).resolve('v1'), 'NETWORK', new RegExp(`is the registry 127.0.0.1:${port} running`));
+    } finally {
+      proxy = await startFaultProxy(reg.url);
+    }
+  });
+
+  it('cancellation with an AbortSignal', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expectOciError(copy(viaProxy('faults/src'), 'v1', new MemoryStore(), 'v1', { signal: ac.signal }), 'ABORTED');
+  });
+});
