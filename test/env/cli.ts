@@ -5,9 +5,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 import { startCluster, type RunningCluster } from './cluster.js';
-import { isOurProcess, memoryOf, readRecords, removeRecord, tearDownRecord, writeRecord, type EnvironmentRecord } from './process.js';
+import { isAlive, isOurProcess, memoryOf, readRecords, removeRecord, tearDownRecord, writeRecord, type EnvironmentRecord } from './process.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
-import { binDir, cacheRoot, ensureTools, pinnedVersions, toolsStatus } from './tools.js';
+import { binDir, ensureTools, stateRoot, pinnedVersions, toolsStatus } from './tools.js';
 
 function log(line: string): void {
   process.stderr.write(`testenv: ${line}\n`);
@@ -26,7 +26,7 @@ function exportsOf(record: EnvironmentRecord): string[] {
 }
 
 async function up(opts: { nodes: number }): Promise<void> {
-  const existing = readRecords(cacheRoot()).find((r) => r.kind === 'env' && r.processes.some((p) => isOurProcess(p.pid, p.command)));
+  const existing = readRecords(stateRoot()).find((r) => r.kind === 'env' && r.processes.some((p) => isOurProcess(p.pid, p.command)));
   if (existing) {
     log(`an environment is already up (started ${existing.startedAt}); \`npm run env -- down\` stops it`);
     process.stdout.write(exportsOf(existing).join('\n') + '\n');
@@ -65,9 +65,9 @@ async function up(opts: { nodes: number }): Promise<void> {
       'registry-v3': `${reg3.url} (distribution 3, plain http)`,
     },
   };
-  writeRecord(cacheRoot(), record);
+  writeRecord(stateRoot(), record);
   // The cluster's own record is folded into the env record.
-  removeRecord(cacheRoot(), cluster.recordId);
+  removeRecord(stateRoot(), cluster.recordId);
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   printRecord(record, process.stderr);
   log('stop it with `npm run env -- down`; logs are in each process\'s logFile (see status -o yaml)');
@@ -94,20 +94,25 @@ function printRecord(record: EnvironmentRecord, out: NodeJS.WritableStream): voi
   for (const [k, v] of Object.entries(record.info)) out.write(`  ${k}: ${v}\n`);
 }
 
-async function down(): Promise<void> {
-  const records = readRecords(cacheRoot());
+async function down(opts: { all?: boolean }): Promise<void> {
+  const records = readRecords(stateRoot());
   if (records.length === 0) {
     log('nothing is running');
     return;
   }
   for (const record of records) {
-    await tearDownRecord(cacheRoot(), record);
+    // A cluster owned by a live test run belongs to that run (it stops it itself).
+    if (record.kind !== 'env' && record.owner !== process.pid && isAlive(record.owner) && opts.all !== true) {
+      log(`leaving ${record.id} alone: its owner (pid ${record.owner}) is still running; --all stops it too`);
+      continue;
+    }
+    await tearDownRecord(stateRoot(), record);
     log(`stopped ${record.id} (${record.processes.map((p) => `${p.name} ${p.pid}`).join(', ')}) and removed ${record.dataDirs.join(', ')}`);
   }
 }
 
 function status(opts: { output: string }): void {
-  const records = readRecords(cacheRoot()).map((r) => ({
+  const records = readRecords(stateRoot()).map((r) => ({
     ...r,
     processes: r.processes.map((p) => {
       const running = isOurProcess(p.pid, p.command);
@@ -156,7 +161,11 @@ program
     return n;
   }, 2)
   .action(up);
-program.command('down').description('stop every recorded environment by pid and remove its temp data').action(down);
+program
+  .command('down')
+  .description('stop recorded environments by pid and remove their temp data: the one from `up` and strays of killed test runs')
+  .option('--all', 'also stop clusters of test runs that are still running')
+  .action(down);
 program
   .command('status')
   .description('show the reference tools and the running environments')

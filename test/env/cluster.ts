@@ -20,7 +20,7 @@ import {
   writeRecord,
   type StartedProcess,
 } from './process.js';
-import { cacheRoot, toolPath, type ToolName } from './tools.js';
+import { stateRoot, toolPath, type ToolName } from './tools.js';
 
 export interface StartClusterOptions {
   /** Number of kwok fake Nodes (default 2). */
@@ -226,7 +226,7 @@ function cleanupAllNow(): void {
   for (const [id, c] of live) {
     killGroupsNow(c.pids);
     rmSync(c.dataDir, { recursive: true, force: true });
-    removeRecord(cacheRoot(), id);
+    removeRecord(stateRoot(), id);
   }
   live.clear();
 }
@@ -275,7 +275,7 @@ async function startClusterOnce(opts: StartClusterOptions): Promise<RunningClust
   mkdirSync(logs);
   const started: StartedProcess[] = [];
   const record = (info: Record<string, string>): void => {
-    writeRecord(cacheRoot(), {
+    writeRecord(stateRoot(), {
       id,
       kind: 'cluster',
       owner: process.pid,
@@ -302,7 +302,7 @@ async function startClusterOnce(opts: StartClusterOptions): Promise<RunningClust
   const stopAll = async (): Promise<void> => {
     for (const p of [...started].reverse()) await stopProcess(p.pid);
     rmSync(dataDir, { recursive: true, force: true });
-    removeRecord(cacheRoot(), id);
+    removeRecord(stateRoot(), id);
     live.delete(id);
   };
 

@@ -139,6 +139,14 @@ export function cacheRoot(): string {
   return process.env['LADING_TESTENV_CACHE'] ?? join(repoRoot, '.cache', 'testenv');
 }
 
+/**
+ * Where running environments are recorded (for `npm run env -- down`): $LADING_TESTENV_STATE or
+ * <cache root>/run.
+ */
+export function stateRoot(): string {
+  return process.env['LADING_TESTENV_STATE'] ?? cacheRoot();
+}
+
 export function binDir(): string {
   return join(cacheRoot(), pinsHash(), 'bin');
 }
