@@ -80,14 +80,12 @@ export function applyStrategicMergePatch(
   if (opts.targeted === true) prepareTargetedPatch(origin, patch, target);
 
   const merger = new Merger(opts.source);
-  const result = merger.walk([dest, origin], undefined, []);
-  if (result === undefined || result === null || result === KEEP_NULL || emptyMap(result)) return {};
-  if (!isObj(result)) {
-    throw new PatchError(
-      `applying strategic merge patch${describeSource(opts.source)}: the result is not an object`,
-      sourceDetails(opts.source),
-    );
-  }
+  const merged = merger.walk([dest, origin], undefined, []);
+  if (merged === undefined || merged === null || merged === KEEP_NULL) return {};
+  // kustomize keeps only what the merge changed in the target's own node: a top-level
+  // `$patch: replace` yields another node, which kustomize drops (the target stays as it was).
+  const result = dest;
+  if (emptyMap(result)) return {};
   restoreNulls(result);
   if (opts.allowKindChange !== true) result['kind'] = kind;
   if (opts.allowNameChange !== true) setMeta(result, 'name', name);

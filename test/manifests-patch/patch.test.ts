@@ -1,0 +1,154 @@
+// Differential tests of the patch algorithms against kustomize (`kubectl kustomize`, v5.5).
+//
+// Each folder under cases/ is a real kustomization: one resource and one `patches:` entry.
+// - expected.yaml is kubectl kustomize's output, committed (a golden file). The first test of
+//   each case applies lading's functions to resource.yaml and compares the object with it.
+// - expected-error.txt marks a case kustomize rejects: line 1 is a regular expression lading's
+//   PatchError message must match, line 2 (optional) text kubectl's error must contain.
+// - The second test of each case runs kubectl kustomize on the folder and checks that the golden
+//   file is still exactly what kustomize prints (or that kustomize still fails).
+// Regenerate the golden files with `UPDATE_GOLDEN=1 npx vitest run test/manifests-patch`.
+//
+// kubectl kustomize prints every map with its keys sorted, so key order is compared as kustomize
+// prints it: both sides are compared after the same key sort, list order included.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import {
+  applyJson6902,
+  applyStrategicMergePatch,
+  classifyPatch,
+  PatchError,
+} from '../../src/manifests/patch/index.js';
+
+const CASES = join(dirname(fileURLToPath(import.meta.url)), 'cases');
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+
+type Obj = Record<string, unknown>;
+
+interface PatchEntry {
+  path?: string;
+  patch?: string;
+  target?: Obj;
+  options?: { allowNameChange?: boolean; allowKindChange?: boolean };
+}
+
+function read(dir: string, file: string): string {
+  return readFileSync(join(dir, file), 'utf8');
+}
+
+/** Applies the case's patches to its resource with lading; undefined when it was deleted. */
+function applyCase(dir: string): Obj | undefined {
+  const kustomization = parse(read(dir, 'kustomization.yaml')) as { patches: PatchEntry[] };
+  let resource: Obj | undefined = parse(read(dir, 'resource.yaml')) as Obj;
+  for (const entry of kustomization.patches) {
+    const inline = entry.patch !== undefined;
+    const text = inline ? (entry.patch as string).trim() : read(dir, entry.path as string);
+    const source = inline ? `[patch: ${JSON.stringify(text)}]` : `[path: ${JSON.stringify(entry.path)}]`;
+    const patch = classifyPatch(text, { source });
+    if (resource === undefined) break;
+    if (patch.kind === 'json6902') {
+      resource = applyJson6902(resource, patch.operations, { source });
+      continue;
+    }
+    for (const doc of patch.documents) {
+      const result: Obj = applyStrategicMergePatch(resource, doc, {
+        source,
+        targeted: entry.target !== undefined,
+        allowNameChange: entry.options?.allowNameChange === true,
+        allowKindChange: entry.options?.allowKindChange === true,
+      });
+      if (Object.keys(result).length === 0) {
+        resource = undefined;
+        break;
+      }
+      resource = result;
+    }
+  }
+  return resource;
+}
+
+/** Recursively sorts map keys the way kustomize prints them (Go byte order). */
+function sorted(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sorted);
+  if (typeof v === 'object' && v !== null) {
+    const out: Obj = {};
+    const keys = Object.keys(v).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const k of keys) out[k] = sorted((v as Obj)[k]);
+    return out;
+  }
+  return v;
+}
+
+function kubectl(): string {
+  const probe = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
+  if (probe.error !== undefined || probe.status !== 0) {
+    throw new Error(
+      'kubectl is needed to re-check the golden files against kustomize: install kubectl 1.32 ' +
+        '(`npm run setup` does it on Debian) and put it on PATH',
+    );
+  }
+  return 'kubectl';
+}
+
+const cases = readdirSync(CASES, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+describe('patch cases compared with kustomize', () => {
+  it('has at least 40 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+  });
+
+  for (const name of cases) {
+    const dir = join(CASES, name);
+    const errorFile = join(dir, 'expected-error.txt');
+    const expectError = existsSync(errorFile);
+    const [lineLading, lineKubectl] = expectError ? read(dir, 'expected-error.txt').split('\n') : [];
+
+    it(`${name}: lading matches the golden output`, () => {
+      if (expectError) {
+        let thrown: unknown;
+        try {
+          applyCase(dir);
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBeInstanceOf(PatchError);
+        expect((thrown as PatchError).code).toBe('PATCH_FAILED');
+        expect((thrown as Error).message).toMatch(new RegExp(lineLading as string));
+        return;
+      }
+      const golden = join(dir, 'expected.yaml');
+      if (!existsSync(golden) && !UPDATE) {
+        throw new Error(`${golden} is missing: run UPDATE_GOLDEN=1 npx vitest run test/manifests-patch`);
+      }
+      if (UPDATE) return;
+      const docs = parseAllDocuments(read(dir, 'expected.yaml')).map((d) => d.toJS() as unknown);
+      const expected = docs.length === 0 ? undefined : docs[0];
+      const actual = applyCase(dir);
+      expect(sorted(actual)).toStrictEqual(sorted(expected));
+      expect(JSON.stringify(sorted(actual))).toBe(JSON.stringify(sorted(expected)));
+    });
+
+    it(`${name}: kubectl kustomize still agrees with the golden output`, () => {
+      const run = spawnSync(kubectl(), ['kustomize', dir], { encoding: 'utf8' });
+      if (run.error !== undefined) throw run.error;
+      if (expectError) {
+        expect(run.status, `kubectl kustomize ${dir} was expected to fail`).not.toBe(0);
+        if (lineKubectl !== undefined && lineKubectl !== '') expect(run.stderr).toContain(lineKubectl);
+        return;
+      }
+      expect(run.status, run.stderr).toBe(0);
+      if (UPDATE) {
+        writeFileSync(join(dir, 'expected.yaml'), run.stdout);
+        return;
+      }
+      expect(run.stdout).toBe(read(dir, 'expected.yaml'));
+    });
+  }
+});
