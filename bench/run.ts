@@ -3,6 +3,7 @@
 const modules: string[] = [
   // add your benchmark module here, e.g. './copy.ts'
   './verify.ts',
+  './artifact.ts',
 ];
 
 const only = process.argv.slice(2);

@@ -1,0 +1,114 @@
+// Push + pull of a config artifact of 500 YAML files: `lading push/pull artifact` vs
+// `flux push/pull artifact` on the same tree, against the same local registry, in the same run,
+// whole processes (Node start-up included). Each run pushes to a fresh repository so neither tool
+// finds blobs already there. Prints medians, the lading/flux ratios and peak RSS.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startRegistry } from '../test/env/registry.js';
+import { toolPath } from '../test/env/tools.js';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
+const FILES = 500;
+const repoRoot = resolve(import.meta.dirname, '..');
+const ladingMain = join(repoRoot, 'dist', 'cli', 'main.js');
+
+interface Sample {
+  ms: number;
+  maxRssKiB: number;
+}
+
+/** Runs a process under /usr/bin/time for its peak RSS; wall time measured here. */
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolvePromise, reject) => {
+    execFile('/usr/bin/time', ['-f', 'maxrss=%M', cmd, ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (err, _stdout, stderr) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (err) {
+        reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr)}`));
+        return;
+      }
+      const m = /maxrss=(\d+)/.exec(String(stderr));
+      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN });
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** 500 YAML files of realistic size (Deployments, Services, ConfigMaps) in 50 directories. */
+function writeTree(root: string): number {
+  let bytes = 0;
+  for (let i = 0; i < FILES; i++) {
+    const dir = join(root, `app-${String(Math.floor(i / 10)).padStart(2, '0')}`);
+    mkdirSync(dir, { recursive: true });
+    const name = `svc-${i}`;
+    const kind = i % 3;
+    const doc =
+      kind === 0
+        ? `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\n  namespace: bench\n  labels:\n    app: ${name}\nspec:\n  replicas: ${1 + (i % 4)}\n  selector:\n    matchLabels:\n      app: ${name}\n  template:\n    metadata:\n      labels:\n        app: ${name}\n    spec:\n      containers:\n        - name: app\n          image: ghcr.io/example/${name}:1.${i}.0\n          ports:\n            - containerPort: 8080\n          resources:\n            requests:\n              cpu: 100m\n              memory: 64Mi\n          env:\n${Array.from({ length: 20 }, (_, k) => `            - name: VAR_${k}\n              value: "value-${i}-${k}"\n`).join('')}`
+        : kind === 1
+          ? `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n  namespace: bench\nspec:\n  selector:\n    app: ${name}\n  ports:\n    - port: 80\n      targetPort: 8080\n`
+          : `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: bench\ndata:\n${Array.from({ length: 40 }, (_, k) => `  key-${k}: "${'x'.repeat(30)}-${i}-${k}"\n`).join('')}`;
+    writeFileSync(join(dir, `${name}.yaml`), doc);
+    bytes += doc.length;
+  }
+  return bytes;
+}
+
+export default async function bench(): Promise<void> {
+  if (!existsSync(ladingMain)) throw new Error(`${ladingMain} is missing: run \`npm run build\` first (npm run bench does)`);
+  const flux = toolPath('flux');
+  const registry = await startRegistry({ flavor: 'distribution2' });
+  const work = mkdtempSync(join(tmpdir(), 'lading-bench-artifact-'));
+  try {
+    const src = join(work, 'src');
+    const bytes = writeTree(src);
+    mkdirSync(join(work, '.docker'));
+    const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work, DOCKER_CONFIG: join(work, '.docker') };
+    const url = (tool: string, i: number) => `oci://${registry.host}/bench-${tool}-${i}:1.0.0`;
+    const ladingPush = (i: number) => [ladingMain, 'push', 'artifact', url('lading', i), '--path', src, '--source', 'bench', '--revision', 'r1'];
+    const fluxPush = (i: number) => ['push', 'artifact', url('flux', i), '--path', src, '--source', 'bench', '--revision', 'r1', '--insecure-registry'];
+    const out = (tool: string, i: number) => {
+      const d = join(work, `out-${tool}-${i}`);
+      mkdirSync(d); // flux requires the output directory to exist; lading accepts an empty one
+      return d;
+    };
+    const ladingPull = (i: number) => [ladingMain, 'pull', 'artifact', url('lading', i), '--output', out('lading', i)];
+    const fluxPull = (i: number) => ['pull', 'artifact', url('flux', i), '--output', out('flux', i), '--insecure-registry'];
+
+    // Warm-up (file cache, registry, both binaries) on run -1.
+    await measure(process.execPath, ladingPush(-1), env);
+    await measure(flux, fluxPush(-1), env);
+    await measure(process.execPath, ladingPull(-1), env);
+    await measure(flux, fluxPull(-1), env);
+
+    const s = { ladingPush: [] as Sample[], fluxPush: [] as Sample[], ladingPull: [] as Sample[], fluxPull: [] as Sample[] };
+    for (let i = 0; i < RUNS; i++) {
+      s.ladingPush.push(await measure(process.execPath, ladingPush(i), env));
+      s.fluxPush.push(await measure(flux, fluxPush(i), env));
+      s.ladingPull.push(await measure(process.execPath, ladingPull(i), env));
+      s.fluxPull.push(await measure(flux, fluxPull(i), env));
+    }
+    const ms = (xs: Sample[]) => median(xs.map((x) => x.ms));
+    const rss = (xs: Sample[]) => Math.max(...xs.map((x) => x.maxRssKiB)) / 1024;
+    process.stdout.write(`artifact: ${FILES} YAML files, ${(bytes / 1024).toFixed(0)} KiB, ${RUNS} runs each (medians, whole processes)\n`);
+    for (const op of ['push', 'pull'] as const) {
+      const l = op === 'push' ? s.ladingPush : s.ladingPull;
+      const f = op === 'push' ? s.fluxPush : s.fluxPull;
+      process.stdout.write(
+        `${op} artifact: lading ${ms(l).toFixed(0)} ms (peak RSS ${rss(l).toFixed(0)} MiB), flux ${ms(f).toFixed(0)} ms (peak RSS ${rss(f).toFixed(0)} MiB) → ratio ${(ms(l) / ms(f)).toFixed(2)}×\n`,
+      );
+    }
+    const total = (xs: Sample[], ys: Sample[]) => ms(xs) + ms(ys);
+    process.stdout.write(`push+pull: lading ${total(s.ladingPush, s.ladingPull).toFixed(0)} ms, flux ${total(s.fluxPush, s.fluxPull).toFixed(0)} ms → ratio ${(total(s.ladingPush, s.ladingPull) / total(s.fluxPush, s.fluxPull)).toFixed(2)}×\n`);
+  } finally {
+    await registry.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
