@@ -1,0 +1,115 @@
+// The registry commands through the CLI entry point (run(argv, io) with captured streams):
+// login/logout with DOCKER_CONFIG in a temp dir against an htpasswd registry (the secret never
+// printed), then copy, digest, ls and manifest.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/program.js';
+import type { CliIO } from '../../src/cli/output.js';
+import { StaticCredentials, openRepository } from '../../src/oci/index.js';
+import { startRegistry, type RunningRegistry } from '../env/registry.js';
+import { pushRandomImage, tempDir, type TestImage } from './helpers.js';
+
+let reg: RunningRegistry;
+let img: TestImage;
+const tmp = tempDir('lading-cli-');
+const dockerConfig = join(tmp.path, 'docker');
+
+beforeAll(async () => {
+  reg = await startRegistry({ auth: true });
+  const repo = openRepository(`${reg.host}/cli/src`, { credentials: new StaticCredentials({ [reg.host]: { username: reg.username!, password: reg.password! } }) });
+  img = await pushRandomImage(repo, { tag: '1.0.0' });
+});
+afterAll(async () => {
+  await reg?.stop();
+  tmp.remove();
+});
+
+async function lading(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const io: CliIO = { stdout: out, stderr: err, stdin: Readable.from([stdin]), env: { ...process.env, DOCKER_CONFIG: dockerConfig, HOME: tmp.path }, cwd: tmp.path };
+  const code = await run(args, io);
+  return { code, stdout, stderr };
+}
+
+describe('lading login / logout', () => {
+  it('rejects a wrong password with a clear message, writes nothing, prints no secret', async () => {
+    const secret = 'wrong-Pa55-word';
+    const r = await lading(['login', reg.host, '-u', reg.username!, '--password-stdin'], `${secret}\n`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`401 Unauthorized: the registry ${reg.host} rejected the credentials`));
+    expect(r.stdout + r.stderr).not.toContain(secret);
+    expect(() => statSync(join(dockerConfig, 'config.json'))).toThrow();
+  });
+
+  it('logs in with --password-stdin, writing config.json (0600) as docker does, and never prints the secret', async () => {
+    const r = await lading(['login', reg.host, '-u', reg.username!, '--password-stdin'], `${reg.password}\n`);
+    expect(r.stderr).toBe(`credentials for ${reg.host} saved in ${join(dockerConfig, 'config.json')}\n`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Login Succeeded\n');
+    expect(r.stdout + r.stderr).not.toContain(reg.password!);
+    const file = join(dockerConfig, 'config.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const config = JSON.parse(readFileSync(file, 'utf8')) as { auths: Record<string, { auth: string }> };
+    expect(Buffer.from(config.auths[reg.host]!.auth, 'base64').toString()).toBe(`${reg.username}:${reg.password}`);
+  });
+
+  it('uses the saved credentials: ls, digest, manifest, copy', async () => {
+    const ls = await lading(['ls', `${reg.host}/cli/src`]);
+    expect(ls).toMatchObject({ code: 0, stdout: '1.0.0\n' });
+    expect(JSON.parse((await lading(['ls', `${reg.host}/cli/src`, '-o', 'json'])).stdout)).toEqual(['1.0.0']);
+
+    const digest = await lading(['digest', `${reg.host}/cli/src:1.0.0`]);
+    expect(digest).toMatchObject({ code: 0, stdout: `${img.descriptor.digest}\n` });
+
+    const manifest = await lading(['manifest', `oci://${reg.host}/cli/src:1.0.0`]);
+    expect(manifest.code).toBe(0);
+    expect(JSON.parse(manifest.stdout)).toEqual(img.manifest);
+    const table = await lading(['manifest', `${reg.host}/cli/src@${img.descriptor.digest}`, '-o', 'table']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ROLE\s+MEDIA TYPE\s+DIGEST\s+SIZE$/);
+
+    const cp = await lading(['copy', `${reg.host}/cli/src:1.0.0`, `${reg.host}/cli/dst`, '-o', 'json']);
+    expect(cp.code, cp.stderr).toBe(0);
+    expect(JSON.parse(cp.stdout)).toMatchObject({ digest: img.descriptor.digest, destination: `${reg.host}/cli/dst@${img.descriptor.digest}` });
+    expect(cp.stderr).toContain(`copying ${reg.host}/cli/src:1.0.0 to ${reg.host}/cli/dst:1.0.0`);
+    expect((await lading(['ls', `${reg.host}/cli/dst`])).stdout).toBe('1.0.0\n');
+    expect(cp.stdout + cp.stderr).not.toContain(reg.password!);
+  });
+
+  it('bad input: usage errors exit 2, bad references and missing tags exit 1 with the reference named', async () => {
+    expect((await lading(['login', reg.host, '--password-stdin'], 'x')).code).toBe(2);
+    expect((await lading(['copy', 'only-one-arg'])).code).toBe(2);
+    const bad = await lading(['digest', `${reg.host}/Bad/Name:1`]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`invalid reference "${reg.host}/Bad/Name:1": repository name must be lowercase`);
+    const missing = await lading(['digest', `${reg.host}/cli/src:9.9.9`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`${reg.host}/cli/src:9.9.9: manifest unknown`);
+    const out = await lading(['ls', `${reg.host}/cli/src`, '-o', 'xml']);
+    expect(out.code).toBe(2);
+  });
+
+  it('logs out, after which the registry asks for a login', async () => {
+    const r = await lading(['logout', reg.host]);
+    expect(r).toMatchObject({ code: 0, stdout: `Removing login credentials for ${reg.host}\n` });
+    const config = JSON.parse(readFileSync(join(dockerConfig, 'config.json'), 'utf8')) as { auths: Record<string, unknown> };
+    expect(config.auths[reg.host]).toBeUndefined();
+    const ls = await lading(['ls', `${reg.host}/cli/src`]);
+    expect(ls.code).toBe(1);
+    expect(ls.stderr).toContain(`requires authentication; run \`lading login ${reg.host}\``);
+  });
+
+  it('--help shows examples', async () => {
+    for (const cmd of ['login', 'logout', 'copy', 'digest', 'ls', 'manifest']) {
+      const r = await lading([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Examples:');
+    }
+  });
+});
