@@ -98,7 +98,13 @@ export function applyJson6902(
     const kind = typeof raw['op'] === 'string' ? raw['op'] : 'unknown';
     const stringField = (name: 'path' | 'from'): string => {
       const v = raw[name];
-      if (v === undefined || v === null) return fail(`missing ${name} field`);
+      if (v === undefined || v === null) {
+        return fail(
+          name === 'path'
+            ? `${kind} operation failed to decode path: missing value`
+            : `${kind} operation failed to decode from: operation, missing from field: missing value`,
+        );
+      }
       if (typeof v !== 'string') return fail(`${name} is not a string`);
       return v;
     };
@@ -109,7 +115,9 @@ export function applyJson6902(
       case 'add': {
         const path = stringField('path');
         const [con, key] = findObject(doc, path);
-        if (con === undefined) return fail(`doc is missing path: "${path}"`, path);
+        if (con === undefined) {
+          return fail(`add operation does not apply: doc is missing path: "${path}": missing value`, path);
+        }
         const err = add(con, key, value());
         if (err !== undefined) fail(`error in add for path: '${path}': ${err}`, path);
         return;
@@ -117,7 +125,9 @@ export function applyJson6902(
       case 'remove': {
         const path = stringField('path');
         const [con, key] = findObject(doc, path);
-        if (con === undefined) return fail(`doc is missing path: "${path}"`, path);
+        if (con === undefined) {
+          return fail(`remove operation does not apply: doc is missing path: "${path}": missing value`, path);
+        }
         const err = remove(con, key);
         if (err !== undefined) fail(`error in remove for path: '${path}': ${err}`, path);
         return;
@@ -130,23 +140,31 @@ export function applyJson6902(
           return;
         }
         const [con, key] = findObject(doc, path);
-        if (con === undefined) return fail(`doc is missing path: ${path}`, path);
+        if (con === undefined) {
+          return fail(`replace operation does not apply: doc is missing path: ${path}: missing value`, path);
+        }
         const got = get(con, key);
-        if (got.error !== undefined) return fail(`doc is missing key: ${path}`, path);
+        if (got.error !== undefined) {
+          return fail(`replace operation does not apply: doc is missing key: ${path}: missing value`, path);
+        }
         set(con, key, value());
         return;
       }
       case 'move': {
         const from = stringField('from');
         const [src, fromKey] = findObject(doc, from);
-        if (src === undefined) return fail(`doc is missing from path: ${from}`, from);
+        if (src === undefined) {
+          return fail(`move operation does not apply: doc is missing from path: ${from}: missing value`, from);
+        }
         const got = get(src, fromKey);
         if (got.error !== undefined) return fail(`error in move for path: '${fromKey}': ${got.error}`, from);
         const rmErr = remove(src, fromKey);
         if (rmErr !== undefined) return fail(`error in move for path: '${fromKey}': ${rmErr}`, from);
         const path = stringField('path');
         const [con, key] = findObject(doc, path);
-        if (con === undefined) return fail(`doc is missing destination path: ${path}`, path);
+        if (con === undefined) {
+          return fail(`move operation does not apply: doc is missing destination path: ${path}: missing value`, path);
+        }
         const err = add(con, key, got.value ?? null);
         if (err !== undefined) fail(`error in move for path: '${path}': ${err}`, path);
         return;
@@ -154,12 +172,16 @@ export function applyJson6902(
       case 'copy': {
         const from = stringField('from');
         const [src, fromKey] = findObject(doc, from);
-        if (src === undefined) return fail(`doc is missing from path: ${from}`, from);
+        if (src === undefined) {
+          return fail(`copy operation does not apply: doc is missing from path: ${from}: missing value`, from);
+        }
         const got = get(src, fromKey);
         if (got.error !== undefined) return fail(`error in copy for from: '${from}': ${got.error}`, from);
         const path = stringField('path');
         const [con, key] = findObject(doc, path);
-        if (con === undefined) return fail(`doc is missing destination path: ${path}`, path);
+        if (con === undefined) {
+          return fail(`copy operation does not apply: doc is missing destination path: ${path}: missing value`, path);
+        }
         const size = JSON.stringify(got.value ?? null).length;
         copied += size;
         if (copied > maxCopy) {
@@ -173,20 +195,24 @@ export function applyJson6902(
         const path = stringField('path');
         const expected = raw['value'] === undefined ? undefined : toJsonValue(raw['value']);
         if (path === '') {
-          if (!jsonEqual(doc, expected)) fail(`testing value ${path} failed`, path);
+          if (!jsonEqual(doc, expected)) fail(`testing value ${path} failed: test failed`, path);
           return;
         }
         const [con, key] = findObject(doc, path);
-        if (con === undefined) return fail(`is missing path: ${path}`, path);
+        if (con === undefined) {
+          return fail(`test operation does not apply: is missing path: ${path}: missing value`, path);
+        }
         const got = get(con, key);
         if (got.error !== undefined) return fail(`error in test for path: '${path}': ${got.error}`, path);
         const actual = got.value;
         // json-patch v4 reads a null in the document as "no value"
         if (actual === undefined || actual === null) {
           if (expected === null) return;
-          return fail(`testing value ${path} failed`, path);
+          return fail(`testing value ${path} failed: test failed`, path);
         }
-        if (expected === undefined || !jsonEqual(actual, expected)) fail(`testing value ${path} failed`, path);
+        if (expected === undefined || !jsonEqual(actual, expected)) {
+          fail(`testing value ${path} failed: test failed`, path);
+        }
         return;
       }
       default:
