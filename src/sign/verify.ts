@@ -147,6 +147,19 @@ function verifyEnvelopeSafe(envelope: DsseEnvelope, key: VerificationKey, what: 
   return verifyEnvelope(envelope, key, what);
 }
 
+/**
+ * Lists bundle referrers; a failure here does not hide classic signatures (as in cosign, which
+ * falls back to the tag scheme when bundles cannot be listed) but is reported.
+ */
+async function listBundles(target: Target, what: string, signal: AbortSignal | undefined): Promise<{ referrers: BundleReferrer[]; failure?: RejectedSignature }> {
+  try {
+    return { referrers: await bundleReferrers(target.storage, target.descriptor, signal ? { signal, what } : { what }) };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return { referrers: [], failure: { format: 'bundle', source: `referrers of ${target.repository}@${target.descriptor.digest}`, reason: describeFailure(err) } };
+  }
+}
+
 function bundleAsSimpleSigning(target: Target, statement: Statement): SimpleSigningPayload {
   const subject = statement.subject[0];
   const digest = subject?.digest ? Object.entries(subject.digest).map(([a, h]) => `${a}:${h}`)[0] ?? '' : '';
@@ -168,16 +181,14 @@ export async function verify(reference: string, opts: VerifyOptions): Promise<Ve
   const target = await resolveTarget(reference, opts);
   const what = `verifying ${target.display}`;
   const signal = opts.signal;
-  const [image, referrers] = await Promise.all([
-    readAttached(target.storage, target.descriptor.digest, 'sig', signal ? { signal, what } : { what }),
-    bundleReferrers(target.storage, target.descriptor, signal ? { signal, what } : { what }),
-  ]);
+  const [image, listed] = await Promise.all([readAttached(target.storage, target.descriptor.digest, 'sig', signal ? { signal, what } : { what }), listBundles(target, what, signal)]);
+  const referrers = listed.referrers;
   const signReferrers = referrers.filter((r) => !r.predicateType || r.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
   const layers = image?.manifest.layers ?? [];
   const classic = image ? await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicLayer(target.storage, image, layer, target, key, opts.annotations, signal)) : [];
   const bundles = await mapLimit(signReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal));
   const signatures: VerifiedSignature[] = [];
-  const rejected: RejectedSignature[] = [];
+  const rejected: RejectedSignature[] = listed.failure ? [listed.failure] : [];
   for (const c of classic) ('payload' in c ? signatures.push(c) : rejected.push(c));
   for (const b of bundles) {
     if (!b) continue;
@@ -246,17 +257,15 @@ export async function verifyAttestation(reference: string, opts: VerifyAttestati
   const target = await resolveTarget(reference, opts);
   const what = `verifying attestations of ${target.display}`;
   const signal = opts.signal;
-  const [image, referrers] = await Promise.all([
-    readAttached(target.storage, target.descriptor.digest, 'att', signal ? { signal, what } : { what }),
-    bundleReferrers(target.storage, target.descriptor, signal ? { signal, what } : { what }),
-  ]);
+  const [image, listed] = await Promise.all([readAttached(target.storage, target.descriptor.digest, 'att', signal ? { signal, what } : { what }), listBundles(target, what, signal)]);
+  const referrers = listed.referrers;
   // The sign statement is a signature, not an attestation.
   const attReferrers = referrers.filter((r) => r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && (!wantType || !r.predicateType || r.predicateType === wantType));
   const layers = (image?.manifest.layers ?? []).filter((l) => !wantType || !l.annotations?.['predicateType'] || l.annotations['predicateType'] === wantType);
   const classic = image ? await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicAttestation(target.storage, image, layer, target, key, opts.annotations, signal)) : [];
   const bundles = await mapLimit(attReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal));
   const verified: VerifiedAttestation[] = [];
-  const rejected: RejectedSignature[] = [];
+  const rejected: RejectedSignature[] = listed.failure ? [listed.failure] : [];
   for (const c of classic) ('reason' in c ? rejected.push(c) : verified.push(c));
   for (const b of bundles) {
     if (!b) continue;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descriptorFor, fetchManifest, MediaTypes, pushManifest, referrersTag, type Descriptor, type ImageIndex, type ImageManifest } from '../../src/oci/index.js';
 import { attachmentTag, generateKeyPair, isSignError, sign, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, tree, verify, verifyArtifact } from '../../src/sign/index.js';
+import { startFaultProxy } from '../env/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { lading, pushRandomImage, pushRandomIndex, repo, tempDir } from './helpers.js';
 
@@ -229,6 +230,25 @@ describe('bundle signatures (OCI 1.1 referrers, tag fallback)', () => {
     const v = await verify(ref, { key: join(dir, 'cosign.pub') });
     expect(v.signatures.map((s) => s.format)).toEqual(['classic']);
     expect(v.rejected).toHaveLength(2);
+  });
+
+  it('when listing referrers fails, classic signatures still verify and the failure is reported', async () => {
+    const image = await pushRandomImage(registry.host, 'noreferrers', '1');
+    await sign(`${registry.host}/noreferrers:1`, { key: join(dir, 'cosign.key'), password: 'test-pass' });
+    const proxy = await startFaultProxy(registry.url);
+    try {
+      proxy.inject({ path: /\/referrers\//, fault: { kind: 'status', status: 500 }, times: 1000 });
+      proxy.inject({ path: new RegExp(`/manifests/${referrersTag(image.digest)}$`), fault: { kind: 'status', status: 403, body: '{"errors":[{"code":"DENIED","message":"no"}]}' }, times: 1000 });
+      const ref = `${proxy.host}/noreferrers:1`;
+      const v = await verify(ref, { key: join(dir, 'cosign.pub'), registry: { retries: 0 } });
+      expect(v.signatures.map((s) => s.format)).toEqual(['classic']);
+      expect(v.rejected.map((r) => r.source)).toEqual([`referrers of ${proxy.host}/noreferrers@${image.digest}`]);
+      expect(proxy.requests.some((r) => r.fault !== undefined)).toBe(true);
+      // Nothing verifies with the other key: the error carries the listing failure too.
+      await expectSignError(verify(ref, { key: join(dir, 'other.pub'), registry: { retries: 0 } }), 'NO_MATCHING_SIGNATURES', /referrers of .*: .*(500|403|denied)/i);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('verifyArtifact accepts oci:// references and returns the verified digest', async () => {
