@@ -401,6 +401,22 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<void> 
       await buildModule(name, opts, log);
     }
   });
+  pruneOldBuilds(log);
+}
+
+/** Removes binaries built for other pins (each set is hundreds of MB), unless being built now. */
+function pruneOldBuilds(log: (line: string) => void): void {
+  const root = cacheRoot();
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !/^[0-9a-f]{16}$/.test(entry.name) || entry.name === pinsHash()) continue;
+    const lock = join(root, entry.name, 'build.lock');
+    if (existsSync(lock)) {
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) continue;
+    }
+    rmSync(join(root, entry.name), { recursive: true, force: true });
+    log(`removed reference tools built for older pins (${entry.name})`);
+  }
 }
 
 /** Tool name → built?, for status output. */
