@@ -94,6 +94,16 @@ function wrapArchiveError(err: unknown, what: string): Error {
 }
 
 /**
+ * A small blob can arrive, and fail its digest check, before extraction starts reading; the
+ * stream keeps that error (`errored`) and the reader gets it when it starts. This listener only
+ * keeps it from being reported as unhandled meanwhile, or after extraction failed for another
+ * reason.
+ */
+function holdErrors(source: Readable): void {
+  source.on('error', () => undefined);
+}
+
+/**
  * Normalises an entry name and refuses the dangerous ones: absolute paths, `..` segments,
  * backslashes, drive letters, NUL bytes. Returns '' for the archive root (`.`, `./`).
  */
@@ -224,6 +234,7 @@ export interface ExtractToDirectoryOptions extends ExtractLimits {
  * directory, unless `overwrite` is set.
  */
 export async function extractToDirectory(source: Readable, target: string, opts: ExtractToDirectoryOptions = {}, what = `extracting into ${target}`): Promise<ExtractSummary> {
+  holdErrors(source);
   const dest = resolve(target);
   let existing: 'none' | 'empty' | 'full' = 'none';
   try {
@@ -294,6 +305,7 @@ export interface ArchiveFile {
  * that point to files in the archive become copies of them; other links are dropped.
  */
 export async function extractToMemory(source: Readable, opts: ExtractLimits = {}, what = 'reading archive'): Promise<{ files: ArchiveFile[]; summary: ExtractSummary }> {
+  holdErrors(source);
   const files = new Map<string, Buffer>();
   const summary = await walkArchive(source, what, opts, async (e) => {
     switch (e.kind) {
