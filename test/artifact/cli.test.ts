@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readArtifactFiles } from '../../src/artifact/index.js';
 import { lading } from './cli-io.js';
 import { demoApp, readTree, registryForSuite, repoName, tempDir, writeTree } from './helpers.js';
 
@@ -113,6 +114,35 @@ describe('lading * artifact (CLI)', async () => {
     expect(data.resources).toHaveLength(10);
     const yaml = await lading(['inspect', 'artifact', url, '-o', 'yaml']);
     expect(yaml.stdout).toContain(`digest: ${digest}`);
+  });
+
+  it('pushes a kustomize build (-k) like kustomizer, byte-identical to kubectl kustomize, with --patch on top', async () => {
+    const url = `oci://${reg.host}/${repoName('kustomize')}:1.0.0`;
+    const r = await lading(['push', 'artifact', url, '-k', demoApp, '--reproducible']);
+    expect(r.code).toBe(0);
+    expect(r.stderr.split('\n').slice(0, 12)).toEqual([
+      'building manifests...',
+      'Namespace/demo-app',
+      'ConfigMap/demo-app/redis-config-bd2fcfgt6k',
+      'Service/demo-app/backend',
+      'Service/demo-app/cache',
+      'Service/demo-app/frontend',
+      'Deployment/demo-app/backend',
+      'Deployment/demo-app/cache',
+      'Deployment/demo-app/frontend',
+      'HorizontalPodAutoscaler/demo-app/backend',
+      'HorizontalPodAutoscaler/demo-app/frontend',
+      expect.stringMatching(/^► /),
+    ]);
+    const files = await readArtifactFiles(url);
+    expect(files.files.map((f) => f.path)).toEqual(['manifests.yaml']);
+    expect(files.files[0]!.content.toString()).toBe(kustomizeDemoApp());
+
+    const patch = join(demoApp, '..', 'patches', 'safe-to-evict.yaml');
+    const patched = await lading(['push', 'artifact', `${url}-patched`, '-k', demoApp, '--patch', patch]);
+    expect(patched.code).toBe(0);
+    const content = (await readArtifactFiles(`${url}-patched`)).files[0]!.content.toString();
+    expect(content.match(/cluster-autoscaler.kubernetes.io\/safe-to-evict: "true"/g)).toHaveLength(3);
   });
 
   it('inspects a directory artifact (the raw demo app), skipping kustomize config files', async () => {
