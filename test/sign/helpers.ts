@@ -50,14 +50,14 @@ export interface CliRun {
 }
 
 /** Runs the lading CLI in-process with captured streams. */
-export async function lading(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+export async function lading(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: NodeJS.ReadableStream } = {}): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
-  const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env: opts.env ?? { PATH: process.env['PATH'] ?? '', HOME: tempDir('lading-home-') }, cwd: opts.cwd ?? process.cwd() };
+  const io: CliIO = { stdout, stderr, stdin: opts.stdin ?? new PassThrough(), env: opts.env ?? { PATH: process.env['PATH'] ?? '', HOME: tempDir('lading-home-') }, cwd: opts.cwd ?? process.cwd() };
   const code = await run(argv, io);
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }

@@ -1,6 +1,7 @@
 import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair, isSignError, loadPrivateKey, loadPublicKey, parsePublicKey } from '../../src/sign/index.js';
 import { lading, tempDir } from './helpers.js';
@@ -141,6 +142,34 @@ describe('lading generate-key-pair', () => {
     expect(r.stderr).toContain(`Public key written to ${join(dir, 'release.pub')}`);
     expect(r.stdout).toBe('');
     expect(statSync(join(dir, 'release.key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('asks for the password twice on a terminal, without echo', async () => {
+    const dir = tempDir();
+    const tty = Object.assign(new PassThrough(), { isTTY: true, isRaw: false, setRawMode(raw: boolean) { tty.isRaw = raw; return tty; } });
+    const r = lading(['generate-key-pair'], { cwd: dir, env: {}, stdin: tty });
+    // Typed one keystroke chunk at a time, like a terminal in raw mode; a backspace included.
+    for (const chunk of ['s3', 'x\u007f', 'cret\r', 's3cret\r']) {
+      await new Promise((res) => setTimeout(res, 20));
+      tty.write(chunk);
+    }
+    const done = await r;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toContain('Enter password for private key: \nEnter password for private key again: \n');
+    expect(done.stderr).not.toContain('s3cret');
+    expect(tty.isRaw).toBe(false);
+    await loadPrivateKey(join(dir, 'cosign.key'), { password: 's3cret' });
+  });
+
+  it('refuses mismatched passwords from the terminal', async () => {
+    const tty = Object.assign(new PassThrough(), { isTTY: true, isRaw: false, setRawMode() { return tty; } });
+    const r = lading(['generate-key-pair'], { cwd: tempDir(), env: {}, stdin: tty });
+    tty.write('one\r');
+    await new Promise((res) => setTimeout(res, 20));
+    tty.write('two\r');
+    const done = await r;
+    expect(done.code).toBe(2);
+    expect(done.stderr).toMatch(/passwords do not match/);
   });
 
   it('fails with one line when no password can be had (no TTY, no env)', async () => {
