@@ -96,6 +96,22 @@ for (const flavor of ['distribution2', 'distribution3'] as const) {
       expect(m2.layers).toHaveLength(2);
     });
 
+    it('cosign signs classic with Docker media types (as older cosign did) → lading verifies and appends', async () => {
+      const image = await pushRandomImage(registry.host, 'c-docker', '1.0.0');
+      const ref = `${registry.host}/c-docker:1.0.0`;
+      expectOk(
+        await cosign(['sign', '--key', cosignKey.key, '--new-bundle-format=false', ...OFFLINE_SIGN, ref], { cwd: dir, password: COSIGN_PASS, env: { COSIGN_DOCKER_MEDIA_TYPES: '1' } }),
+        'cosign sign (docker media types)',
+      );
+      const before = await fetchManifest(repo(registry.host, 'c-docker'), attachmentTag(image.digest, 'sig'));
+      expect(before.descriptor.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+      const v = await verify(ref, { key: cosignKey.pub });
+      expect(v.signatures.map((s) => s.payload.critical.image['docker-manifest-digest'])).toEqual([image.digest]);
+      await sign(ref, { key: ladingKey.key, password: LADING_PASS });
+      expectOk(await cosign(['verify', '--key', ladingKey.pub, ...OFFLINE_VERIFY, ref], { cwd: dir }), 'cosign verify (lading appended)');
+      expectOk(await cosign(['verify', '--key', cosignKey.pub, ...OFFLINE_VERIFY, ref], { cwd: dir }), 'cosign verify (original kept)');
+    });
+
     it('cosign signs in the new bundle format (v3 default) → lading verifies', async () => {
       const image = await pushRandomImage(registry.host, 'c-bundle', '1.0.0');
       const ref = `${registry.host}/c-bundle:1.0.0`;

@@ -74,7 +74,7 @@ export interface ProcessRun {
 }
 
 /** Runs cosign offline: no TUF, no Rekor; an isolated HOME and docker config. */
-export function cosign(args: string[], opts: { cwd?: string; password?: string; home?: string } = {}): Promise<ProcessRun> {
+export function cosign(args: string[], opts: { cwd?: string; password?: string; home?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcessRun> {
   const bin = cosignPath();
   const home = opts.home ?? tempDir('lading-cosign-home-');
   const env: NodeJS.ProcessEnv = {
@@ -84,6 +84,7 @@ export function cosign(args: string[], opts: { cwd?: string; password?: string; 
     TUF_ROOT: join(home, '.sigstore'),
     COSIGN_PASSWORD: opts.password ?? '',
     COSIGN_EXPERIMENTAL: '0',
+    ...(opts.env ?? {}),
   };
   return new Promise((resolvePromise) => {
     execFile(bin, args, { cwd: opts.cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
