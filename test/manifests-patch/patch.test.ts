@@ -40,11 +40,32 @@ function read(dir: string, file: string): string {
   return readFileSync(join(dir, file), 'utf8');
 }
 
+interface Kustomization {
+  patches?: PatchEntry[];
+  patchesStrategicMerge?: string[];
+  patchesJson6902?: Array<{ path: string; target: Obj }>;
+}
+
+/**
+ * The case's patch entries in `patches:` form. Legacy patchesStrategicMerge entries (a path or
+ * inline YAML) go through the same code path as targeted patches in kustomize, so they are
+ * marked with a target; patchesJson6902 entries always have one.
+ */
+function patchEntries(k: Kustomization): PatchEntry[] {
+  const entries: PatchEntry[] = [...(k.patches ?? [])];
+  for (const item of k.patchesStrategicMerge ?? []) {
+    const inline = item.includes('\n');
+    entries.push(inline ? { patch: item, target: {} } : { path: item, target: {} });
+  }
+  for (const item of k.patchesJson6902 ?? []) entries.push(item);
+  return entries;
+}
+
 /** Applies the case's patches to its resource with lading; undefined when it was deleted. */
 function applyCase(dir: string): Obj | undefined {
-  const kustomization = parse(read(dir, 'kustomization.yaml')) as { patches: PatchEntry[] };
+  const kustomization = parse(read(dir, 'kustomization.yaml')) as Kustomization;
   let resource: Obj | undefined = parse(read(dir, 'resource.yaml')) as Obj;
-  for (const entry of kustomization.patches) {
+  for (const entry of patchEntries(kustomization)) {
     const inline = entry.patch !== undefined;
     const text = inline ? (entry.patch as string).trim() : read(dir, entry.path as string);
     const source = inline ? `[patch: ${JSON.stringify(text)}]` : `[path: ${JSON.stringify(entry.path)}]`;
