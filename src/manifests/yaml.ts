@@ -80,6 +80,10 @@ export function resolvePlainV3(s: string): unknown {
   }
   const isDigit = c >= 0x30 && c <= 0x39;
   if (!isDigit && c !== 0x2b && c !== 0x2d) return s;
+  if (isDigit) {
+    const ts = timestampV3(s);
+    if (ts !== undefined) return ts;
+  }
   const plain = s.replace(/_/g, '');
   const i = goParseInt(plain);
   if (i !== undefined) return intValue(i);
@@ -88,6 +92,33 @@ export function resolvePlainV3(s: string): unknown {
     if (Number.isFinite(f)) return f;
   }
   return s;
+}
+
+function daysIn(year: number, month: number): number {
+  return [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+}
+
+/**
+ * go-yaml v3 decodes plain timestamps into time.Time, which kustomize's JSON step prints in
+ * RFC 3339 (e.g. 2024-01-02 becomes "2024-01-02T00:00:00Z").
+ */
+function timestampV3(s: string): string | undefined {
+  const m =
+    /^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2}))|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d{1,9})?))?$/.exec(s);
+  if (!m) return undefined;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
+  const h = Number(m[4] ?? m[9] ?? 0);
+  const mi = Number(m[5] ?? m[10] ?? 0);
+  const sec = Number(m[6] ?? m[11] ?? 0);
+  if (h > 23 || mi > 59 || sec > 59) return undefined;
+  const frac = (m[7] ?? m[12] ?? '').replace(/0+$/, '');
+  let zone = m[8] ?? 'Z';
+  if (zone === '+00:00' || zone === '-00:00') zone = 'Z';
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  return `${m[1]}-${p2(month)}-${p2(day)}T${p2(h)}:${p2(mi)}:${p2(sec)}${frac === '.' ? '' : frac}${zone}`;
 }
 
 export interface ParsedDocument {
@@ -241,7 +272,6 @@ function resolvesAsNonStringV2(s: string): boolean {
     case '.inf': case '.Inf': case '.INF':
     case '+.inf': case '+.Inf': case '+.INF':
     case '-.inf': case '-.Inf': case '-.INF':
-    case '<<':
       return true;
   }
   const c = s.charCodeAt(0);
