@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, symlink } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +32,8 @@ type SafeEntry =
   | { kind: 'hardlink'; path: string; target: string };
 
 const gzipMagic = [0x1f, 0x8b];
+/** Files up to this size are written in one call rather than streamed. */
+const smallFile = 1 << 20;
 
 /**
  * Returns the archive's tar stream: gunzipped when the content starts with the gzip magic, as is
@@ -251,27 +253,42 @@ export async function extractToDirectory(source: Readable, target: string, opts:
   const parent = dirname(dest);
   await mkdir(parent, { recursive: true });
   const tmp = await mkdtemp(join(parent, `.${basename(dest)}.lading-`));
+  const made = new Set<string>([tmp]);
+  const ensureDir = async (dir: string) => {
+    if (made.has(dir)) return;
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    made.add(dir);
+  };
   try {
     const summary = await walkArchive(source, what, opts, async (e) => {
       const abs = join(tmp, ...e.path.split('/'));
       switch (e.kind) {
         case 'directory':
-          await mkdir(abs, { recursive: true, mode: 0o755 });
+          await ensureDir(abs);
           return;
         case 'file': {
-          await mkdir(dirname(abs), { recursive: true, mode: 0o755 });
+          await ensureDir(dirname(abs));
           const mode = (e.mode & 0o111) !== 0 ? 0o755 : 0o644;
-          // A later entry with the same name replaces the earlier one, as tar does.
-          await rm(abs, { force: true });
-          await pipeline(Readable.from(e.stream), createWriteStream(abs, { mode, flags: 'wx' }), opts.signal ? { signal: opts.signal } : {});
+          // No links exist in the tree while files are written (they come last), so opening with
+          // truncation cannot be redirected; a later entry with the same name replaces the
+          // earlier one, as tar does.
+          if (e.size <= smallFile) {
+            const chunks: Buffer[] = [];
+            for await (const c of e.stream) chunks.push(c);
+            await writeFile(abs, Buffer.concat(chunks), { mode });
+            await chmod(abs, mode);
+          } else {
+            await pipeline(Readable.from(e.stream), createWriteStream(abs, { mode }), opts.signal ? { signal: opts.signal } : {});
+            await chmod(abs, mode);
+          }
           return;
         }
         case 'symlink':
-          await mkdir(dirname(abs), { recursive: true, mode: 0o755 });
+          await ensureDir(dirname(abs));
           await symlink(e.target, abs);
           return;
         case 'hardlink':
-          await mkdir(dirname(abs), { recursive: true, mode: 0o755 });
+          await ensureDir(dirname(abs));
           await copyFile(join(tmp, ...e.target.split('/')), abs);
           return;
       }

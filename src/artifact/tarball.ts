@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdtemp, open, rename, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,8 @@ import { ArtifactError } from './errors.js';
 import type { SourceEntry } from './source.js';
 
 const epoch = new Date(0);
+/** Files up to this size are read in one call rather than streamed. */
+const smallFile = 1 << 20;
 
 /**
  * Streams a gzip-compressed tarball of `entries`, in the given order. Every header is
@@ -25,8 +27,21 @@ export function tarballStream(entries: readonly SourceEntry[], opts: { signal?: 
     out.destroy(err as Error);
   };
   pipeline(pack, gzip, out).catch(fail);
+  // Small files are read ahead, a few at a time, so the disk is busy while earlier ones are packed.
+  const readAhead = new Map<number, Promise<Buffer>>();
+  const prefetch = (from: number) => {
+    for (let i = from; i < Math.min(entries.length, from + 16); i++) {
+      const e = entries[i]!;
+      if (!readAhead.has(i) && e.type === 'file' && !e.content && e.size <= smallFile) {
+        const p = readFile(e.file!);
+        p.catch(() => undefined); // awaited when its turn comes
+        readAhead.set(i, p);
+      }
+    }
+  };
   (async () => {
-    for (const e of entries) {
+    for (const [index, e] of entries.entries()) {
+      prefetch(index);
       if (opts.signal?.aborted) throw new ArtifactError('ABORTED', 'building tarball: aborted', { cause: opts.signal.reason });
       const header = {
         name: e.path,
@@ -43,6 +58,17 @@ export function tarballStream(entries: readonly SourceEntry[], opts: { signal?: 
         await new Promise<void>((res, rej) => pack.entry(header, (err) => (err ? rej(err) : res())));
       } else if (e.content) {
         const content = e.content;
+        await new Promise<void>((res, rej) => pack.entry(header, content, (err) => (err ? rej(err) : res())));
+      } else if (e.size <= smallFile) {
+        const file = e.file!;
+        let content: Buffer;
+        try {
+          content = await (readAhead.get(index) ?? readFile(file));
+          readAhead.delete(index);
+        } catch (err) {
+          throw new ArtifactError('INVALID_PATH', `reading ${file}: ${(err as Error).message}`, { cause: err });
+        }
+        if (content.length !== e.size) throw new ArtifactError('INVALID_PATH', `packaging ${file}: the file changed while it was read`);
         await new Promise<void>((res, rej) => pack.entry(header, content, (err) => (err ? rej(err) : res())));
       } else {
         const file = e.file!;
