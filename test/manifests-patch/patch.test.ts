@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import {
   applyJson6902,
-  applyStrategicMergePatch,
+  applyKustomizeSmPatch,
   classifyPatch,
   PatchError,
 } from '../../src/manifests/patch/index.js';
@@ -76,7 +76,7 @@ function applyCase(dir: string): Obj | undefined {
       continue;
     }
     for (const doc of patch.documents) {
-      const result: Obj = applyStrategicMergePatch(resource, doc, {
+      const result: Obj = applyKustomizeSmPatch(resource, doc, {
         source,
         targeted: entry.target !== undefined,
         allowNameChange: entry.options?.allowNameChange === true,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { applyStrategicMergePatch } from '../../src/manifests/patch/index.js';
+import { applyKustomizeSmPatch } from '../../src/manifests/patch/index.js';
 
 type Obj = Record<string, unknown>;
 
@@ -202,7 +202,7 @@ describe('random strategic merge patches compared with kubectl kustomize', () =>
       }
       const mismatches: string[] = [];
       cases.forEach((c, i) => {
-        const result = applyStrategicMergePatch(c.resource, c.patch);
+        const result = applyKustomizeSmPatch(c.resource, c.patch);
         const actual = Object.keys(result).length === 0 ? undefined : result;
         const expected = built.get(`r${i}`);
         if (JSON.stringify(sortKeys(actual)) !== JSON.stringify(sortKeys(expected))) {

@@ -7,8 +7,8 @@
 // the order kustomize prints them. Inputs are never mutated; results share no structure with
 // the patch (they may share unchanged subtrees of the target, so treat results as immutable or
 // clone them before editing in place).
-export { applyStrategicMergePatch, isPatchDelete } from './strategic.js';
-export type { StrategicMergeOptions } from './strategic.js';
+export { applyKustomizeSmPatch, applyStrategicMergePatch, isPatchDelete } from './strategic.js';
+export type { KustomizePatchOptions, StrategicMergeOptions } from './strategic.js';
 export { applyJson6902, parseJson6902 } from './json6902.js';
 export type { Json6902Options, JsonPatchOperation } from './json6902.js';
 export { classifyPatch } from './classify.js';

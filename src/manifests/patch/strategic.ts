@@ -12,14 +12,19 @@ import { elementSchema, fieldSchema, isAssociative, schemaForType } from './sche
 export interface StrategicMergeOptions {
   /** Where the patch came from (file path or `[patch: "..."]`), for error messages. */
   source?: string;
+}
+
+export interface KustomizePatchOptions extends StrategicMergeOptions {
   /** Let the patch rename the target (kustomize's `options.allowNameChange`). */
   allowNameChange?: boolean;
   /** Let the patch change the target's kind (kustomize's `options.allowKindChange`). */
   allowKindChange?: boolean;
   /**
-   * The patch was selected for this target by a `target:` selector. kustomize then patches with
-   * a copy that carries the target's apiVersion, its own name/namespace in metadata (created if
-   * missing) and its labels/annotations as strings; set this to get the same result.
+   * The patch reaches the target through kustomize's resWrangler.ApplySmPatch: a `patches:`
+   * entry with a `target:` selector, or any legacy `patchesStrategicMerge` entry. kustomize then
+   * patches with a copy that carries the target's apiVersion, its own name and namespace in
+   * metadata (created if missing) and its labels and annotations as strings. Leave it unset for
+   * a `patches:` entry without a target (matched by id).
    */
   targeted?: boolean;
 }
@@ -64,8 +69,10 @@ function deepClone<T>(v: T): T {
 }
 
 /**
- * Applies a strategic merge patch the way kustomize does. Returns a new object; an empty object
- * `{}` means the patch deleted the whole resource (drop it from the build).
+ * Strategic merge exactly as kustomize's patch filter runs it (kyaml merge2, patch elements
+ * prepended). Returns a new object; an empty object `{}` means the patch deleted the whole
+ * resource (drop it from the build). Name, namespace and kind are not put back: see
+ * {@link applyKustomizeSmPatch} for the whole of kustomize's Resource.ApplySmPatch.
  */
 export function applyStrategicMergePatch(
   target: Obj,
@@ -73,20 +80,40 @@ export function applyStrategicMergePatch(
   opts: StrategicMergeOptions = {},
 ): Obj {
   const dest = deepClone(target);
-  const origin = deepClone(patch);
-  const kind = typeof target['kind'] === 'string' ? target['kind'] : scalarOrEmpty(target['kind']);
-  const name = metaString(target, 'name');
-  const namespace = metaString(target, 'namespace');
-  if (opts.targeted === true) prepareTargetedPatch(origin, patch, target);
-
-  const merger = new Merger(opts.source);
-  const merged = merger.walk([dest, origin], undefined, []);
+  const merged = new Merger(opts.source).walk([dest, deepClone(patch)], undefined, []);
   if (merged === undefined || merged === null || merged === KEEP_NULL) return {};
   // kustomize keeps only what the merge changed in the target's own node: a top-level
   // `$patch: replace` yields another node, which kustomize drops (the target stays as it was).
-  const result = dest;
-  if (emptyMap(result)) return {};
-  restoreNulls(result);
+  if (emptyMap(dest)) return {};
+  restoreNulls(dest);
+  return dest;
+}
+
+/**
+ * A strategic merge patch applied to one resource the way kustomize does it for `patches:` and
+ * `patchesStrategicMerge:`: the patch copy prepared as kustomize prepares it (see
+ * {@link KustomizePatchOptions.targeted}), the merge, then the target's kind, name and namespace
+ * put back unless the options allow a change. `{}` means the resource was deleted.
+ */
+export function applyKustomizeSmPatch(
+  target: Obj,
+  patch: Obj,
+  opts: KustomizePatchOptions = {},
+): Obj {
+  const kind = scalarOrEmpty(target['kind']);
+  const name = metaString(target, 'name');
+  const namespace = metaString(target, 'namespace');
+  let effective = patch;
+  if (opts.targeted === true) {
+    effective = deepClone(patch);
+    prepareTargetedPatch(effective, patch, target);
+  }
+  const result = applyStrategicMergePatch(
+    target,
+    effective,
+    opts.source === undefined ? {} : { source: opts.source },
+  );
+  if (Object.keys(result).length === 0) return result;
   if (opts.allowKindChange !== true) result['kind'] = kind;
   if (opts.allowNameChange !== true) setMeta(result, 'name', name);
   if (namespace === '') {
