@@ -2,6 +2,7 @@
 // the same work in this run and prints the ratio. Benchmarks are never part of `npm test`.
 const modules: string[] = [
   // add your benchmark module here, e.g. './copy.ts'
+  './copy.ts',
   './verify.ts',
   './artifact.ts',
 ];

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { OciError, isOciError, throwIfAborted } from './errors.js';
 import { RemoteRepository } from './remote/repository.js';
 import { isRetryableError } from './remote/client.js';
@@ -39,6 +40,8 @@ export async function copyGraph(src: Storage, dst: Storage, root: Descriptor, op
   // writing when this function returns.
   const failure = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, failure.signal]) : failure.signal;
+  // Every in-flight request listens on this signal; more than ten at once is expected.
+  setMaxListeners(0, signal, failure.signal);
   const opts: CopyOptions = { ...options, signal };
   const concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
   const done = new Map<string, Promise<void>>();

@@ -25,6 +25,8 @@ export interface StartRegistryOptions {
   clientCerts?: boolean;
   /** Token auth: the registry trusts JWTs signed by the key of `rootCertFile` (see token-server.ts). */
   token?: { realm: string; service: string; issuer: string; rootCertFile: string };
+  /** Registry binary to run instead of the flavor's default (e.g. a locally built distribution). */
+  binary?: string;
 }
 
 export interface RunningRegistry {
@@ -85,7 +87,7 @@ function probe(url: string, caFile: string | undefined, pki: TestPki | undefined
 /** Starts a registry and waits until it answers /v2/. */
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const flavor = opts.flavor ?? 'distribution2';
-  const binary = await registryBinary(flavor);
+  const binary = opts.binary ?? (await registryBinary(flavor));
   const dataDir = mkdtempSync(join(tmpdir(), 'lading-registry-'));
   const tls = opts.tls === true || opts.clientCerts === true;
   const port = await freePort('127.0.0.1');

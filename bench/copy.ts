@@ -1,0 +1,111 @@
+// Copy of a ~200 MiB image with several layers between two local registries (distribution 2.8):
+// `lading copy` vs `skopeo copy`, whole processes, in the same run. Each round copies into a
+// freshly started destination registry so neither tool finds blobs already there (skopeo would
+// otherwise mount blobs it remembers from earlier rounds). Prints wall times, their ratio and the
+// peak RSS of each tool.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { MediaTypes, descriptorFor, openRepository, pushManifest, type Descriptor } from '../src/oci/index.js';
+import { startRegistry } from '../test/env/registry.js';
+
+const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 3);
+const LAYERS = 5;
+const LAYER_MIB = 40;
+const repoRoot = resolve(import.meta.dirname, '..');
+const ladingMain = join(repoRoot, 'dist', 'cli', 'main.js');
+
+interface Sample {
+  ms: number;
+  maxRssKiB: number;
+}
+
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolvePromise, reject) => {
+    execFile('/usr/bin/time', ['-f', 'maxrss=%M', cmd, ...args], { env, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (err) {
+        reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr)}`));
+        return;
+      }
+      const m = /maxrss=(\d+)/.exec(String(stderr));
+      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN });
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Pushes an image of LAYERS gzip layers (incompressible content) and returns its digest. */
+async function seedImage(host: string): Promise<{ digest: string; bytes: number }> {
+  const repo = openRepository(`${host}/bench/app`);
+  const layers: Descriptor[] = [];
+  let bytes = 0;
+  for (let i = 0; i < LAYERS; i++) {
+    const data = gzipSync(randomBytes(LAYER_MIB * 1024 * 1024), { level: 1 });
+    const desc = descriptorFor(MediaTypes.ociLayerGzip, data);
+    await repo.push(desc, data);
+    layers.push(desc);
+    bytes += data.length;
+  }
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: {} }));
+  const configDesc = descriptorFor(MediaTypes.ociConfig, config);
+  await repo.push(configDesc, config);
+  const manifest = await pushManifest(repo, { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers }, { tag: 'v1' });
+  repo.close();
+  return { digest: manifest.digest, bytes };
+}
+
+export default async function bench(): Promise<void> {
+  if (!existsSync(ladingMain)) throw new Error(`${ladingMain} is missing: run \`npm run build\` first (npm run bench does)`);
+  if (!existsSync('/usr/bin/skopeo')) throw new Error('/usr/bin/skopeo is missing: `sudo apt-get install -y skopeo` (or `npm run setup`)');
+  const work = mkdtempSync(join(tmpdir(), 'lading-bench-copy-'));
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work, DOCKER_CONFIG: join(work, '.docker') };
+  const source = await startRegistry();
+  try {
+    const { digest, bytes } = await seedImage(source.host);
+    process.stdout.write(`image: ${LAYERS} layers, ${(bytes / 1048576).toFixed(0)} MiB, ${digest}\n`);
+    const lading: Sample[] = [];
+    const skopeo: Sample[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Alternate which tool goes first so neither always gets a warmer page cache.
+      const order = round % 2 === 1 ? (['lading', 'skopeo'] as const) : (['skopeo', 'lading'] as const);
+      for (const tool of order) {
+        const dest = await startRegistry();
+        try {
+          let sample: Sample;
+          if (tool === 'lading') {
+            sample = await measure(process.execPath, [ladingMain, 'copy', `${source.host}/bench/app:v1`, `${dest.host}/bench/app:v1`], env);
+          } else {
+            sample = await measure('/usr/bin/skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${source.host}/bench/app:v1`, `docker://${dest.host}/bench/app:v1`], env);
+          }
+          const copied = await openRepository(`${dest.host}/bench/app`).resolve('v1');
+          if (copied.digest !== digest) throw new Error(`${tool} copy produced ${copied.digest}, expected ${digest}`);
+          (tool === 'lading' ? lading : skopeo).push(sample);
+          process.stdout.write(`round ${round} ${tool.padEnd(6)} ${(sample.ms / 1000).toFixed(2)} s  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
+        } finally {
+          await dest.stop();
+        }
+      }
+    }
+    const lm = median(lading.map((s) => s.ms));
+    const sm = median(skopeo.map((s) => s.ms));
+    const lrss = Math.max(...lading.map((s) => s.maxRssKiB)) / 1024;
+    const srss = Math.max(...skopeo.map((s) => s.maxRssKiB)) / 1024;
+    process.stdout.write(
+      `copy ${(bytes / 1048576).toFixed(0)} MiB registry→registry, median of ${ROUNDS}: lading ${(lm / 1000).toFixed(2)} s, skopeo ${(sm / 1000).toFixed(2)} s, ` +
+        `ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 1.00×); peak RSS lading ${lrss.toFixed(0)} MiB (goal < 150), skopeo ${srss.toFixed(0)} MiB\n`,
+    );
+  } finally {
+    await source.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
