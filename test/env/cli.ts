@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { isAlive, isOurProcess, memoryOf, readRecords, removeRecord, tearDownRecord, writeRecord, type EnvironmentRecord } from './process.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
-import { binDir, ensureTools, stateRoot, pinnedVersions, toolsStatus } from './tools.js';
+import { binDir, cacheRoot, ensureTools, stateRoot, pinnedVersions, toolsStatus } from './tools.js';
 
 function log(line: string): void {
   process.stderr.write(`testenv: ${line}\n`);
@@ -16,7 +16,7 @@ function log(line: string): void {
 async function build(): Promise<void> {
   const started = Date.now();
   await ensureTools({ log });
-  log(`reference tools ready in ${binDir()} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  log(`reference tools ready in ${cacheRoot()} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 function exportsOf(record: EnvironmentRecord): string[] {
@@ -53,7 +53,7 @@ async function up(opts: { nodes: number }): Promise<void> {
     startedAt: new Date().toISOString(),
     processes: [
       ...cluster.processes.map((p) => ({ ...p, command: toolsStatus().find((t) => t.tool === p.name)?.path ?? p.name })),
-      ...registries.map((r) => ({ name: `registry (${r.flavor})`, pid: r.pid, command: r.flavor === 'distribution2' ? '/usr/bin/docker-registry' : `${binDir()}/registry`, logFile: r.logFile })),
+      ...registries.map((r) => ({ name: `registry (${r.flavor})`, pid: r.pid, command: r.flavor === 'distribution2' ? '/usr/bin/docker-registry' : `${binDir('oci')}/registry`, logFile: r.logFile })),
     ],
     dataDirs: [cluster.dataDir, ...registries.map((r) => r.dataDir)],
     info: {
@@ -119,7 +119,7 @@ function status(opts: { output: string }): void {
       return { ...p, running, ...(running ? { memory: memoryOf(p.pid) } : {}) };
     }),
   }));
-  const data = { tools: { binDir: binDir(), pins: pinnedVersions(), built: toolsStatus().map((t) => ({ tool: t.tool, built: t.built })) }, environments: records };
+  const data = { tools: { cache: cacheRoot(), pins: pinnedVersions(), built: toolsStatus().map((t) => ({ tool: t.tool, built: t.built, path: t.path })) }, environments: records };
   if (opts.output === 'json') {
     process.stdout.write(JSON.stringify(data, null, 2) + '\n');
     return;
@@ -129,7 +129,7 @@ function status(opts: { output: string }): void {
     return;
   }
   const out = process.stdout;
-  out.write(`reference tools (${binDir()}):\n`);
+  out.write(`reference tools (${cacheRoot()}):\n`);
   for (const t of toolsStatus()) out.write(`  ${t.tool.padEnd(24)} ${t.built ? 'built' : 'missing (npm run env -- build)'}\n`);
   out.write('pinned modules:\n');
   for (const [m, v] of Object.entries(data.tools.pins)) out.write(`  ${m} ${v}\n`);

@@ -109,7 +109,12 @@ function junitCounts(xml: string): { tests: number; failures: number; errors: nu
     totals.errors += attr(attrs, 'errors');
     totals.skipped += attr(attrs, 'skipped');
   }
-  const failed = [...xml.matchAll(/<testcase\b[^>]*\bname="([^"]*)"[^>]*>\s*<(failure|error)\b/g)].map((m) => m[1] ?? '');
+  const failed: string[] = [];
+  for (const m of xml.matchAll(/<testcase\b([^>]*)>/g)) {
+    const attrs = m[1] ?? '';
+    const text = (name: string): string => new RegExp(`\\b${name}="([^"]*)"`).exec(attrs)?.[1] ?? '';
+    if (text('status') === 'failure' || text('status') === 'error') failed.push(`${text('classname')} / ${text('name')}`);
+  }
   return { ...totals, failed };
 }
 

@@ -62,10 +62,11 @@ interface ModuleRecipe {
 }
 
 /**
- * The build recipe. Two modules: the kube one shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit
- * it); the oci one shares go-containerregistry, sigstore and client-go v0.36.
+ * The build recipe. Three modules: kube shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit it); oci
+ * shares go-containerregistry, sigstore and client-go v0.36; flux is alone because its
+ * dependencies clash with cosign's (tablewriter v0 vs v1).
  */
-export const modules: Record<'kube' | 'oci', ModuleRecipe> = {
+export const modules: Record<'kube' | 'oci' | 'flux', ModuleRecipe> = {
   kube: {
     dir: 'kube',
     tools: {
@@ -82,10 +83,14 @@ export const modules: Record<'kube' | 'oci', ModuleRecipe> = {
     tools: {
       cosign: 'github.com/sigstore/cosign/v3/cmd/cosign',
       crane: 'github.com/google/go-containerregistry/cmd/crane',
-      flux: 'github.com/fluxcd/flux2/v2/cmd/flux',
       registry: 'github.com/distribution/distribution/v3/cmd/registry',
       conformance: 'github.com/opencontainers/distribution-spec/conformance',
     },
+    ldflags: ['-s', '-w'],
+  },
+  flux: {
+    dir: 'flux',
+    tools: { flux: 'github.com/fluxcd/flux2/v2/cmd/flux' },
     ldflags: ['-s', '-w', '-X main.VERSION=2.9.5'],
     localCopies: [
       {
@@ -98,7 +103,7 @@ export const modules: Record<'kube' | 'oci', ModuleRecipe> = {
   },
 };
 
-type ModuleName = keyof typeof modules;
+export type ModuleName = keyof typeof modules;
 
 function moduleOf(tool: ToolName): ModuleName {
   for (const [name, recipe] of Object.entries(modules) as Array<[ModuleName, ModuleRecipe]>) {
@@ -117,21 +122,29 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-let cachedHash: string | undefined;
+const cachedHashes = new Map<ModuleName, string>();
 
-/** Hash of everything that decides the binaries: go.mod, go.sum, main.go files, the recipe. */
-export function pinsHash(): string {
-  if (cachedHash !== undefined) return cachedHash;
+/**
+ * Hash of everything that decides one module's binaries: its go.mod, go.sum, main.go and yaml
+ * files, and its build recipe. Each module is cached on its own, so changing one pin rebuilds
+ * only that module.
+ */
+export function pinsHash(module: ModuleName): string {
+  const cached = cachedHashes.get(module);
+  if (cached !== undefined) return cached;
+  const recipe = modules[module];
+  const dir = join(toolsModulesDir, recipe.dir);
   const hash = createHash('sha256');
-  hash.update(JSON.stringify(modules));
-  for (const file of listFiles(toolsModulesDir)) {
-    hash.update(relative(toolsModulesDir, file));
+  hash.update(JSON.stringify(recipe));
+  for (const file of listFiles(dir)) {
+    hash.update(relative(dir, file));
     hash.update('\0');
     hash.update(readFileSync(file));
     hash.update('\0');
   }
-  cachedHash = hash.digest('hex').slice(0, 16);
-  return cachedHash;
+  const value = hash.digest('hex').slice(0, 16);
+  cachedHashes.set(module, value);
+  return value;
 }
 
 /** Root of the tool cache: $LADING_TESTENV_CACHE or <repo>/.cache/testenv. */
@@ -147,13 +160,14 @@ export function stateRoot(): string {
   return process.env['LADING_TESTENV_STATE'] ?? cacheRoot();
 }
 
-export function binDir(): string {
-  return join(cacheRoot(), pinsHash(), 'bin');
+/** Where one module's binaries live: <cache root>/<module>-<hash of its pins>/bin. */
+export function binDir(module: ModuleName): string {
+  return join(cacheRoot(), `${module}-${pinsHash(module)}`, 'bin');
 }
 
 /** Path of a built tool; throws a message saying how to build it when it is missing. */
 export function toolPath(name: ToolName): string {
-  const path = join(binDir(), name);
+  const path = join(binDir(moduleOf(name)), name);
   if (!existsSync(path)) {
     throw new Error(
       `test tool ${name} is not built (expected ${path}); build the reference tools with ` +
@@ -198,8 +212,8 @@ function defaultLog(line: string): void {
   process.stderr.write(`testenv: ${line}\n`);
 }
 
-function allBuilt(recipe: ModuleRecipe): boolean {
-  return Object.keys(recipe.tools).every((tool) => existsSync(join(binDir(), tool)));
+function allBuilt(module: ModuleName): boolean {
+  return Object.keys(modules[module].tools).every((tool) => existsSync(join(binDir(module), tool)));
 }
 
 /** Checks that the go command exists; the error says how to get it. */
@@ -217,7 +231,7 @@ export function checkGo(): string {
 }
 
 async function withBuildLock<T>(log: (line: string) => void, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-  const dir = join(cacheRoot(), pinsHash());
+  const dir = cacheRoot();
   mkdirSync(dir, { recursive: true });
   const lock = join(dir, 'build.lock');
   let announced = false;
@@ -316,7 +330,7 @@ async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (lin
   const recipe = modules[name];
   const cwd = join(toolsModulesDir, recipe.dir);
   await prepareLocalCopies(recipe, log);
-  const outDir = join(cacheRoot(), pinsHash(), `bin.partial-${name}-${process.pid}`);
+  const outDir = join(cacheRoot(), `${name}-${pinsHash(name)}`, `bin.partial-${process.pid}`);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const toolNames = Object.keys(recipe.tools) as ToolName[];
@@ -371,7 +385,7 @@ async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (lin
     rmSync(outDir, { recursive: true, force: true });
     throw new Error(explainBuildFailure(recipe.dir, output));
   }
-  const bin = binDir();
+  const bin = binDir(name);
   mkdirSync(bin, { recursive: true });
   for (const tool of toolNames) {
     const built = join(outDir, tool);
@@ -391,13 +405,13 @@ async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (lin
  */
 export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
-  const missing = (Object.keys(modules) as ModuleName[]).filter((m) => !allBuilt(modules[m]));
+  const missing = (Object.keys(modules) as ModuleName[]).filter((m) => !allBuilt(m));
   if (missing.length === 0) return;
   const goVersion = checkGo();
-  log(`reference tools missing from ${binDir()}; building with ${goVersion}`);
+  log(`reference tools of ${missing.map((m) => `test/tools/${m}`).join(', ')} are not built for their current pins; building with ${goVersion}`);
   await withBuildLock(log, opts.signal, async () => {
     for (const name of missing) {
-      if (allBuilt(modules[name])) continue; // built by whoever held the lock before us
+      if (allBuilt(name)) continue; // built by whoever held the lock before us
       await buildModule(name, opts, log);
     }
   });
@@ -408,10 +422,12 @@ export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<void> 
 function pruneOldBuilds(log: (line: string) => void): void {
   const root = cacheRoot();
   for (const entry of readdirSync(root, { withFileTypes: true })) {
-    if (!entry.isDirectory() || !/^[0-9a-f]{16}$/.test(entry.name) || entry.name === pinsHash()) continue;
-    const lock = join(root, entry.name, 'build.lock');
-    if (existsSync(lock)) {
-      const holder = Number(readFileSync(lock, 'utf8').trim());
+    const current = (Object.keys(modules) as ModuleName[]).map((m) => `${m}-${pinsHash(m)}`);
+    // Older layouts (<hash>) and other pins of a module (<module>-<hash>).
+    if (!entry.isDirectory() || !/^([a-z]+-)?[0-9a-f]{16}$/.test(entry.name) || current.includes(entry.name)) continue;
+    const oldLock = join(root, entry.name, 'build.lock');
+    if (existsSync(oldLock)) {
+      const holder = Number(readFileSync(oldLock, 'utf8').trim());
       if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) continue;
     }
     rmSync(join(root, entry.name), { recursive: true, force: true });
@@ -425,8 +441,8 @@ export function toolsStatus(): Array<{ tool: ToolName; module: string; built: bo
     (Object.keys(modules[m].tools) as ToolName[]).map((tool) => ({
       tool,
       module: `test/tools/${modules[m].dir}`,
-      built: existsSync(join(binDir(), tool)),
-      path: join(binDir(), tool),
+      built: existsSync(join(binDir(m), tool)),
+      path: join(binDir(m), tool),
     })),
   );
 }
