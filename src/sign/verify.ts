@@ -1,5 +1,5 @@
-import type { Descriptor, RegistryOptions, Storage } from '../oci/index.js';
-import { bundleReferrers, fetchBundleLayer, readAttached, MAX_PAYLOAD_BYTES, type AttachedImage, type BundleReferrer } from './attached.js';
+import { isOciError, type Descriptor, type RegistryOptions, type Storage } from '../oci/index.js';
+import { attachmentTag, bundleReferrers, fetchBundleLayer, readAttached, MAX_PAYLOAD_BYTES, type AttachedImage, type BundleReferrer } from './attached.js';
 import { SignError } from './errors.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
@@ -148,6 +148,20 @@ function verifyEnvelopeSafe(envelope: DsseEnvelope, key: VerificationKey, what: 
 }
 
 /**
+ * Reads the classic `.sig`/`.att` image; a malformed or oversized one is reported as a rejected
+ * entry instead of hiding valid bundles. Transport errors still fail the verification.
+ */
+async function readClassic(target: Target, kind: 'sig' | 'att', what: string, signal: AbortSignal | undefined): Promise<{ image?: AttachedImage; failure?: RejectedSignature }> {
+  try {
+    const image = await readAttached(target.storage, target.descriptor.digest, kind, signal ? { signal, what } : { what });
+    return image ? { image } : {};
+  } catch (err) {
+    if (!(err instanceof SignError) && !isOciError(err, 'INVALID_MANIFEST', 'UNSUPPORTED_MEDIA_TYPE')) throw err;
+    return { failure: { format: 'classic', source: `${target.repository}:${attachmentTag(target.descriptor.digest, kind)}`, reason: describeFailure(err) } };
+  }
+}
+
+/**
  * Lists bundle referrers; a failure here does not hide classic signatures (as in cosign, which
  * falls back to the tag scheme when bundles cannot be listed) but is reported.
  */
@@ -181,14 +195,16 @@ export async function verify(reference: string, opts: VerifyOptions): Promise<Ve
   const target = await resolveTarget(reference, opts);
   const what = `verifying ${target.display}`;
   const signal = opts.signal;
-  const [image, listed] = await Promise.all([readAttached(target.storage, target.descriptor.digest, 'sig', signal ? { signal, what } : { what }), listBundles(target, what, signal)]);
+  const [classicRead, listed] = await Promise.all([readClassic(target, 'sig', what, signal), listBundles(target, what, signal)]);
+  const image = classicRead.image;
   const referrers = listed.referrers;
+  const early = [classicRead.failure, listed.failure].filter((f): f is RejectedSignature => f !== undefined);
   const signReferrers = referrers.filter((r) => !r.predicateType || r.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
   const layers = image?.manifest.layers ?? [];
   const classic = image ? await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicLayer(target.storage, image, layer, target, key, opts.annotations, signal)) : [];
   const bundles = await mapLimit(signReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal));
   const signatures: VerifiedSignature[] = [];
-  const rejected: RejectedSignature[] = listed.failure ? [listed.failure] : [];
+  const rejected: RejectedSignature[] = [...early];
   for (const c of classic) ('payload' in c ? signatures.push(c) : rejected.push(c));
   for (const b of bundles) {
     if (!b) continue;
@@ -257,15 +273,17 @@ export async function verifyAttestation(reference: string, opts: VerifyAttestati
   const target = await resolveTarget(reference, opts);
   const what = `verifying attestations of ${target.display}`;
   const signal = opts.signal;
-  const [image, listed] = await Promise.all([readAttached(target.storage, target.descriptor.digest, 'att', signal ? { signal, what } : { what }), listBundles(target, what, signal)]);
+  const [classicRead, listed] = await Promise.all([readClassic(target, 'att', what, signal), listBundles(target, what, signal)]);
+  const image = classicRead.image;
   const referrers = listed.referrers;
+  const early = [classicRead.failure, listed.failure].filter((f): f is RejectedSignature => f !== undefined);
   // The sign statement is a signature, not an attestation.
   const attReferrers = referrers.filter((r) => r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && (!wantType || !r.predicateType || r.predicateType === wantType));
   const layers = (image?.manifest.layers ?? []).filter((l) => !wantType || !l.annotations?.['predicateType'] || l.annotations['predicateType'] === wantType);
   const classic = image ? await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicAttestation(target.storage, image, layer, target, key, opts.annotations, signal)) : [];
   const bundles = await mapLimit(attReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal));
   const verified: VerifiedAttestation[] = [];
-  const rejected: RejectedSignature[] = listed.failure ? [listed.failure] : [];
+  const rejected: RejectedSignature[] = [...early];
   for (const c of classic) ('reason' in c ? rejected.push(c) : verified.push(c));
   for (const b of bundles) {
     if (!b) continue;

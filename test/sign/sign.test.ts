@@ -141,6 +141,11 @@ describe('classic signatures', () => {
     const r = await lading(['verify', '--key', 'cosign.pub', `${registry.host}/many:1`], { cwd: dir, env: env() });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\.sig in oci:\/\/.*\/many has 1001 layers, more than the 1000 allowed\n$/);
+    // The oversized .sig image does not hide a valid bundle signature.
+    await sign(`${registry.host}/many:1`, { key: join(dir, 'cosign.key'), password: 'test-pass', format: 'bundle' });
+    const v = await verify(`${registry.host}/many:1`, { key: join(dir, 'cosign.pub') });
+    expect(v.signatures.map((s) => s.format)).toEqual(['bundle']);
+    expect(v.rejected.map((x) => x.reason)).toEqual([expect.stringMatching(/has 1001 layers/)]);
   });
 
   it('--recursive signs an index and each manifest it lists', async () => {
