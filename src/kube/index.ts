@@ -1,0 +1,25 @@
+// Public surface of the kube domain: the apply engine (server-side apply, prune, wait, diff,
+// delete) and inventories, over a raw-JSON API client.
+export { KubeError, type KubeErrorCode, type ApiStatusDetails } from './errors.js';
+export { KubeClient, type ClientOptions, type KubeconfigOptions, type RequestOptions } from './client.js';
+export { Discovery, discoveryFor, resourcePath, type ResourceInfo } from './discovery.js';
+export { displayName, entryId, parseEntryId, refOf, type KubeObject, type ObjectRef } from './objects.js';
+export { compareApplyOrder, sortForApply, sortForDelete, stageOf, type Stage } from './ordering.js';
+export {
+  Annotations,
+  Labels,
+  applySetId,
+  decodeInventory,
+  encodeInventory,
+  groupKindsAnnotation,
+  listInventories,
+  readInventory,
+  type Inventory,
+  type ListInventoriesOptions,
+} from './inventory.js';
+export { computeReadiness, type Readiness, type ReadinessStatus } from './status.js';
+export { waitForReady, waitForDeletion, type WaitOptions, type ObjectStatus } from './wait.js';
+export { applyInventory, type ApplyInventoryOptions, type ApplyResult, type ApplyEvent } from './apply.js';
+export { diffInventory, maskSecrets, renderObjectDiff, type DiffInventoryOptions, type DiffResult, type DiffEntry, type DiffAction } from './diff.js';
+export { deleteInventory, type DeleteInventoryOptions, type DeleteResult, type DeleteEvent } from './delete.js';
+export type { Action, Change } from './plan.js';

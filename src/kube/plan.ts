@@ -1,0 +1,332 @@
+// The part of apply and diff that only reads: resolve every object against discovery, fetch the
+// live objects, server-side dry-run apply, and decide per object what an apply would do.
+import type { KubeClient } from './client.js';
+import { resourcePath, type Discovery, type ResourceInfo } from './discovery.js';
+import { KubeError } from './errors.js';
+import { Annotations, fieldManager, memberLabels, type Inventory } from './inventory.js';
+import { annotationsOf, displayName, metadataOf, refOf, sameObject, type KubeObject, type ObjectRef } from './objects.js';
+import { sortForApply } from './ordering.js';
+import { clone, deepEqual, isRecord, mapLimit, settleLimit } from './util.js';
+
+export type Action = 'created' | 'configured' | 'unchanged' | 'deleted' | 'skipped';
+
+/** One line of a change set. */
+export interface Change {
+  ref: ObjectRef;
+  /** `Kind/namespace/name` */
+  id: string;
+  action: Action;
+  /** Why an object was skipped, or re-created. */
+  reason?: string;
+}
+
+/** An object being applied, with what was learnt about it. */
+export interface PlannedObject {
+  ref: ObjectRef;
+  id: string;
+  info: ResourceInfo;
+  /** The object as it will be sent (labels added, namespace defaulted). */
+  desired: KubeObject;
+  live?: KubeObject;
+  /** The server-side dry-run result. */
+  dryRun?: KubeObject;
+  action?: Action;
+  /** Fields kubectl client-side apply owns that lading must take over before applying. */
+  takeover?: boolean;
+  /** An immutable field changed and the object may be deleted and re-created. */
+  recreate?: { field: string };
+}
+
+/** Field managers whose fields lading takes over (kubectl client-side apply and its helpers). */
+const takeoverManagers = new Set(['kubectl', 'kubectl-client-side-apply', 'before-first-apply']);
+export const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export interface PrepareOptions {
+  inventory: Pick<Inventory, 'name' | 'namespace'>;
+  /** Namespace for namespaced objects that have none. */
+  defaultNamespace: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Resolves and labels the objects: namespace defaulted (or dropped for cluster-scoped kinds),
+ * inventory labels added, `spec.replicas` left out where an HPA in the set scales the object,
+ * duplicates refused. Returns them in apply order.
+ */
+export async function prepareObjects(discovery: Discovery, objects: readonly KubeObject[], opts: PrepareOptions): Promise<PlannedObject[]> {
+  const refs = objects.map((o, i) => refOf(o, `object ${i + 1}`));
+  const infos = await mapLimit(refs, 8, (ref) => discovery.resolve(ref, { what: displayName(ref), ...(opts.signal ? { signal: opts.signal } : {}) }));
+  const labels = memberLabels(opts.inventory);
+  const scaled = hpaTargets(objects, opts.defaultNamespace);
+  const planned: PlannedObject[] = [];
+  const seen = new Map<string, string>();
+  objects.forEach((o, i) => {
+    const info = infos[i] as ResourceInfo;
+    const desired = clone(o);
+    const meta = metadataOf(desired);
+    if (info.namespaced) {
+      if (typeof meta['namespace'] !== 'string' || meta['namespace'] === '') meta['namespace'] = opts.defaultNamespace;
+    } else {
+      delete meta['namespace'];
+    }
+    meta['labels'] = { ...(isRecord(meta['labels']) ? meta['labels'] : {}), ...labels };
+    // Generated output often carries these; they are not the user's to set.
+    delete meta['creationTimestamp'];
+    delete meta['resourceVersion'];
+    delete meta['uid'];
+    delete meta['managedFields'];
+    const ref = refOf(desired);
+    const id = displayName(ref);
+    const key = `${ref.group}/${ref.kind}/${ref.namespace}/${ref.name}`;
+    if (seen.has(key)) throw new KubeError('INPUT', `${id} appears twice in the input`, { object: id });
+    seen.set(key, id);
+    if (scaled.has(`${ref.kind}/${ref.namespace}/${ref.name}`)) {
+      const spec = desired['spec'];
+      // The HPA owns the replica count; applying ours would undo its scaling on every apply.
+      if (isRecord(spec)) delete spec['replicas'];
+    }
+    planned.push({ ref, id, info, desired });
+  });
+  return sortForApply(planned, (p) => p.ref);
+}
+
+/** `Kind/namespace/name` of every object an HPA in the set scales. */
+function hpaTargets(objects: readonly KubeObject[], defaultNamespace: string): Set<string> {
+  const out = new Set<string>();
+  for (const o of objects) {
+    if (o['kind'] !== 'HorizontalPodAutoscaler') continue;
+    const spec = o['spec'];
+    const target = isRecord(spec) ? spec['scaleTargetRef'] : undefined;
+    if (!isRecord(target)) continue;
+    const meta = isRecord(o['metadata']) ? o['metadata'] : {};
+    const ns = typeof meta['namespace'] === 'string' && meta['namespace'] !== '' ? meta['namespace'] : defaultNamespace;
+    out.add(`${String(target['kind'])}/${ns}/${String(target['name'])}`);
+  }
+  return out;
+}
+
+function withSignal(signal?: AbortSignal): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
+}
+
+/** GET one object; undefined when it does not exist. */
+export async function getLive(client: KubeClient, p: Pick<PlannedObject, 'info' | 'ref' | 'id'>, signal?: AbortSignal): Promise<KubeObject | undefined> {
+  try {
+    return await client.request<KubeObject>({ path: resourcePath(p.info, p.ref.namespace, p.ref.name), what: `reading ${p.id}`, ...withSignal(signal) });
+  } catch (err) {
+    if (err instanceof KubeError && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
+/** Fetches the live objects: one LIST per (resource, namespace) with many members, else GETs. */
+export async function fetchLive(client: KubeClient, items: PlannedObject[], opts: { concurrency: number; signal?: AbortSignal }): Promise<void> {
+  const groups = new Map<string, PlannedObject[]>();
+  for (const p of items) {
+    const key = `${resourcePath(p.info, p.ref.namespace)}`;
+    const g = groups.get(key) ?? [];
+    g.push(p);
+    groups.set(key, g);
+  }
+  const singles: PlannedObject[] = [];
+  const lists: Array<[string, PlannedObject[]]> = [];
+  for (const [path, g] of groups) {
+    if (g.length >= 8 && (g[0] as PlannedObject).info.namespaced) lists.push([path, g]);
+    else singles.push(...g);
+  }
+  await mapLimit(lists, opts.concurrency, async ([path, g]) => {
+    const byName = new Map(g.map((p) => [p.ref.name, p]));
+    let cont: string | undefined;
+    do {
+      const list = await client.request<{ items?: KubeObject[]; metadata?: { continue?: string } }>({
+        path,
+        query: { limit: 500, ...(cont ? { continue: cont } : {}) },
+        what: `listing ${path}`,
+        ...withSignal(opts.signal),
+      });
+      for (const item of list.items ?? []) {
+        const meta = isRecord(item['metadata']) ? item['metadata'] : {};
+        const p = byName.get(String(meta['name']));
+        if (p) {
+          // Items of a list carry no apiVersion/kind.
+          p.live = { apiVersion: p.desired['apiVersion'], kind: p.ref.kind, ...item };
+        }
+      }
+      cont = list.metadata?.continue || undefined;
+    } while (cont);
+  });
+  await mapLimit(singles, opts.concurrency, async (p) => {
+    const live = await getLive(client, p, opts.signal);
+    if (live) p.live = live;
+  });
+}
+
+/** Server-side apply of one object (force, field manager `lading`), optionally as a dry run. */
+export async function serverSideApply(client: KubeClient, p: PlannedObject, opts: { dryRun: boolean; signal?: AbortSignal }): Promise<KubeObject> {
+  return client.request<KubeObject>({
+    method: 'PATCH',
+    path: resourcePath(p.info, p.ref.namespace, p.ref.name),
+    query: { fieldManager, force: true, ...(opts.dryRun ? { dryRun: 'All' } : {}) },
+    body: p.desired,
+    contentType: 'application/apply-patch+yaml',
+    what: `${opts.dryRun ? 'dry-run applying' : 'applying'} ${p.id}`,
+    ...withSignal(opts.signal),
+  });
+}
+
+/** Whether kubectl client-side apply left fields that lading should take over. */
+export function needsTakeover(live: KubeObject): boolean {
+  if (annotationsOf(live)[lastAppliedAnnotation] !== undefined) return true;
+  const mf = metadataOf(live)['managedFields'];
+  return Array.isArray(mf) && mf.some((e) => isRecord(e) && e['operation'] === 'Update' && takeoverManagers.has(String(e['manager'])) && e['subresource'] === undefined);
+}
+
+function mergeFields(a: unknown, b: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = isRecord(a) ? clone(a) : {};
+  if (!isRecord(b)) return out;
+  for (const [k, v] of Object.entries(b)) out[k] = isRecord(out[k]) && isRecord(v) ? mergeFields(out[k], v) : clone(v);
+  return out;
+}
+
+/**
+ * JSON patch that moves the fields kubectl client-side apply owns to lading's apply entry and
+ * drops the last-applied-configuration annotation (as `kubectl apply --server-side` migration
+ * does), guarded by the resourceVersion.
+ */
+export function takeoverPatch(live: KubeObject): unknown[] {
+  const meta = metadataOf(live);
+  const managed = Array.isArray(meta['managedFields']) ? (meta['managedFields'] as unknown[]).filter(isRecord) : [];
+  const keep: Record<string, unknown>[] = [];
+  const merged = new Map<string, Record<string, unknown>>();
+  for (const e of managed) {
+    const isOurs = e['manager'] === fieldManager && e['operation'] === 'Apply' && e['subresource'] === undefined;
+    const isTheirs = e['operation'] === 'Update' && takeoverManagers.has(String(e['manager'])) && e['subresource'] === undefined;
+    if (!isOurs && !isTheirs) {
+      keep.push(e);
+      continue;
+    }
+    const apiVersion = String(e['apiVersion']);
+    const prev = merged.get(apiVersion);
+    merged.set(apiVersion, {
+      manager: fieldManager,
+      operation: 'Apply',
+      apiVersion,
+      time: e['time'] ?? new Date().toISOString(),
+      fieldsType: 'FieldsV1',
+      fieldsV1: mergeFields(prev?.['fieldsV1'], e['fieldsV1']),
+    });
+  }
+  for (const entry of merged.values()) {
+    const fields = entry['fieldsV1'] as Record<string, unknown>;
+    const metaFields = fields['f:metadata'];
+    const annFields = isRecord(metaFields) ? metaFields['f:annotations'] : undefined;
+    if (isRecord(annFields)) {
+      delete annFields[`f:${lastAppliedAnnotation}`];
+      if (Object.keys(annFields).filter((k) => k !== '.').length === 0) delete (metaFields as Record<string, unknown>)['f:annotations'];
+    }
+  }
+  const ops: unknown[] = [
+    { op: 'test', path: '/metadata/resourceVersion', value: meta['resourceVersion'] },
+    { op: 'replace', path: '/metadata/managedFields', value: [...keep, ...merged.values()] },
+  ];
+  if (annotationsOf(live)[lastAppliedAnnotation] !== undefined) {
+    ops.push({ op: 'remove', path: `/metadata/annotations/${lastAppliedAnnotation.replace(/~/g, '~0').replace(/\//g, '~1')}` });
+  }
+  return ops;
+}
+
+/** What a comparison ignores: bookkeeping the server changes on any write. */
+export function normalizeForCompare(obj: KubeObject): KubeObject {
+  const c = clone(obj);
+  const meta = metadataOf(c);
+  delete meta['resourceVersion'];
+  if (Array.isArray(meta['managedFields'])) {
+    meta['managedFields'] = (meta['managedFields'] as unknown[]).map((e) => {
+      if (!isRecord(e)) return e;
+      const { time: _time, ...rest } = e;
+      return rest;
+    });
+  }
+  return c;
+}
+
+/** Whether applying would change the live object, judged from the dry-run result. */
+export function hasDrifted(live: KubeObject, dryRun: KubeObject): boolean {
+  if (isRecord(live['metadata']) && live['metadata']['deletionTimestamp'] !== undefined) return true;
+  return !deepEqual(normalizeForCompare(live), normalizeForCompare(dryRun));
+}
+
+function immutableField(err: KubeError): string | undefined {
+  const cause = err.details?.causes?.find((c) => /immutable/i.test(c.message ?? ''));
+  return cause ? cause.field ?? 'a field' : undefined;
+}
+
+export interface PlanOptions {
+  concurrency: number;
+  /** Delete and re-create objects whose immutable fields changed (else an error). */
+  force: boolean;
+  /** Namespaces that this set creates; members of one that does not exist yet count as created. */
+  pendingNamespaces?: ReadonlySet<string>;
+  signal?: AbortSignal;
+}
+
+/** Failure of one object while planning or applying. */
+export interface ObjectFailure {
+  item: PlannedObject;
+  error: KubeError;
+}
+
+/**
+ * Fetches live objects and dry-runs each one; sets `live`, `dryRun`, `action`, `takeover` and
+ * `recreate`. Returns the objects the server rejected (nothing is thrown for those).
+ */
+export async function planObjects(client: KubeClient, items: PlannedObject[], opts: PlanOptions): Promise<ObjectFailure[]> {
+  await fetchLive(client, items, { concurrency: opts.concurrency, ...withSignal(opts.signal) });
+  const settled = await settleLimit(items, opts.concurrency, async (p) => {
+    if (p.live && needsTakeover(p.live)) p.takeover = true;
+    try {
+      p.dryRun = await serverSideApply(client, p, { dryRun: true, ...withSignal(opts.signal) });
+    } catch (err) {
+      if (!(err instanceof KubeError)) throw err;
+      if (err.code === 'IMMUTABLE_FIELD' && p.live) {
+        const field = immutableField(err) ?? 'a field';
+        const allowed = opts.force || annotationsOf(p.desired)[Annotations.force] === 'enabled';
+        if (!allowed) {
+          throw new KubeError('IMMUTABLE_FIELD', `${p.id}: ${field} is immutable and the new value differs; re-run with --force (or annotate the object ${Annotations.force}: enabled) to delete and re-create it`, {
+            cause: err,
+            object: p.id,
+            ...(err.details ? { details: err.details } : {}),
+          });
+        }
+        p.recreate = { field };
+        p.action = 'configured';
+        return;
+      }
+      if (err.code === 'NOT_FOUND' && !p.live && opts.pendingNamespaces?.has(p.ref.namespace)) {
+        p.action = 'created';
+        return;
+      }
+      throw new KubeError(err.code, `${p.id}: ${err.message}`, { cause: err, object: p.id, ...(err.details ? { details: err.details } : {}), ...(err.status !== undefined ? { status: err.status } : {}) });
+    }
+    p.action = !p.live ? 'created' : p.takeover || hasDrifted(p.live, p.dryRun) ? 'configured' : 'unchanged';
+  });
+  const failures: ObjectFailure[] = [];
+  settled.forEach((s, i) => {
+    if (!s.ok) {
+      const item = items[i] as PlannedObject;
+      const error = s.error instanceof KubeError ? s.error : new KubeError('API', `${item.id}: ${(s.error as Error)?.message ?? String(s.error)}`, { cause: s.error, object: item.id });
+      failures.push({ item, error });
+    }
+  });
+  return failures;
+}
+
+/** Entries of `previous` that are not in `current`. */
+export function staleEntries(previous: readonly ObjectRef[], current: readonly ObjectRef[]): ObjectRef[] {
+  return previous.filter((p) => !current.some((c) => sameObject(c, p)));
+}
+
+/** Union of two entry lists, `first` first, no duplicates. */
+export function unionEntries(first: readonly ObjectRef[], second: readonly ObjectRef[]): ObjectRef[] {
+  return [...first, ...staleEntries(second, first)];
+}

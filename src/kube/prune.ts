@@ -1,0 +1,84 @@
+// Prune: delete objects that left the inventory — only those lading owns (its inventory labels)
+// and that are not opted out with `lading.dev/prune: disabled`. Namespaces and other cluster
+// stage objects go last.
+import type { KubeClient } from './client.js';
+import { discoveryFor, resourcePath } from './discovery.js';
+import { KubeError } from './errors.js';
+import { Annotations, ownedBy, type Inventory } from './inventory.js';
+import { annotationsOf, displayName, type ObjectRef } from './objects.js';
+import { stageOf, stages } from './ordering.js';
+import { getLive, type Change } from './plan.js';
+import { sortForDelete } from './ordering.js';
+import { settleLimit } from './util.js';
+
+export interface PruneOptions {
+  inventory: Pick<Inventory, 'name' | 'namespace'>;
+  dryRun?: boolean;
+  concurrency?: number;
+  /** Delete even objects without lading's ownership labels or opted out of prune (delete inventory). */
+  ignoreOwnership?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface PruneResult {
+  /** deleted or skipped, in delete order. */
+  changes: Change[];
+  /** Deleted (or being deleted) objects. */
+  deleted: ObjectRef[];
+  /** Objects that could not be deleted and stay in the inventory. */
+  survivors: ObjectRef[];
+  errors: KubeError[];
+}
+
+/** Deletes the given inventory entries, in reverse apply order, stage by stage. */
+export async function pruneObjects(client: KubeClient, refs: readonly ObjectRef[], opts: PruneOptions): Promise<PruneResult> {
+  const discovery = discoveryFor(client);
+  const result: PruneResult = { changes: [], deleted: [], survivors: [], errors: [] };
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  for (const stage of [...stages].reverse()) {
+    const group = sortForDelete(refs.filter((r) => stageOf(r) === stage), (r) => r);
+    const outcomes = await settleLimit(group, opts.concurrency ?? 16, async (ref): Promise<Change | undefined> => {
+      const id = displayName(ref);
+      let info;
+      try {
+        info = await discovery.resolve(ref, { what: id, ...signal });
+      } catch (err) {
+        // The kind is no longer served (its CRD is gone): so are its objects.
+        if (err instanceof KubeError && err.code === 'UNKNOWN_KIND') return undefined;
+        throw err;
+      }
+      const live = await getLive(client, { info, ref, id }, opts.signal);
+      if (!live) return undefined;
+      if (!opts.ignoreOwnership) {
+        if (!ownedBy(live, opts.inventory)) return { ref, id, action: 'skipped', reason: 'not owned by this inventory' };
+        if (annotationsOf(live)[Annotations.prune] === 'disabled') return { ref, id, action: 'skipped', reason: `${Annotations.prune}: disabled` };
+      }
+      if (!opts.dryRun) {
+        try {
+          await client.request({
+            method: 'DELETE',
+            path: resourcePath(info, ref.namespace, ref.name),
+            query: { propagationPolicy: 'Background' },
+            what: `deleting ${id}`,
+            ...signal,
+          });
+        } catch (err) {
+          if (!(err instanceof KubeError && err.code === 'NOT_FOUND')) throw err;
+        }
+      }
+      return { ref, id, action: 'deleted' };
+    });
+    outcomes.forEach((o, i) => {
+      const ref = group[i] as ObjectRef;
+      if (!o.ok) {
+        result.survivors.push(ref);
+        result.errors.push(o.error instanceof KubeError ? o.error : new KubeError('API', `deleting ${displayName(ref)}: ${String((o.error as Error)?.message ?? o.error)}`, { cause: o.error }));
+        return;
+      }
+      if (!o.value) return;
+      result.changes.push(o.value);
+      if (o.value.action === 'deleted') result.deleted.push(ref);
+    });
+  }
+  return result;
+}
