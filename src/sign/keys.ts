@@ -422,6 +422,12 @@ export async function generateKeyPair(opts: GenerateKeyPairOptions = {}): Promis
   const publicKeyPem = encodePem('PUBLIC KEY', publicKey.export({ type: 'spki', format: 'der' }));
   opts.signal?.throwIfAborted();
   await writeFileAtomic(privateKeyPath, privatePem, 0o600, opts.force ?? false);
-  await writeFileAtomic(publicKeyPath, publicKeyPem, 0o644, opts.force ?? false);
+  try {
+    await writeFileAtomic(publicKeyPath, publicKeyPem, 0o644, opts.force ?? false);
+  } catch (err) {
+    // Never leave a private key without its public half.
+    await rm(privateKeyPath, { force: true });
+    throw err;
+  }
   return { privateKeyPath, publicKeyPath, publicKeyPem };
 }
