@@ -36,8 +36,10 @@ function goParseInt(s: string): bigint | undefined {
   return v;
 }
 
+/** Integers stay numbers when a double holds them exactly; only the rest become bigint. */
 function intValue(v: bigint): number | bigint {
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  const n = Number(v);
+  return BigInt(n) === v ? n : v;
 }
 
 /** Resolves an untagged plain scalar as go-yaml v3 does when decoding into interface{}. */
@@ -181,8 +183,15 @@ function toValue(node: Node | null | undefined, doc: Document, counter: LineCoun
     for (const pair of node.items) {
       const keyNode = pair.key as Node | null;
       const key = toValue(keyNode, doc, counter, source, depth + 1);
-      if (isScalar(keyNode) && keyNode.type === 'PLAIN' && keyNode.value === '<<' && !keyNode.tag) {
-        merges.push(toValue(pair.value as Node, doc, counter, source, depth + 1));
+      if (isScalar(keyNode) && keyNode.value === '<<' && !keyNode.tag) {
+        // A plain << is a merge key (kyaml resolves it on reading); a quoted "<<" key is
+        // dropped by kustomize's round trip through go-yaml.
+        if (keyNode.type !== 'PLAIN') continue;
+        const merged = toValue(pair.value as Node, doc, counter, source, depth + 1);
+        if (!isPlainObject(merged) && !(Array.isArray(merged) && merged.every(isPlainObject))) {
+          throw new ManifestError('INVALID_YAML', `${source}:${lineOf(counter, keyNode.range?.[0])}: map merge requires map or sequence of maps as the value`);
+        }
+        merges.push(merged);
         continue;
       }
       if (typeof key !== 'string') {
@@ -219,7 +228,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function parseYamlDocuments(text: string, source = '<input>'): ParsedDocument[] {
   if (text.length > MAX_YAML_BYTES) throw new ManifestError('TOO_LARGE', `${source}: YAML larger than ${MAX_YAML_BYTES} bytes`);
   const counter = new LineCounter();
-  const docs = parseAllDocuments(text, { schema: 'failsafe', lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: false });
+  const docs = parseAllDocuments(text, { schema: 'failsafe', lineCounter: counter, prettyErrors: true, uniqueKeys: true, strict: false });
   const list = Array.isArray(docs) ? docs : [];
   const out: ParsedDocument[] = [];
   for (const doc of list) {
@@ -275,7 +284,7 @@ function resolvesAsNonStringV2(s: string): boolean {
       return true;
   }
   const c = s.charCodeAt(0);
-  if (c === 0x2e) return /^\.[0-9]+([eE][-+]?[0-9]+)?$/.test(s) || /^\.[0-9]+\.?$/.test(s);
+  if (c === 0x2e) return /^\.[0-9]+([eE][-+]?[0-9]+)?$/.test(s);
   const isDigit = c >= 0x30 && c <= 0x39;
   if (!isDigit && c !== 0x2b && c !== 0x2d) return false;
   if (isTimestampV2(s)) return true;

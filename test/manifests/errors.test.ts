@@ -1,0 +1,73 @@
+// Bad input fails with a clear error naming the file and field, as kustomize fails too.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { build, ManifestError } from '../../src/manifests/index.js';
+import { kubectlKustomize, requireKubectl } from './kubectl.js';
+
+const root = mkdtempSync(path.join(tmpdir(), 'lading-manifest-errors-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const CM = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n';
+
+interface ErrorCase {
+  name: string;
+  files: Record<string, string>;
+  code: string;
+  /** Every fragment must appear in lading's message. */
+  message: Array<string | RegExp>;
+  /** kustomize fails on this input too (false when kustomize would reach the network, or supports it). */
+  kustomizeFails: boolean;
+}
+
+const cases: ErrorCase[] = [
+  { name: 'missing-resource', files: { 'kustomization.yaml': 'resources:\n- missing.yaml\n' }, code: 'NOT_FOUND', message: ['kustomization.yaml', 'resources', 'missing.yaml'], kustomizeFails: true },
+  { name: 'malformed-yaml', files: { 'kustomization.yaml': 'resources:\n- bad.yaml\n', 'bad.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: [\n' }, code: 'INVALID_YAML', message: [/bad\.yaml:\d+:\d+/], kustomizeFails: true },
+  { name: 'malformed-kustomization', files: { 'kustomization.yaml': 'resources:\n  - a.yaml\n bad: [\n', 'a.yaml': CM }, code: 'INVALID_YAML', message: [/kustomization\.yaml:\d+/], kustomizeFails: true },
+  { name: 'base-cycle', files: { 'kustomization.yaml': 'resources:\n- a\n', 'a/kustomization.yaml': 'resources:\n- ../b\n', 'b/kustomization.yaml': 'resources:\n- ../a\n' }, code: 'CYCLE', message: ['cycle detected', 'resources'], kustomizeFails: true },
+  { name: 'self-cycle', files: { 'kustomization.yaml': 'resources:\n- .\n' }, code: 'CYCLE', message: ['cycle detected'], kustomizeFails: true },
+  { name: 'duplicate-id', files: { 'kustomization.yaml': 'resources:\n- a.yaml\n- b.yaml\n', 'a.yaml': CM, 'b.yaml': CM }, code: 'DUPLICATE_ID', message: ['already registered id', 'ConfigMap', 'b.yaml'], kustomizeFails: true },
+  { name: 'remote-resource', files: { 'kustomization.yaml': 'resources:\n- https://github.com/example/repo//deploy?ref=v1\n' }, code: 'UNSUPPORTED', message: ['kustomization.yaml', 'resources', 'remote resource'], kustomizeFails: false },
+  { name: 'helm-charts', files: { 'kustomization.yaml': 'helmCharts:\n- name: redis\n  repo: https://charts.example.com\n' }, code: 'UNSUPPORTED', message: ['kustomization.yaml', 'helmCharts'], kustomizeFails: false },
+  { name: 'vars', files: { 'kustomization.yaml': 'resources:\n- a.yaml\nvars:\n- name: X\n  objref:\n    kind: ConfigMap\n    name: a\n    apiVersion: v1\n', 'a.yaml': CM }, code: 'UNSUPPORTED', message: ['kustomization.yaml', 'vars'], kustomizeFails: false },
+  { name: 'krm-function', files: { 'kustomization.yaml': 'resources:\n- a.yaml\ntransformers:\n- fn.yaml\n', 'a.yaml': CM, 'fn.yaml': 'apiVersion: example.com/v1\nkind: MyFn\nmetadata:\n  name: fn\n  annotations:\n    config.kubernetes.io/function: |\n      container:\n        image: example.com/fn:v1\n' }, code: 'UNSUPPORTED', message: ['fn.yaml', 'KRM function'], kustomizeFails: false },
+  { name: 'unknown-field', files: { 'kustomization.yaml': 'resources:\n- a.yaml\nnamePrefx: x-\n', 'a.yaml': CM }, code: 'INVALID_KUSTOMIZATION', message: ['kustomization.yaml', 'namePrefx'], kustomizeFails: true },
+  { name: 'file-outside-root', files: { 'app/kustomization.yaml': 'resources:\n- ../a.yaml\n', 'a.yaml': CM }, code: 'INVALID_KUSTOMIZATION', message: ['security', 'a.yaml'], kustomizeFails: true },
+  { name: 'merge-without-base', files: { 'kustomization.yaml': 'configMapGenerator:\n- name: c\n  behavior: merge\n  literals:\n  - a=b\n' }, code: 'NO_MATCH', message: ['configMapGenerator[0]', 'cannot merge or replace'], kustomizeFails: true },
+  { name: 'patch-without-match', files: { 'kustomization.yaml': 'resources:\n- a.yaml\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: nothere\n    data:\n      x: y\n', 'a.yaml': CM }, code: 'NO_MATCH', message: ['patches[0]', 'nothere'], kustomizeFails: true },
+  { name: 'json-patch-without-target', files: { 'kustomization.yaml': 'resources:\n- a.yaml\npatches:\n- patch: |-\n    - op: add\n      path: /data/x\n      value: y\n', 'a.yaml': CM }, code: 'INVALID_KUSTOMIZATION', message: ['patches[0]', 'target'], kustomizeFails: true },
+  { name: 'replicas-no-match', files: { 'kustomization.yaml': 'resources:\n- a.yaml\nreplicas:\n- name: web\n  count: 2\n', 'a.yaml': CM }, code: 'NO_MATCH', message: ['replicas', 'web'], kustomizeFails: true },
+  { name: 'component-as-resource', files: { 'kustomization.yaml': 'resources:\n- comp\n', 'comp/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n' }, code: 'INVALID_KUSTOMIZATION', message: ['Component'], kustomizeFails: true },
+  { name: 'missing-generator-file', files: { 'kustomization.yaml': 'configMapGenerator:\n- name: c\n  files:\n  - nothere.conf\n' }, code: 'NOT_FOUND', message: ['configMapGenerator[0]', 'nothere.conf'], kustomizeFails: true },
+  { name: 'invalid-image-tag-type', files: { 'kustomization.yaml': 'resources:\n- a.yaml\nimages:\n- name: nginx\n  newTag: 1.0\n', 'a.yaml': CM }, code: 'INVALID_KUSTOMIZATION', message: ['images[0].newTag'], kustomizeFails: true },
+];
+
+describe('build errors name the file and field and fail like kustomize', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = path.join(root, c.name);
+      for (const [rel, content] of Object.entries(c.files)) {
+        mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        writeFileSync(path.join(dir, rel), content);
+      }
+      const target = c.name === 'file-outside-root' ? path.join(dir, 'app') : dir;
+      const err = await build(target).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ManifestError);
+      const e = err as ManifestError;
+      expect(e.code).toBe(c.code);
+      for (const m of c.message) {
+        if (typeof m === 'string') expect(e.message).toContain(m);
+        else expect(e.message).toMatch(m);
+      }
+      if (c.kustomizeFails) {
+        requireKubectl();
+        const oracle = kubectlKustomize(target);
+        expect(oracle.ok, 'kubectl kustomize should fail on this input too').toBe(false);
+      }
+    });
+  }
+});
