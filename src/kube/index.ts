@@ -23,3 +23,4 @@ export { applyInventory, type ApplyInventoryOptions, type ApplyResult, type Appl
 export { diffInventory, maskSecrets, renderObjectDiff, type DiffInventoryOptions, type DiffResult, type DiffEntry, type DiffAction } from './diff.js';
 export { deleteInventory, type DeleteInventoryOptions, type DeleteResult, type DeleteEvent } from './delete.js';
 export type { Action, Change } from './plan.js';
+export { loadObjects, flattenLists, type LoadObjectsOptions, type LoadedObjects } from './input.js';
