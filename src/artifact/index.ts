@@ -17,7 +17,7 @@ export { ArtifactError, type ArtifactErrorCode } from './errors.js';
 export type { SourceOptions, SourceEntry, MemoryFile } from './source.js';
 export { collectSource } from './source.js';
 export { extractToDirectory, extractToMemory, type ExtractLimits, type ExtractSummary, type ArchiveFile } from './extract.js';
-export type { RemoteOptions } from './remote.js';
+export type { RemoteOptions, VerifyBeforeUse } from './remote.js';
 export { pushArtifact, type PushArtifactOptions, type PushArtifactResult, type ArtifactContent } from './push.js';
 export { pullArtifact, readArtifactFiles, type PullArtifactOptions, type PullArtifactResult, type ReadArtifactOptions, type ArtifactFiles, type PullLimits } from './pull.js';
 export { tagArtifact, type TagArtifactOptions, type TagArtifactResult } from './tag.js';

@@ -1,7 +1,7 @@
 import { DefaultMaxBytes, DefaultMaxEntries, artifactMetadata } from './constants.js';
 import { ArtifactError } from './errors.js';
 import { extractToDirectory, extractToMemory, type ArchiveFile } from './extract.js';
-import { chooseLayer, ociURL, refSuffix, resolveArtifact, type RemoteOptions } from './remote.js';
+import { chooseLayer, ociURL, refSuffix, resolveArtifact, type RemoteOptions, type VerifyBeforeUse } from './remote.js';
 
 export interface PullLimits {
   /** Most bytes of (uncompressed) content to accept; default 100 MiB. */
@@ -12,7 +12,7 @@ export interface PullLimits {
   layerMediaType?: string;
 }
 
-export interface PullArtifactOptions extends PullLimits, RemoteOptions {
+export interface PullArtifactOptions extends PullLimits, RemoteOptions, VerifyBeforeUse {
   /** `oci://registry/repository:tag` or `@sha256:...`. */
   url: string;
   /** Directory to extract into; it must not exist or be empty unless `overwrite`. */
@@ -82,7 +82,7 @@ export async function pullArtifact(opts: PullArtifactOptions): Promise<PullArtif
   }
 }
 
-export interface ReadArtifactOptions extends PullLimits, RemoteOptions {}
+export interface ReadArtifactOptions extends PullLimits, RemoteOptions, VerifyBeforeUse {}
 
 /** An artifact's content, read into memory. */
 export interface ArtifactFiles {

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaTypes, descriptorFor, pushManifest, type ImageManifest } from '../oci/index.js';
+import { sign } from '../sign/index.js';
 import { artifactConfig, rfc3339 } from './config.js';
 import { Annotations, FluxConfigMediaType, FluxContentMediaType, ReproducibleCreated } from './constants.js';
 import { ArtifactError, throwIfAborted } from './errors.js';
@@ -31,6 +32,10 @@ export interface PushArtifactOptions extends ArtifactContent, RemoteOptions {
   reproducible?: boolean;
   /** Created time to record (default: now); ignored with `reproducible`. */
   created?: Date;
+  /** Sign the pushed digest with this cosign private key (path to cosign.key), as `cosign sign` does. */
+  signKey?: string;
+  /** Password of the signing key (default: LADING_PASSWORD / COSIGN_PASSWORD). */
+  signPassword?: string;
   /** Called with what is being done, for progress messages. */
   onProgress?: (message: string) => void;
 }
@@ -100,6 +105,15 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
       if (!(await storage.exists(config, op))) await storage.push(config, configBytes, op);
       if (!(await storage.exists(layer, op))) await storage.push(layer, createReadStream(tarball.path), op);
       const desc = await pushManifest(storage, manifest, { tag, ...op });
+      if (opts.signKey !== undefined) {
+        await sign(`${ref.name}@${desc.digest}`, {
+          key: opts.signKey,
+          ...(opts.signPassword !== undefined ? { password: opts.signPassword } : {}),
+          ...(opts.registry ? { registry: opts.registry } : {}),
+          ...op,
+          ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        });
+      }
       return { url: ociURL(ref, `@${desc.digest}`), repository: ref.name, tag, digest: desc.digest };
     } finally {
       storage.close();

@@ -8,6 +8,7 @@ import {
   type RegistryOptions,
   type RemoteRepository,
 } from '../oci/index.js';
+import { verifyArtifact } from '../sign/index.js';
 import { FluxContentMediaType } from './constants.js';
 import { ArtifactError } from './errors.js';
 
@@ -40,12 +41,33 @@ export interface ResolvedArtifact {
   manifest: ImageManifest;
 }
 
-/** Resolves a reference to its image manifest; an index (multi-platform image) is refused. */
-export async function resolveArtifact(url: string, opts: RemoteOptions): Promise<ResolvedArtifact> {
+/** Verification before content is read. */
+export interface VerifyBeforeUse {
+  /**
+   * A cosign public key (path to cosign.pub): the artifact must carry a signature made with its
+   * private key; the content is then read by the verified digest, never by tag again.
+   */
+  verifyKey?: string;
+}
+
+/**
+ * Resolves a reference to its image manifest (after verifying its signature when asked); an
+ * index (multi-platform image) is refused.
+ */
+export async function resolveArtifact(url: string, opts: RemoteOptions & VerifyBeforeUse): Promise<ResolvedArtifact> {
   const ref = parseArtifactURL(url);
+  let reference = ref.reference;
+  if (opts.verifyKey !== undefined) {
+    const verified = await verifyArtifact(url, {
+      key: opts.verifyKey,
+      ...(opts.registry ? { registry: opts.registry } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    reference = verified.digest;
+  }
   const storage = repositoryFor(ref, opts);
   try {
-    const { descriptor, manifest } = await fetchManifest(storage, ref.reference, opts.signal ? { signal: opts.signal } : {});
+    const { descriptor, manifest } = await fetchManifest(storage, reference, opts.signal ? { signal: opts.signal } : {});
     if (!('layers' in manifest)) {
       throw new ArtifactError('NO_LAYER', `reading ${ociURL(ref, refSuffix(ref))}: it is an image index (${descriptor.mediaType}), not an artifact`);
     }

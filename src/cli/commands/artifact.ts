@@ -69,14 +69,22 @@ export function parseSize(value: string, flag: string): number {
   return bytes;
 }
 
+function signOptions(opts: Opts, io: CliIO): { signKey?: string; signPassword?: string } {
+  if (typeof opts['sign'] !== 'string') return {};
+  const password = io.env['LADING_PASSWORD'] ?? io.env['COSIGN_PASSWORD'];
+  return { signKey: resolve(io.cwd, opts['sign']), ...(password !== undefined ? { signPassword: password } : {}) };
+}
+
 function addPullLimitFlags(cmd: Command): Command {
   return cmd
+    .option('--verify <cosign.pub>', 'verify the artifact\'s cosign signature with this public key first, then read it by the verified digest')
     .option('--layer-media-type <type>', 'extract the layer with this media type (default: the Flux content layer, else the first tarball layer)')
     .option('--max-size <size>', 'most uncompressed content to accept, e.g. 500MiB', '100MiB');
 }
 
-function pullLimits(opts: Opts): PullLimits {
-  const out: PullLimits = {};
+function pullLimits(opts: Opts, io: CliIO): PullLimits & { verifyKey?: string } {
+  const out: PullLimits & { verifyKey?: string } = {};
+  if (typeof opts['verify'] === 'string') out.verifyKey = resolve(io.cwd, opts['verify']);
   if (typeof opts['layerMediaType'] === 'string') out.layerMediaType = opts['layerMediaType'];
   if (typeof opts['maxSize'] === 'string') out.maxBytes = parseSize(opts['maxSize'], '--max-size');
   return out;
@@ -163,6 +171,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     .option('-a, --annotation <key=value>', 'extra OCI annotation (repeatable)', collect)
     .addOption(new Option('--annotations <key=value>', 'alias of --annotation, as flux spells it').hideHelp().argParser(collect))
     .option('--reproducible', "set the created time to 1970-01-01T00:00:00Z so the same content always gives the same digest")
+    .option('--sign <cosign.key>', 'sign the pushed digest with this cosign private key (password from LADING_PASSWORD or COSIGN_PASSWORD)')
     .option('-o, --output <format>', 'print the result as json or yaml ({url, repository, tag, digest})');
   addIgnoreFlags(push);
   addRegistryFlags(push);
@@ -170,7 +179,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     'lading push artifact oci://ghcr.io/org/config/app:$(git rev-parse --short HEAD) \\',
     '    --path ./deploy --source "$(git config --get remote.origin.url)" \\',
     '    --revision "$(git branch --show-current)@sha1:$(git rev-parse HEAD)"',
-    'lading push artifact oci://localhost:5000/demo-app:1.0.0 -k ./demo-app --reproducible',
+    'lading push artifact oci://localhost:5000/demo-app:1.0.0 -k ./demo-app --reproducible --sign cosign.key',
     'kubectl kustomize ./overlay | lading push artifact oci://localhost:5000/app:latest --path -',
     'lading push artifact oci://localhost:5000/app:v1 --path ./deploy -o json | jq -r \'.repository + "@" + .digest\'',
   ]);
@@ -186,6 +195,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
       ...(typeof opts['source'] === 'string' ? { source: opts['source'] } : {}),
       ...(typeof opts['revision'] === 'string' ? { revision: opts['revision'] } : {}),
       ...(opts['reproducible'] === true ? { reproducible: true } : {}),
+      ...signOptions(opts, io),
       registry: registryOptionsFrom(opts, io),
       onProgress: (m: string) => p.action(m),
     });
@@ -209,6 +219,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
   examples(pull, [
     'lading pull artifact oci://ghcr.io/org/config/app:v1.0.0 --output ./manifests',
     'lading pull artifact oci://localhost:5000/app@sha256:<digest> -o ./app --overwrite --max-size 500MiB',
+    'lading pull artifact oci://localhost:5000/demo-app:1.0.0 -o ./demo-app --verify cosign.pub',
   ]);
   pull.action(async (url: string, opts: Opts) => {
     const p = progress(io, false);
@@ -217,7 +228,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
       url,
       output: resolve(io.cwd, opts['output'] as string),
       ...(opts['overwrite'] === true ? { overwrite: true } : {}),
-      ...pullLimits(opts),
+      ...pullLimits(opts, io),
       registry: registryOptionsFrom(opts, io),
     });
     if (result.source) p.success(`source ${result.source}`);
@@ -291,7 +302,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
   ]);
   inspect.action(async (url: string, opts: Opts) => {
     const format = parseOutputFormat(opts['output'] as string);
-    const result = await inspectArtifact({ url, ...pullLimits(opts), registry: registryOptionsFrom(opts, io) });
+    const result = await inspectArtifact({ url, ...pullLimits(opts, io), registry: registryOptionsFrom(opts, io) });
     for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
     if (opts['containerImages'] === true) {
       io.stdout.write(renderData(format, result.images, () => result.images.map((i) => `${i}\n`).join('')));
@@ -336,7 +347,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
       url,
       path: resolve(io.cwd, opts['path'] as string),
       ...ignoreOptions(opts),
-      ...pullLimits(opts),
+      ...pullLimits(opts, io),
       registry: registryOptionsFrom(opts, io),
     });
     io.stdout.write(
