@@ -12,7 +12,7 @@ export interface CopyProgressEvent {
 }
 
 export interface CopyOptions {
-  /** Blobs copied at the same time (default 4). */
+  /** Blobs copied at the same time (default 6, as skopeo). */
   concurrency?: number;
   /** Also copy manifests that refer to copied manifests (signatures, attestations, SBOMs). */
   referrers?: boolean;
@@ -22,7 +22,7 @@ export interface CopyOptions {
   blobRetries?: number;
 }
 
-const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 6;
 
 function sideError(err: unknown, what: string): unknown {
   if (err instanceof OciError && !err.message.startsWith(what)) return new OciError(err.code, `${what}: ${err.message}`, { cause: err, ...(err.status !== undefined ? { status: err.status } : {}) });

@@ -68,7 +68,7 @@ export class RemoteRepository implements Storage {
     const what = `fetching blob ${desc.digest} from ${this.location}`;
     const first = await this.getBlob(desc, 0, what, opts?.signal);
     const verifier = new VerifyingStream(desc, what);
-    const body = Readable.from(this.resumingBody(desc, first, what, opts?.signal), { objectMode: false, highWaterMark: 1 << 20 });
+    const body = new ResumingBody(first, desc.size, this.opts.retries ?? 4, what, (offset) => this.getBlob(desc, offset, what, opts?.signal), opts?.signal);
     body.on('error', (err) => verifier.destroy(err));
     return body.pipe(verifier);
   }
@@ -82,42 +82,6 @@ export class RemoteRepository implements Storage {
       throw new OciError('NOT_FOUND', err.message, { status: 404 });
     }
     return res;
-  }
-
-  /** Yields the blob body, re-requesting the rest with a Range header when the connection drops. */
-  private async *resumingBody(desc: Descriptor, first: IncomingMessage, what: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-    let res = first;
-    let received = 0;
-    let skip = 0;
-    const maxResumes = this.opts.retries ?? 4;
-    for (let resumes = 0; ; ) {
-      try {
-        for await (const chunk of res as AsyncIterable<Buffer>) {
-          if (skip > 0) {
-            if (chunk.length <= skip) {
-              skip -= chunk.length;
-              continue;
-            }
-            const rest = chunk.subarray(skip);
-            skip = 0;
-            received += rest.length;
-            yield rest;
-            continue;
-          }
-          received += chunk.length;
-          yield chunk;
-        }
-        if (res.complete || received >= desc.size) return;
-        throw Object.assign(new Error('connection closed before the whole blob arrived'), { code: 'ECONNRESET' });
-      } catch (err) {
-        if (resumes >= maxResumes || !isRetryableError(err) || signal?.aborted || received >= desc.size) throw err instanceof OciError ? err : new OciError('NETWORK', `${what}: ${(err as Error).message}`, { cause: err });
-        resumes++;
-        res.destroy();
-        res = await this.getBlob(desc, received, what, signal);
-        // A server that ignores Range sends everything again: skip what we have.
-        skip = res.statusCode === 206 ? 0 : received;
-      }
-    }
   }
 
   async fetchBytes(desc: Descriptor, opts?: FetchBytesOptions): Promise<Buffer> {
@@ -414,6 +378,93 @@ export class RemoteRepository implements Storage {
     if (subject) {
       await this.updateReferrersIndex(subject, (list) => (list.some((d) => d.digest === desc.digest) ? list.filter((d) => d.digest !== desc.digest) : undefined), opts);
     }
+  }
+}
+
+/**
+ * A blob body that survives dropped connections: when the response breaks off, the rest is
+ * requested again with `Range: bytes=<received>-` (a server ignoring Range resends everything and
+ * the bytes already passed on are skipped).
+ */
+class ResumingBody extends Readable {
+  private current: IncomingMessage | undefined;
+  private received = 0;
+  private resumes = 0;
+  private finished = false;
+
+  constructor(
+    first: IncomingMessage,
+    private readonly size: number,
+    private readonly maxResumes: number,
+    private readonly what: string,
+    private readonly reopen: (offset: number) => Promise<IncomingMessage>,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    super({ highWaterMark: 1 << 20 });
+    this.attach(first, 0);
+  }
+
+  private attach(res: IncomingMessage, skipBytes: number): void {
+    this.current = res;
+    let skip = skipBytes;
+    let settled = false;
+    res.on('data', (chunk: Buffer) => {
+      if (skip > 0) {
+        if (chunk.length <= skip) {
+          skip -= chunk.length;
+          return;
+        }
+        chunk = chunk.subarray(skip);
+        skip = 0;
+      }
+      this.received += chunk.length;
+      if (!this.push(chunk)) res.pause();
+    });
+    res.on('end', () => {
+      if (settled) return;
+      settled = true;
+      if (res.complete) {
+        this.finished = true;
+        this.push(null);
+      } else {
+        this.resume_(Object.assign(new Error('connection closed before the whole blob arrived'), { code: 'ECONNRESET' }));
+      }
+    });
+    res.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      this.resume_(err);
+    });
+  }
+
+  private resume_(err: unknown): void {
+    if (this.finished || this.destroyed) return;
+    this.current?.destroy();
+    if (this.resumes >= this.maxResumes || !isRetryableError(err) || this.signal?.aborted || this.received >= this.size) {
+      this.destroy(err instanceof OciError ? err : new OciError('NETWORK', `${this.what}: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    this.resumes++;
+    const offset = this.received;
+    this.reopen(offset).then(
+      (res) => {
+        if (this.destroyed) {
+          res.destroy();
+          return;
+        }
+        this.attach(res, res.statusCode === 206 ? 0 : offset);
+      },
+      (e: unknown) => this.destroy(e as Error),
+    );
+  }
+
+  override _read(): void {
+    this.current?.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.current?.destroy();
+    cb(err);
   }
 }
 
