@@ -7,3 +7,5 @@ export { build } from './build.js';
 export { parseManifests, formatManifests } from './yaml.js';
 export { listImages } from './images.js';
 export type { ImageUse } from './images.js';
+export { pinImages, readImageLock, writeImageLock, formatImageLock } from './pin.js';
+export type { ImageLock, ImageLockEntry, PinOptions, PinResult } from './pin.js';
