@@ -121,15 +121,18 @@ export function safeEntryPath(name: string, what: string): string {
   return segments.join('/');
 }
 
-function linkTargetInside(entryPath: string, linkname: string, what: string): string {
+/** Refuses a symlink whose target is absolute or resolves (lexically) outside the tree. */
+function checkLinkTarget(entryPath: string, linkname: string, what: string): void {
+  if (linkname === '') throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: link "${entryPath}" has an empty target`);
   if (linkname.startsWith('/') || /^[A-Za-z]:/.test(linkname) || linkname.includes('\\') || linkname.includes('\0')) {
     throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: link "${entryPath}" points to an absolute path "${linkname}"`);
   }
+  // Lexical resolution is enough: entries below a link are refused, so no link is followed
+  // while resolving another one.
   const resolved = posix.normalize(posix.join(posix.dirname(entryPath), linkname));
-  if (resolved === '..' || resolved.startsWith('../') || resolved === '.') {
-    if (resolved !== '.') throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: link "${entryPath}" -> "${linkname}" points outside the target directory`);
+  if (resolved === '..' || resolved.startsWith('../')) {
+    throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: link "${entryPath}" -> "${linkname}" points outside the target directory`);
   }
-  return resolved;
 }
 
 /**
@@ -185,10 +188,9 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
           break;
         case 'symlink': {
           if (path === '') throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: the archive root is a link`);
-          const target = linkTargetInside(path, header.linkname ?? '', what);
+          checkLinkTarget(path, header.linkname ?? '', what);
           links.push({ kind: 'symlink', path, target: header.linkname ?? '' });
           linkPaths.add(path);
-          void target;
           break;
         }
         case 'link': {

@@ -83,8 +83,9 @@ export function refSuffix(ref: Reference): string {
   return `:${ref.tag ?? 'latest'}`;
 }
 
+/** `...tar`, `...tar+gzip`, `...tar.gzip`, `...tar.gz`, `...rootfs.diff.tar.gzip` and the like. */
 function looksLikeTarball(mediaType: string): boolean {
-  return /tar(\+|\.)gzip$|\.tar$|tar\+gzip|\.tgz$|gzip$/.test(mediaType) || mediaType.endsWith('.tar') || mediaType.includes('.tar');
+  return /(^|[.+/])tar([+.](gzip|gz))?$/.test(mediaType);
 }
 
 /**
