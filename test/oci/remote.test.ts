@@ -101,8 +101,10 @@ describe('tags', () => {
     expect(pages.length).toBe(3);
     expect(pages[1]?.path).toMatch(/[?&]last=t2/);
   });
+});
 
-  it('lists every tag from distribution 2.8, which does not paginate', async () => {
+describe('tags without pagination', () => {
+  it('lists every tag from distribution 2.8, which ignores `n`', async () => {
     const repo = openRepository(`${reg.host}/tags/app`);
     const img = await pushRandomImage(repo, { tag: 'a' });
     await repo.tag(img.descriptor, 'b');
