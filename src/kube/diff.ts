@@ -74,7 +74,7 @@ export function maskSecrets(before: KubeObject | undefined, after: KubeObject | 
 function forDisplay(obj: KubeObject): string {
   const c = clone(obj);
   delete metadataOf(c)['managedFields'];
-  return stringify(c, { lineWidth: 0 });
+  return stringify(c, { lineWidth: 0, indentSeq: false });
 }
 
 /** Unified diff hunks between two objects as YAML (no file headers), like kustomizer prints. */
