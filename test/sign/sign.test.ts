@@ -125,6 +125,28 @@ describe('classic signatures', () => {
     await expectSignError(verify(`${registry.host}/tamper:2`, { key: join(dir, 'cosign.pub') }), 'NO_MATCHING_SIGNATURES', new RegExp(`the signature is for ${image.digest}, not ${other.digest}`));
   });
 
+  it('rejects a layer corrupted in transit and a malformed signature manifest', async () => {
+    const image = await pushRandomImage(registry.host, 'corrupt', '1');
+    await sign(`${registry.host}/corrupt:1`, { key: join(dir, 'cosign.key'), password: 'test-pass' });
+    const layer = (await sigManifest('corrupt', image.digest)).layers[0] as Descriptor;
+    const proxy = await startFaultProxy(registry.url);
+    try {
+      proxy.inject({ method: 'GET', path: new RegExp(`/blobs/${layer.digest}$`), fault: { kind: 'corrupt' }, times: 1000 });
+      const r = await lading(['verify', '--key', 'cosign.pub', `${proxy.host}/corrupt:1`], { cwd: dir, env: env() });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`layer ${layer.digest}: fetching the signed payload: .*(digest|mismatch)`, 'i'));
+    } finally {
+      await proxy.stop();
+    }
+    // The .sig tag names an index instead of an image.
+    const storage = repo(registry.host, 'corrupt');
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [image] };
+    await pushManifest(storage, index, { tag: attachmentTag(image.digest, 'sig') });
+    const r = await lading(['verify', '--key', 'cosign.pub', `${registry.host}/corrupt:1`], { cwd: dir, env: env() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\.sig in oci:\/\/.*\/corrupt is not an image manifest \(no layers\)/);
+  });
+
   it('a .sig manifest with 1000 layers is examined; 1001 are refused', async () => {
     const image = await pushRandomImage(registry.host, 'many', '1');
     const storage = repo(registry.host, 'many');
