@@ -75,6 +75,9 @@ export async function copyGraph(src: Storage, dst: Storage, root: Descriptor, op
         const stream = await src.fetch(desc, opts.signal ? { signal: opts.signal } : undefined).catch((err: unknown) => {
           throw sideError(err, `copying ${desc.digest}: reading source ${src.location}`);
         });
+        // The push reports stream errors; until it attaches its own listeners (after some
+        // awaits), an error (e.g. a cancelled sibling transfer) must not go unhandled.
+        stream.on('error', () => undefined);
         await dst.push(desc, stream, opts.signal ? { signal: opts.signal } : undefined);
         break;
       } catch (err) {

@@ -139,6 +139,7 @@ export class LayoutStore implements Storage {
       }
       if (!(await fileExists(path))) await writeAtomic(path, bytes);
     } else {
+      content.on('error', () => undefined); // reported by the pipeline below
       if (await fileExists(path)) {
         content.resume();
         return;

@@ -12,6 +12,8 @@ export type Fault =
   | { kind: 'cut'; afterBytes: number }
   /** Destroy the connection without answering. */
   | { kind: 'reset' }
+  /** Accept the request and never answer (until the proxy stops). */
+  | { kind: 'stall' }
   /** Forward the request but replace the response body with garbage of the same length. */
   | { kind: 'corrupt' };
 
@@ -109,6 +111,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       case 'reset':
         req.resume();
         req.socket.destroy();
+        return;
+      case 'stall':
+        req.resume();
         return;
       default:
         forward(req, res, fault);

@@ -132,6 +132,11 @@ describe('failures leave nothing half-written', () => {
     }
   });
 
+  it('a registry that stops answering: a timeout error after --registry-timeout without progress', async () => {
+    proxy.inject({ method: 'HEAD', path: /\/manifests\/v1$/, fault: { kind: 'stall' }, times: 100 });
+    await expectOciError(viaProxy('faults/src', { timeoutMs: 300, retries: 1, retryBaseMs: 5 }).resolve('v1'), 'TIMEOUT', new RegExp(`resolving ${proxy.host}/faults/src:v1: no response from ${proxy.host} within 300 ms`));
+  });
+
   it('cancellation with an AbortSignal', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -69,7 +69,10 @@ export function isRetryableError(err: unknown): boolean {
 }
 
 function networkError(err: unknown, what: string, registry: string): OciError {
-  if (err instanceof OciError) return err;
+  if (err instanceof OciError) {
+    if (err.code === 'TIMEOUT' && !err.message.startsWith(what)) return new OciError('TIMEOUT', `${what}: ${err.message}`, { cause: err });
+    return err;
+  }
   const e = err as NodeJS.ErrnoException;
   const code = e?.code ?? '';
   if (e?.name === 'AbortError' || code === 'ABORT_ERR') return new OciError('ABORTED', `${what}: aborted`, { cause: err });
