@@ -1,7 +1,7 @@
 // The registry commands through the CLI entry point (run(argv, io) with captured streams):
 // login/logout with DOCKER_CONFIG in a temp dir against an htpasswd registry (the secret never
 // printed), then copy, digest, ls and manifest.
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,14 +26,14 @@ afterAll(async () => {
   tmp.remove();
 });
 
-async function lading(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+async function lading(args: string[], stdin = '', extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';
   let stderr = '';
   out.on('data', (d: Buffer) => (stdout += d.toString()));
   err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const io: CliIO = { stdout: out, stderr: err, stdin: Readable.from([stdin]), env: { ...process.env, DOCKER_CONFIG: dockerConfig, HOME: tmp.path }, cwd: tmp.path };
+  const io: CliIO = { stdout: out, stderr: err, stdin: Readable.from([stdin]), env: { ...process.env, DOCKER_CONFIG: dockerConfig, HOME: tmp.path, ...extraEnv }, cwd: tmp.path };
   const code = await run(args, io);
   return { code, stdout, stderr };
 }
@@ -103,6 +103,30 @@ describe('lading login / logout', () => {
     const ls = await lading(['ls', `${reg.host}/cli/src`]);
     expect(ls.code).toBe(1);
     expect(ls.stderr).toContain(`requires authentication; run \`lading login ${reg.host}\``);
+  });
+
+  it('with a credsStore, login stores the secret through the docker-credential helper, not in config.json', async () => {
+    const bin = join(tmp.path, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const vault = join(tmp.path, 'vault.json');
+    // A minimal helper speaking docker's protocol (store/get/erase over stdin/stdout).
+    writeFileSync(
+      join(bin, 'docker-credential-ladingvault'),
+      `#!/bin/sh\ncase "$1" in\n  store) cat > ${JSON.stringify(vault)} ;;\n  get) read server; if [ -f ${JSON.stringify(vault)} ] && grep -q "\\"ServerURL\\":\\"$server\\"" ${JSON.stringify(vault)}; then cat ${JSON.stringify(vault)}; else echo "credentials not found in native keychain"; exit 1; fi ;;\n  erase) read server; rm -f ${JSON.stringify(vault)} ;;\nesac\n`,
+    );
+    chmodSync(join(bin, 'docker-credential-ladingvault'), 0o755);
+    const configDir = join(tmp.path, 'docker-vault');
+    mkdirSync(configDir);
+    writeFileSync(join(configDir, 'config.json'), JSON.stringify({ credsStore: 'ladingvault' }));
+    const env = { DOCKER_CONFIG: configDir, PATH: `${bin}:${process.env['PATH']}` };
+    const r = await lading(['login', reg.host, '-u', reg.username!, '--password-stdin'], reg.password!, env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('saved with docker-credential-ladingvault');
+    expect(readFileSync(join(configDir, 'config.json'), 'utf8')).not.toContain(Buffer.from(`${reg.username}:${reg.password}`).toString('base64'));
+    expect(JSON.parse(readFileSync(vault, 'utf8'))).toEqual({ ServerURL: reg.host, Username: reg.username, Secret: reg.password });
+    expect((await lading(['ls', `${reg.host}/cli/src`], '', env)).stdout).toBe('1.0.0\n');
+    expect((await lading(['logout', reg.host], '', env)).code).toBe(0);
+    expect(existsSync(vault)).toBe(false);
   });
 
   it('--help shows examples', async () => {
