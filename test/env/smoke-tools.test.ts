@@ -98,7 +98,7 @@ describe.each(['distribution2', 'distribution3'] as const)('reference tools agai
 });
 
 /** Counts from the conformance suite's junit.xml. */
-function junitCounts(xml: string): { tests: number; failures: number; errors: number; skipped: number; failed: string[] } {
+function junitCounts(xml: string): { tests: number; failures: number; errors: number; skipped: number; passed: number; failed: string[] } {
   const suites = [...xml.matchAll(/<testsuite\b([^>]*)>/g)];
   const attr = (attrs: string, name: string): number => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(attrs)?.[1] ?? 0);
   const totals = { tests: 0, failures: 0, errors: 0, skipped: 0 };
@@ -113,9 +113,10 @@ function junitCounts(xml: string): { tests: number; failures: number; errors: nu
   for (const m of xml.matchAll(/<testcase\b([^>]*)>/g)) {
     const attrs = m[1] ?? '';
     const text = (name: string): string => new RegExp(`\\b${name}="([^"]*)"`).exec(attrs)?.[1] ?? '';
-    if (text('status') === 'failure' || text('status') === 'error') failed.push(`${text('classname')} / ${text('name')}`);
+    if (text('status') === 'failure' || text('status') === 'error') failed.push(text('name').replace(/^OCI Conformance Test\//, ''));
   }
-  return { ...totals, failed };
+  const passed = [...xml.matchAll(/<testcase\b[^>]*\bstatus="passed"/g)].length;
+  return { ...totals, passed, failed };
 }
 
 describe('OCI distribution-spec conformance', () => {
@@ -131,6 +132,7 @@ describe('OCI distribution-spec conformance', () => {
     const dir = join(work, 'conformance');
     mkdirSync(dir, { recursive: true });
     const results = join(dir, 'results');
+    // The suite exits 1 when any test fails; its junit.xml says which.
     const out = await run(toolPath('conformance'), [], {
       cwd: dir,
       env: toolEnv(dir, {
@@ -143,18 +145,28 @@ describe('OCI distribution-spec conformance', () => {
         OCI_LOG: 'error',
       }),
       timeoutMs: 600_000,
+      allowFailure: true,
     });
     const junit = readFileSync(join(results, 'junit.xml'), 'utf8');
     const counts = junitCounts(junit);
     process.stderr.write(
-      `conformance (distribution v3): ${counts.tests} tests, ${counts.failures} failures, ${counts.errors} errors, ${counts.skipped} skipped\n` +
-        (counts.failed.length > 0 ? `  failed: ${counts.failed.join('; ')}\n` : ''),
+      `conformance (distribution v3): ${counts.tests} tests, ${counts.passed} passed, ${counts.failures} failures, ` +
+        `${counts.errors} errors, ${counts.skipped} skipped\n`,
     );
-    expect(counts.tests, out.stdout.slice(-3000)).toBeGreaterThan(0);
+    expect(counts.passed, out.stdout.slice(-3000)).toBeGreaterThan(0);
     expect(counts.errors).toBe(0);
-    expect(counts.failed, out.stdout.slice(-3000)).toEqual(KNOWN_DISTRIBUTION3_FAILURES);
+    // Every failure belongs to a feature distribution v3 does not implement; anything else is a
+    // regression of the registry, the suite or the harness.
+    const unexpected = counts.failed.filter((name) => !KNOWN_DISTRIBUTION3_GAPS.some((gap) => gap.test(name)));
+    expect(unexpected, out.stdout.slice(-3000)).toEqual([]);
+    // The gaps are real gaps: if one starts passing, update the baseline (docs/testenv.md).
+    for (const gap of KNOWN_DISTRIBUTION3_GAPS) expect(counts.failed.some((name) => gap.test(name)), String(gap)).toBe(true);
   });
 });
 
-/** Conformance tests distribution v3 is known to fail (the recorded baseline; see docs/testenv.md). */
-const KNOWN_DISTRIBUTION3_FAILURES: string[] = [];
+/**
+ * What distribution v3.1.2 is known to fail in the conformance suite (the baseline recorded in
+ * docs/testenv.md): sha512 digests, the referrers API and manifests with a `subject`, and
+ * manifests whose non-distributable layers were never pushed.
+ */
+const KNOWN_DISTRIBUTION3_GAPS: RegExp[] = [/^sha512[ /]/, /referrers$/, /subject\//, /^non-distributable-layers\//];
