@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { isMap, isScalar, isSeq, parse, parseAllDocuments, parseDocument } from 'yaml';
 import {
   applyJson6902,
   applyKustomizeSmPatch,
@@ -61,10 +61,39 @@ function patchEntries(k: Kustomization): PatchEntry[] {
   return entries;
 }
 
+/**
+ * Reads a resource as plain data and remembers which nulls were written as empty values
+ * (`key:`), which kustomize treats differently from `null` (see StrategicMergeOptions.emptyNull).
+ */
+function readResource(text: string): { resource: Obj; emptyNull: (owner: Obj, key: string) => boolean } {
+  const empty = new WeakMap<object, Set<string>>();
+  const toPlain = (node: unknown): unknown => {
+    if (isMap(node)) {
+      const out: Obj = {};
+      for (const pair of node.items) {
+        const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+        const value = pair.value;
+        if (value === null || (isScalar(value) && value.value === null && value.source === '')) {
+          if (!empty.has(out)) empty.set(out, new Set());
+          empty.get(out)?.add(key);
+        }
+        out[key] = toPlain(value);
+      }
+      return out;
+    }
+    if (isSeq(node)) return node.items.map(toPlain);
+    if (isScalar(node)) return node.value;
+    return null;
+  };
+  const resource = toPlain(parseDocument(text).contents) as Obj;
+  return { resource, emptyNull: (owner, key) => empty.get(owner)?.has(key) === true };
+}
+
 /** Applies the case's patches to its resource with lading; undefined when it was deleted. */
 function applyCase(dir: string): Obj | undefined {
   const kustomization = parse(read(dir, 'kustomization.yaml')) as Kustomization;
-  let resource: Obj | undefined = parse(read(dir, 'resource.yaml')) as Obj;
+  const read0 = readResource(read(dir, 'resource.yaml'));
+  let resource: Obj | undefined = read0.resource;
   for (const entry of patchEntries(kustomization)) {
     const inline = entry.patch !== undefined;
     const text = inline ? (entry.patch as string).trim() : read(dir, entry.path as string);
@@ -78,6 +107,7 @@ function applyCase(dir: string): Obj | undefined {
     for (const doc of patch.documents) {
       const result: Obj = applyKustomizeSmPatch(resource, doc, {
         source,
+        emptyNull: read0.emptyNull,
         targeted: entry.target !== undefined,
         allowNameChange: entry.options?.allowNameChange === true,
         allowKindChange: entry.options?.allowKindChange === true,

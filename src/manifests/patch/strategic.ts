@@ -12,6 +12,14 @@ import { elementSchema, fieldSchema, isAssociative, schemaForType } from './sche
 export interface StrategicMergeOptions {
   /** Where the patch came from (file path or `[patch: "..."]`), for error messages. */
   source?: string;
+  /**
+   * Tells whether the target's null at `owner[key]` was written as an empty value (`key:`)
+   * rather than `null` or `~`. kustomize drops such fields from any object a strategic merge
+   * patch touches (when the patch does not mention them) and keeps written-out nulls; plain data
+   * cannot tell the two apart, so without this every null is kept. `owner` is an object of the
+   * target as passed in.
+   */
+  emptyNull?: (owner: Record<string, unknown>, key: string) => boolean;
 }
 
 export interface KustomizePatchOptions extends StrategicMergeOptions {
@@ -68,6 +76,18 @@ function deepClone<T>(v: T): T {
   return structuredClone(v);
 }
 
+/** A deep copy of plain data, remembering which original object each copied object came from. */
+function cloneTracked(v: unknown, origins: WeakMap<object, Obj>): unknown {
+  if (Array.isArray(v)) return v.map((e) => cloneTracked(e, origins));
+  if (isObj(v)) {
+    const out: Obj = {};
+    for (const [k, e] of Object.entries(v)) out[k] = cloneTracked(e, origins);
+    origins.set(out, v);
+    return out;
+  }
+  return v;
+}
+
 /**
  * Strategic merge exactly as kustomize's patch filter runs it (kyaml merge2, patch elements
  * prepended). Returns a new object; an empty object `{}` means the patch deleted the whole
@@ -79,8 +99,21 @@ export function applyStrategicMergePatch(
   patch: Obj,
   opts: StrategicMergeOptions = {},
 ): Obj {
-  const dest = deepClone(target);
-  const merged = new Merger(opts.source).walk([dest, deepClone(patch)], undefined, []);
+  let dest: Obj;
+  let merger: Merger;
+  if (opts.emptyNull === undefined) {
+    dest = deepClone(target);
+    merger = new Merger(opts.source, undefined);
+  } else {
+    const origins = new WeakMap<object, Obj>();
+    dest = cloneTracked(target, origins) as Obj;
+    const emptyNull = opts.emptyNull;
+    merger = new Merger(opts.source, (owner, key) => {
+      const original = origins.get(owner);
+      return original !== undefined && emptyNull(original, key);
+    });
+  }
+  const merged = merger.walk([dest, deepClone(patch)], undefined, []);
   if (merged === undefined || merged === null || merged === KEEP_NULL) return {};
   // kustomize keeps only what the merge changed in the target's own node: a top-level
   // `$patch: replace` yields another node, which kustomize drops (the target stays as it was).
@@ -108,11 +141,10 @@ export function applyKustomizeSmPatch(
     effective = deepClone(patch);
     prepareTargetedPatch(effective, patch, target);
   }
-  const result = applyStrategicMergePatch(
-    target,
-    effective,
-    opts.source === undefined ? {} : { source: opts.source },
-  );
+  const result = applyStrategicMergePatch(target, effective, {
+    ...(opts.source === undefined ? {} : { source: opts.source }),
+    ...(opts.emptyNull === undefined ? {} : { emptyNull: opts.emptyNull }),
+  });
   if (Object.keys(result).length === 0) return result;
   if (opts.allowKindChange !== true) result['kind'] = kind;
   if (opts.allowNameChange !== true) setMeta(result, 'name', name);
@@ -208,7 +240,10 @@ type Directive = 'merge' | 'replace' | 'delete';
 
 /** The walker (kyaml walk.Walker) and the visitor (merge2.Merger) in one. */
 class Merger {
-  constructor(private readonly source: string | undefined) {}
+  constructor(
+    private readonly source: string | undefined,
+    private readonly emptyNull: ((owner: Obj, key: string) => boolean) | undefined,
+  ) {}
 
   private fail(path: string[], message: string): never {
     const where = path.length === 0 ? '' : ` at ${path.join('.')}`;
@@ -266,6 +301,11 @@ class Merger {
     for (const s of sources) if (isObj(s)) for (const k of Object.keys(s)) names.add(k);
     for (const key of [...names].sort(compareGo)) {
       const field: [Node, Node] = [fieldOf(sources[0], key), fieldOf(sources[1], key)];
+      if (field[0] === null && field[1] === undefined && this.emptyNull?.(dest as Obj, key) === true) {
+        // an empty value is a null without text: kyaml does not keep it
+        delete (dest as Obj)[key];
+        continue;
+      }
       const s = schema === undefined ? undefined : fieldSchema(schema, key);
       const val = this.walk(field, s, [...path, key]);
       setField(dest, key, val);
