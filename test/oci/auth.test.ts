@@ -129,7 +129,7 @@ describe('bearer tokens', () => {
   beforeAll(async () => {
     const dir = join(tmp.path, 'token');
     mkdirSync(dir);
-    tokens = await startTokenServer(dir, { alice: 'alice-secret-7' });
+    tokens = await startTokenServer(dir, { alice: 'alice-secret-7' }, { 'refresh-token-of-alice': 'alice' });
     reg = await startRegistry({ token: { realm: tokens.realm, service: tokens.service, issuer: tokens.issuer, rootCertFile: tokens.rootCertFile } });
   });
   afterAll(async () => {
@@ -155,6 +155,16 @@ describe('bearer tokens', () => {
     const before = tokens.requests.length;
     expect(await repo.listTags()).toEqual(['v1']);
     expect(tokens.requests.length - before).toBe(2);
+  });
+
+  it('uses an identity token from docker config with the OAuth2 refresh-token grant', async () => {
+    const dir = join(tmp.path, 'docker-identity');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { [reg.host]: { auth: Buffer.from('<token>:').toString('base64'), identitytoken: 'refresh-token-of-alice' } } }));
+    const before = tokens.requests.length;
+    const repo = openRepository(`${reg.host}/team/app`, { env: { ...process.env, DOCKER_CONFIG: dir } });
+    expect(await repo.listTags()).toEqual(['v1']);
+    expect(tokens.requests.slice(before).map((r) => r.user)).toEqual(['alice']);
   });
 
   it('wrong credentials: a clear error without the secret', async () => {

@@ -22,7 +22,11 @@ export interface TokenServer {
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
-export async function startTokenServer(dir: string, users: Record<string, string>): Promise<TokenServer> {
+/**
+ * `users` maps user names to passwords (basic auth on GET); `refreshTokens` maps OAuth2 refresh
+ * tokens (docker's identity tokens, sent with POST grant_type=refresh_token) to user names.
+ */
+export async function startTokenServer(dir: string, users: Record<string, string>, refreshTokens: Record<string, string> = {}): Promise<TokenServer> {
   execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'token.key', '-out', 'token.crt', '-days', '2', '-subj', '/CN=lading test token issuer'], { cwd: dir, stdio: 'ignore' });
   const key = createPrivateKey(readFileSync(join(dir, 'token.key')));
   const certDer = new X509Certificate(readFileSync(join(dir, 'token.crt'))).raw;
@@ -32,9 +36,32 @@ export async function startTokenServer(dir: string, users: Record<string, string
   let empty = 0;
 
   const server = http.createServer((req, res) => {
+    if (req.method === 'POST') {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => handle(req, res, new URLSearchParams(body)));
+      return;
+    }
+    handle(req, res, undefined);
+  });
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse, form: URLSearchParams | undefined) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (form) {
+      for (const [k, v] of form) if (k !== 'scope') url.searchParams.set(k, v);
+      for (const sc of (form.get('scope') ?? '').split(' ').filter(Boolean)) url.searchParams.append('scope', sc);
+    }
     const scopes = url.searchParams.getAll('scope');
     let user: string | undefined;
+    if (form) {
+      const who = form.get('grant_type') === 'refresh_token' ? refreshTokens[form.get('refresh_token') ?? ''] : undefined;
+      if (!who) {
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_grant' }));
+        requests.push({ scopes, user: undefined });
+        return;
+      }
+      user = who;
+    }
     const auth = req.headers.authorization;
     if (auth?.startsWith('Basic ')) {
       const [u, ...p] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
@@ -67,9 +94,10 @@ export async function startTokenServer(dir: string, users: Record<string, string
     const claims = { iss: issuer, sub: user ?? '', aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
     const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const signature = createSign('RSA-SHA256').update(signingInput).sign(key);
+    const token = `${signingInput}.${b64url(signature)}`;
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ token: `${signingInput}.${b64url(signature)}`, expires_in: 300, issued_at: new Date().toISOString() }));
-  });
+    res.end(JSON.stringify(form ? { access_token: token, expires_in: 300 } : { token, expires_in: 300, issued_at: new Date().toISOString() }));
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   return {

@@ -1,0 +1,54 @@
+// Small pure pieces of the registry client, table-driven.
+import { describe, expect, it } from 'vitest';
+import { isLoopbackRegistry, referrersTag } from '../../src/oci/index.js';
+import { parseChallenge } from '../../src/oci/remote/auth.js';
+import { retryAfterMs } from '../../src/oci/remote/client.js';
+
+describe('WWW-Authenticate', () => {
+  it.each([
+    ['Basic realm="Registry Realm"', { scheme: 'basic', params: { realm: 'Registry Realm' } }],
+    [
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"',
+      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/nginx:pull' } },
+    ],
+    ['Bearer realm="https://x/token", scope="repository:a:pull,push", error="insufficient_scope"', { scheme: 'bearer', params: { realm: 'https://x/token', scope: 'repository:a:pull,push', error: 'insufficient_scope' } }],
+    ['bearer realm=https://unquoted/token,service=svc', { scheme: 'bearer', params: { realm: 'https://unquoted/token', service: 'svc' } }],
+    ['Bearer realm="a \\"quoted\\" realm"', { scheme: 'bearer', params: { realm: 'a "quoted" realm' } }],
+  ])('%s', (header, want) => {
+    expect(parseChallenge(header)).toEqual(want);
+  });
+  it('no header, no challenge', () => expect(parseChallenge(undefined)).toBeUndefined());
+});
+
+describe('Retry-After', () => {
+  it('takes seconds and HTTP dates', () => {
+    expect(retryAfterMs('3')).toBe(3000);
+    expect(retryAfterMs(' 0 ')).toBe(0);
+    const inFuture = new Date(Date.now() + 120_000).toUTCString();
+    expect(retryAfterMs(inFuture)).toBeGreaterThan(100_000);
+    expect(retryAfterMs('Thu, 01 Jan 1970 00:00:00 GMT')).toBe(0);
+    expect(retryAfterMs('soon')).toBeUndefined();
+    expect(retryAfterMs(undefined)).toBeUndefined();
+  });
+});
+
+describe('loopback registries (plain http allowed without --insecure)', () => {
+  it.each([
+    ['localhost', true],
+    ['localhost:5000', true],
+    ['127.0.0.1:5000', true],
+    ['127.1.2.3', true],
+    ['[::1]:5000', true],
+    ['registry.localhost:80', true],
+    ['ghcr.io', false],
+    ['localhost.example.com', false],
+    ['10.0.0.1:5000', false],
+    ['128.0.0.1', false],
+  ])('%s → %s', (host, want) => expect(isLoopbackRegistry(host)).toBe(want));
+});
+
+describe('referrers tag schema', () => {
+  it('turns a digest into its fallback tag', () => {
+    expect(referrersTag(`sha256:${'ab'.repeat(32)}`)).toBe(`sha256-${'ab'.repeat(32)}`);
+  });
+});
