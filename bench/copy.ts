@@ -96,13 +96,17 @@ export default async function bench(): Promise<void> {
         }
       }
     }
+    // How much of lading's time is Node starting the CLI (loading every command module).
+    const startup: number[] = [];
+    for (let i = 0; i < 3; i++) startup.push((await measure(process.execPath, [ladingMain, '--version'], env)).ms);
     const lm = median(lading.map((s) => s.ms));
     const sm = median(skopeo.map((s) => s.ms));
     const lrss = Math.max(...lading.map((s) => s.maxRssKiB)) / 1024;
     const srss = Math.max(...skopeo.map((s) => s.maxRssKiB)) / 1024;
     process.stdout.write(
       `copy ${(bytes / 1048576).toFixed(0)} MiB registry→registry, median of ${ROUNDS}: lading ${(lm / 1000).toFixed(2)} s, skopeo ${(sm / 1000).toFixed(2)} s, ` +
-        `ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 1.00×); peak RSS lading ${lrss.toFixed(0)} MiB (goal < 150), skopeo ${srss.toFixed(0)} MiB\n`,
+        `ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 1.00×); peak RSS lading ${lrss.toFixed(0)} MiB (goal < 150), skopeo ${srss.toFixed(0)} MiB; ` +
+        `lading CLI start-up alone (--version) ${(median(startup) / 1000).toFixed(2)} s\n`,
     );
   } finally {
     await source.stop();

@@ -18,7 +18,7 @@ import {
 } from '../../src/oci/index.js';
 import { startFaultProxy, type FaultProxy } from '../env/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
-import { expectOciError, expectSameBytes, pushRandomImage, pushReferrer } from './helpers.js';
+import { expectOciError, expectSameBytes, pushRandomImage, pushRandomIndex, pushReferrer } from './helpers.js';
 
 let reg: RunningRegistry;
 let proxy: FaultProxy;
@@ -100,6 +100,18 @@ describe('tags', () => {
     const pages = proxy3.requests.filter((r) => r.path.includes('/tags/list'));
     expect(pages.length).toBe(3);
     expect(pages[1]?.path).toMatch(/[?&]last=t2/);
+  });
+
+  it('copies an index with referrers into distribution v3 and deletes there', async () => {
+    const mem = new MemoryStore();
+    const { descriptor } = await pushRandomIndex(mem, 'multi');
+    const sig = await pushReferrer(mem, descriptor);
+    const dst = openRepository(`${reg3.host}/v3/app`);
+    await copy(mem, 'multi', dst, 'multi', { referrers: true });
+    expect((await dst.resolve('multi')).digest).toBe(descriptor.digest);
+    expect((await dst.referrers(descriptor)).map((d) => d.digest)).toEqual([sig.digest]);
+    await dst.delete(sig);
+    expect(await dst.referrers(descriptor)).toEqual([]);
   });
 });
 
