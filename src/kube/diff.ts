@@ -74,6 +74,7 @@ export function maskSecrets(before: KubeObject | undefined, after: KubeObject | 
 function forDisplay(obj: KubeObject): string {
   const c = clone(obj);
   delete metadataOf(c)['managedFields'];
+  delete c['status'];
   return stringify(c, { lineWidth: 0, indentSeq: false });
 }
 

@@ -235,9 +235,13 @@ export function takeoverPatch(live: KubeObject): unknown[] {
   return ops;
 }
 
-/** What a comparison ignores: bookkeeping the server changes on any write. */
+/**
+ * What a comparison ignores: bookkeeping the server changes on any write, and status, which
+ * controllers change between the read and the dry run and which apply does not set.
+ */
 export function normalizeForCompare(obj: KubeObject): KubeObject {
   const c = clone(obj);
+  delete c['status'];
   const meta = metadataOf(c);
   delete meta['resourceVersion'];
   if (Array.isArray(meta['managedFields'])) {
