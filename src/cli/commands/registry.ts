@@ -171,8 +171,8 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
     await withRepository(ref, opts, io, async (repo) => {
       const { descriptor, manifest, bytes } = await fetchManifest(repo, repo.ref.reference);
       if (raw) {
+        // Exactly the stored bytes, as crane prints them: `lading manifest REF | sha256sum` is the digest.
         io.stdout.write(bytes);
-        if (bytes[bytes.length - 1] !== 0x0a) io.stdout.write('\n');
         return;
       }
       io.stdout.write(
