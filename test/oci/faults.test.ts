@@ -126,7 +126,7 @@ describe('failures leave nothing half-written', () => {
     const port = proxy.host.split(':')[1];
     await proxy.stop();
     try {
-      await expectOciError(openRepository(`127.0.0.1:${port}/x`, fast).resolve('v1'), 'NETWORK', new RegExp(`is the registry 127.0.0.1:${port} running`));
+      await expectOciError(openRepository(`127.0.0.1:${port}/x`, fast).resolve('v1'), 'NETWORK', new RegExp(`^resolving 127.0.0.1:${port}/x:v1: contacting registry 127.0.0.1:${port}: .*ECONNREFUSED.*is the registry 127.0.0.1:${port} running`));
     } finally {
       proxy = await startFaultProxy(reg.url);
     }

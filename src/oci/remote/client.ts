@@ -342,7 +342,12 @@ export class RegistryClient {
    */
   async request(req: RegistryRequest): Promise<IncomingMessage> {
     const signal = this.signalFor(req.signal);
-    await this.ping(signal);
+    try {
+      await this.ping(signal);
+    } catch (err) {
+      if (err instanceof OciError && !err.message.startsWith(req.what)) throw new OciError(err.code, `${req.what}: ${err.message}`, { cause: err });
+      throw err;
+    }
     const replayable = req.body === undefined || Buffer.isBuffer(req.body) || !(req.body instanceof Readable);
     let url = new URL(req.path, this.baseUrl);
     let authRetried = false;
