@@ -5,6 +5,7 @@ const modules: string[] = [
   './copy.ts',
   './verify.ts',
   './artifact.ts',
+  './apply.ts',
 ];
 
 const only = process.argv.slice(2);

@@ -1,0 +1,113 @@
+// `lading apply inventory` vs `kubectl apply --server-side` on the same control plane in the same
+// run: 1,000 objects (ConfigMaps, Services, Deployments) over 10 namespaces; first apply,
+// unchanged re-apply, then prune of half. Each tool gets its own 10 namespaces (created before
+// timing) so that both do the same work. Whole processes are timed (Node and kubectl start-up
+// included); peak RSS comes from /usr/bin/time. Goals: first apply ≤ 1.0×, re-apply ≤ 0.5×.
+//
+// kubectl's ApplySet prune (--applyset) needs a namespaced parent and refuses objects outside
+// its -n namespace, so it cannot track a set over 10 namespaces in one invocation; kubectl's
+// prune here is the label-selector prune (`--prune -l`), the one that works over namespaces.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { startCluster } from '../test/env/cluster.js';
+
+const NAMESPACES = 10;
+const PER_NAMESPACE = 100; // 34 ConfigMaps, 33 Services, 33 Deployments
+const repoRoot = resolve(import.meta.dirname, '..');
+// LADING_MAIN lets a developer point at another build of the CLI.
+const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'main.js');
+
+interface Timed {
+  ms: number;
+  peakRssKiB: number;
+  stdout: string;
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolvePromise, reject) => {
+    execFile('/usr/bin/time', ['-f', 'LADING_BENCH_RSS=%M', cmd, ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (err) {
+        reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr).slice(-3000)}`));
+        return;
+      }
+      const rss = /LADING_BENCH_RSS=(\d+)/.exec(String(stderr));
+      resolvePromise({ ms, peakRssKiB: Number(rss?.[1] ?? 0), stdout: String(stdout) });
+    });
+  });
+}
+
+function objects(prefix: string, tool: string, count: number): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (let n = 0; n < NAMESPACES; n++) {
+    const ns = `${prefix}-${n}`;
+    for (let i = 0; i < count; i++) {
+      const name = `obj-${i}`;
+      const labels = { bench: tool, app: name };
+      if (i % 3 === 0) out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, labels }, data: { index: String(i), payload: 'x'.repeat(200) } });
+      else if (i % 3 === 1) out.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns, labels }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+      else
+        out.push({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name, namespace: ns, labels },
+          // No replicas: the benchmark measures the apply engines, not the scheduler.
+          spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1.0.0', ports: [{ containerPort: 8080 }] }] } } },
+        });
+    }
+  }
+  return out;
+}
+
+function writeSet(file: string, objs: Record<string, unknown>[]): void {
+  writeFileSync(file, objs.map((o) => stringify(o)).join('---\n'));
+}
+
+export default async function bench(): Promise<void> {
+  if (!existsSync(ladingMain)) throw new Error(`${ladingMain} is missing: run \`npm run build\` first (npm run bench does)`);
+  const cluster = await startCluster({ nodes: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'lading-bench-apply-'));
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, KUBECONFIG: cluster.kubeconfig };
+  try {
+    const files: Record<'lading' | 'kubectl', { full: string; half: string }> = {
+      lading: { full: join(dir, 'lading-full.yaml'), half: join(dir, 'lading-half.yaml') },
+      kubectl: { full: join(dir, 'kubectl-full.yaml'), half: join(dir, 'kubectl-half.yaml') },
+    };
+    for (const tool of ['lading', 'kubectl'] as const) {
+      writeSet(files[tool].full, objects(`bench-${tool}`, tool, PER_NAMESPACE));
+      writeSet(files[tool].half, objects(`bench-${tool}`, tool, PER_NAMESPACE / 2));
+      for (let n = 0; n < NAMESPACES; n++) await timed('kubectl', ['create', 'namespace', `bench-${tool}-${n}`], env);
+    }
+    const ladingApply = (file: string, prune: boolean): string[] => [ladingMain, 'apply', 'inventory', 'bench', '-n', 'default', '-f', file, ...(prune ? ['--prune'] : [])];
+    const phases: Array<{ name: string; lading: string[]; kubectl: string[]; goal?: number }> = [
+      { name: 'first apply', lading: ladingApply(files.lading.full, false), kubectl: ['apply', '--server-side', '-f', files.kubectl.full], goal: 1.0 },
+      { name: 'unchanged re-apply', lading: ladingApply(files.lading.full, false), kubectl: ['apply', '--server-side', '-f', files.kubectl.full], goal: 0.5 },
+      {
+        name: 'prune of half',
+        lading: ladingApply(files.lading.half, true),
+        kubectl: ['apply', '--server-side', '--prune', '-l', 'bench=kubectl', '--prune-allowlist=core/v1/ConfigMap', '--prune-allowlist=core/v1/Service', '--prune-allowlist=apps/v1/Deployment', '-f', files.kubectl.half],
+      },
+    ];
+    const total = NAMESPACES * PER_NAMESPACE;
+    process.stdout.write(`apply ${total} objects (ConfigMaps, Services, Deployments) over ${NAMESPACES} namespaces, whole processes, one run each\n`);
+    for (const phase of phases) {
+      const l = await timed(process.execPath, phase.lading, env);
+      const k = await timed('kubectl', phase.kubectl, env);
+      const ratio = l.ms / k.ms;
+      const lCount = l.stdout.split('\n').filter((s) => s.trim() !== '').length;
+      const kCount = k.stdout.split('\n').filter((s) => s.trim() !== '').length;
+      process.stdout.write(
+        `${phase.name.padEnd(19)} lading ${l.ms.toFixed(0).padStart(6)} ms (peak RSS ${(l.peakRssKiB / 1024).toFixed(0)} MiB, ${lCount} lines), ` +
+          `kubectl ${k.ms.toFixed(0).padStart(6)} ms (peak RSS ${(k.peakRssKiB / 1024).toFixed(0)} MiB, ${kCount} lines) → ratio ${ratio.toFixed(2)}×` +
+          `${phase.goal !== undefined ? ` (goal ≤ ${phase.goal.toFixed(2)}×${ratio <= phase.goal ? ', met' : ', NOT met'})` : ''}\n`,
+      );
+    }
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
