@@ -215,14 +215,14 @@ export class RegistryClient {
       for (const scheme of schemes) {
         const base = `${scheme}://${this.registry}`;
         try {
-          const res = await this.withRetries(() => this.send(new URL('/v2/', base), 'GET', {}, undefined, signal), `contacting ${this.registry}`, true, signal);
+          const res = await this.withRetries(() => this.send(new URL('/v2/', base), 'GET', {}, undefined, signal), `contacting registry ${this.registry}`, true, signal);
           this.baseUrl = base;
           if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
           drain(res);
           return;
         } catch (err) {
           lastErr = err;
-          const mapped = networkError(err, `contacting ${this.registry}`, this.registry);
+          const mapped = networkError(err, `contacting registry ${this.registry}`, this.registry);
           // A certificate problem is final; a protocol mismatch means try plain http.
           if (mapped.code === 'TLS' && !this.opts.insecure && !/wrong version number|packet length|EPROTO|http request/i.test(String((err as Error).message) + ((err as NodeJS.ErrnoException).code ?? ''))) throw mapped;
           if (mapped.code === 'ABORTED') throw mapped;
