@@ -2,6 +2,7 @@
 // directions, offline (keys only: no Fulcio, no Rekor, no TUF), against real local registries.
 // Key pairs cross over: lading signs with a key cosign generated and cosign signs with a key
 // lading generated.
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +158,32 @@ for (const flavor of ['distribution2', 'distribution3'] as const) {
         expectOk(cli, 'lading verify-attestation');
         const wrong = await lading(['verify-attestation', '--key', cosignKey.pub, ref], { cwd: dir });
         expect(wrong.code).toBe(1);
+      }
+    });
+
+    it('RSA-2048 and ECDSA P-384 keys imported by cosign: each tool verifies the other (P-384 signs with SHA-384, as cosign)', async () => {
+      const pairs = {
+        rsa: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+        p384: generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey,
+      };
+      for (const [alg, privateKey] of Object.entries(pairs)) {
+        writeFileSync(join(dir, `${alg}.pem`), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+        expectOk(await cosign(['import-key-pair', '--key', `${alg}.pem`, '--output-key-prefix', `imported-${flavor}-${alg}`], { cwd: dir, password: 'imp' }), `cosign import-key-pair ${alg}`);
+        const key = join(dir, `imported-${flavor}-${alg}.key`);
+        const pub = join(dir, `imported-${flavor}-${alg}.pub`);
+        const digestFlags = alg === 'p384' ? ['--signature-digest-algorithm', 'sha384'] : [];
+
+        const image = await pushRandomImage(registry.host, `imported-${alg}`, '1');
+        const ref = `${registry.host}/imported-${alg}:1`;
+        await sign(ref, { key, password: 'imp' });
+        expectOk(await cosign(['verify', '--key', pub, ...digestFlags, ...OFFLINE_VERIFY, ref], { cwd: dir }), `cosign verify ${alg}`);
+
+        const other = await pushRandomImage(registry.host, `imported-${alg}`, '2');
+        const otherRef = `${registry.host}/imported-${alg}:2`;
+        expectOk(await cosign(['sign', '--key', key, '--new-bundle-format=false', ...OFFLINE_SIGN, otherRef], { cwd: dir, password: 'imp' }), `cosign sign ${alg}`);
+        const v = await verify(otherRef, { key: pub });
+        expect(v.signatures.map((s) => s.payload.critical.image['docker-manifest-digest'])).toEqual([other.digest]);
+        expect(image.digest).not.toBe(other.digest);
       }
     });
 

@@ -87,10 +87,12 @@ export function cosign(args: string[], opts: { cwd?: string; password?: string; 
     ...(opts.env ?? {}),
   };
   return new Promise((resolvePromise) => {
-    execFile(bin, args, { cwd: opts.cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
+    const child = execFile(bin, args, { cwd: opts.cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
     });
+    // cosign never gets to wait for an answer on stdin (e.g. "overwrite?").
+    child.stdin?.end();
   });
 }
 
