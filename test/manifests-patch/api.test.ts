@@ -176,3 +176,17 @@ describe('classifyPatch', () => {
     );
   });
 });
+
+describe('keys from user data', () => {
+  it('treats __proto__ as an ordinary key', () => {
+    const target = JSON.parse('{"kind":"ConfigMap","metadata":{"name":"c"},"data":{"__proto__":"a","x":"1"}}');
+    const patch = JSON.parse('{"kind":"ConfigMap","metadata":{"name":"c"},"data":{"__proto__":"b","y":{"__proto__":"c"}}}');
+    const merged = applyStrategicMergePatch(target, patch);
+    expect(Object.getPrototypeOf(merged['data'])).toBe(Object.prototype);
+    expect(Object.keys(merged['data'] as object)).toStrictEqual(['__proto__', 'x', 'y']);
+    expect(JSON.stringify(merged['data'])).toBe('{"__proto__":"b","x":"1","y":{"__proto__":"c"}}');
+    const patched = applyJson6902(target, [{ op: 'add', path: '/data/__proto__', value: { polluted: true } }]);
+    expect(JSON.stringify(patched['data'])).toBe('{"__proto__":{"polluted":true},"x":"1"}');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});

@@ -7,6 +7,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
 import { PatchError } from './errors.js';
+import { setOwn } from './own.js';
 
 export interface JsonPatchOperation {
   op: string;
@@ -234,7 +235,7 @@ function toJsonValue(v: unknown): unknown {
   if (isObj(v)) {
     const out: Obj = {};
     for (const [k, e] of Object.entries(v)) {
-      if (e !== undefined) out[k] = toJsonValue(e);
+      if (e !== undefined) setOwn(out, k, toJsonValue(e));
     }
     return out;
   }
@@ -247,7 +248,7 @@ function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map((e) => sortKeys(e));
   if (isObj(v)) {
     const out: Obj = {};
-    for (const k of Object.keys(v).sort(compareGo)) out[k] = sortKeys(v[k]);
+    for (const k of Object.keys(v).sort(compareGo)) setOwn(out, k, sortKeys(v[k]));
     return out;
   }
   return v;
@@ -316,7 +317,7 @@ function get(con: Container, key: string): { value?: unknown; error?: string } {
 
 function set(con: Container, key: string, value: unknown): void {
   if (!Array.isArray(con)) {
-    con[key] = value;
+    setOwn(con, key, value);
     return;
   }
   let idx = atoi(key) as number;
@@ -326,7 +327,7 @@ function set(con: Container, key: string, value: unknown): void {
 
 function add(con: Container, key: string, value: unknown): string | undefined {
   if (!Array.isArray(con)) {
-    con[key] = value;
+    setOwn(con, key, value);
     return undefined;
   }
   if (key === '-') {

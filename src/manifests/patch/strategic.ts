@@ -6,6 +6,7 @@
 // that the many small effects of kyaml's in-place node edits (directive elision, list element
 // filtering, element replacement by merge key) come out the same.
 import { PatchError } from './errors.js';
+import { setOwn } from './own.js';
 import type { Schema } from './schema.js';
 import { elementSchema, fieldSchema, isAssociative, schemaForType } from './schema.js';
 
@@ -81,7 +82,7 @@ function cloneTracked(v: unknown, origins: WeakMap<object, Obj>): unknown {
   if (Array.isArray(v)) return v.map((e) => cloneTracked(e, origins));
   if (isObj(v)) {
     const out: Obj = {};
-    for (const [k, e] of Object.entries(v)) out[k] = cloneTracked(e, origins);
+    for (const [k, e] of Object.entries(v)) setOwn(out, k, cloneTracked(e, origins));
     origins.set(out, v);
     return out;
   }
@@ -189,7 +190,7 @@ function prepareTargetedPatch(copy: Obj, original: Obj, target: Obj): void {
   const stringMap = (v: unknown): Obj | undefined => {
     if (!isObj(v)) return undefined;
     const out: Obj = {};
-    for (const k of Object.keys(v).sort()) out[k] = scalarOrEmpty(v[k]);
+    for (const k of Object.keys(v).sort()) setOwn(out, k, scalarOrEmpty(v[k]));
     return Object.keys(out).length === 0 ? undefined : out;
   };
   let md = copy['metadata'];
@@ -222,7 +223,7 @@ function restoreNulls(v: unknown): void {
     }
   } else if (isObj(v)) {
     for (const k of Object.keys(v)) {
-      if (v[k] === KEEP_NULL) v[k] = null;
+      if (v[k] === KEEP_NULL) setOwn(v, k, null);
       else restoreNulls(v[k]);
     }
   }
@@ -413,7 +414,7 @@ class Merger {
           exit = true;
         } else if (fieldOf(val, key) === undefined && value !== '') {
           // kyaml writes the key back as an untyped scalar; keep the original value's type
-          if (isObj(val)) val[key] = typedKeyValue(sources, key, value);
+          if (isObj(val)) setOwn(val, key, typedKeyValue(sources, key, value));
         }
       }
       if (exit) continue;
@@ -517,7 +518,7 @@ function setField(dest: Node, key: string, val: Node): void {
     delete dest[key];
     return;
   }
-  dest[key] = val;
+  setOwn(dest, key, val);
 }
 
 /** The original (typed) value of a merge key in either source, for writing it back. */
