@@ -105,6 +105,9 @@ export class LayoutStore implements Storage {
     const file = createReadStream(path, { highWaterMark: 1 << 20 });
     const verifier = new VerifyingStream(desc, what);
     file.on('error', (err) => verifier.destroy(new OciError('LAYOUT', `${what}: ${err.message}`, { cause: err })));
+    verifier.on('close', () => {
+      if (!file.readableEnded) file.destroy();
+    });
     return file.pipe(verifier);
   }
 

@@ -70,6 +70,10 @@ export class RemoteRepository implements Storage {
     const verifier = new VerifyingStream(desc, what);
     const body = new ResumingBody(first, desc.size, this.opts.retries ?? 4, what, (offset) => this.getBlob(desc, offset, what, opts?.signal), opts?.signal);
     body.on('error', (err) => verifier.destroy(err));
+    // A consumer that stops early must not leave the connection open.
+    verifier.on('close', () => {
+      if (!body.readableEnded) body.destroy();
+    });
     return body.pipe(verifier);
   }
 
@@ -463,7 +467,7 @@ class ResumingBody extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    this.current?.destroy();
+    if (this.current && !this.current.complete) this.current.destroy();
     cb(err);
   }
 }
