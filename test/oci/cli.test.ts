@@ -9,7 +9,7 @@ import { run } from '../../src/cli/program.js';
 import type { CliIO } from '../../src/cli/output.js';
 import { StaticCredentials, openRepository } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
-import { pushRandomImage, tempDir, type TestImage } from './helpers.js';
+import { pushRandomImage, pushReferrer, tempDir, type TestImage } from './helpers.js';
 
 let reg: RunningRegistry;
 let img: TestImage;
@@ -80,6 +80,14 @@ describe('lading login / logout', () => {
     expect(cp.stderr).toContain(`copying ${reg.host}/cli/src:1.0.0 to ${reg.host}/cli/dst:1.0.0`);
     expect((await lading(['ls', `${reg.host}/cli/dst`])).stdout).toBe('1.0.0\n');
     expect(cp.stdout + cp.stderr).not.toContain(reg.password!);
+
+    // --referrers brings signatures along (the destination gets its own referrers index).
+    const src = openRepository(`${reg.host}/cli/src`, { credentials: new StaticCredentials({ [reg.host]: { username: reg.username!, password: reg.password! } }) });
+    const sig = await pushReferrer(src, img.descriptor);
+    const withRefs = await lading(['copy', `${reg.host}/cli/src:1.0.0`, `${reg.host}/cli/signed:1.0.0`, '--referrers']);
+    expect(withRefs.code, withRefs.stderr).toBe(0);
+    expect(withRefs.stderr).toContain(`referrer ${sig.digest.slice(0, 19)}`);
+    expect((await lading(['ls', `${reg.host}/cli/signed`])).stdout).toBe(`1.0.0\n${img.descriptor.digest.replace(':', '-')}\n`);
   });
 
   it('bad input: usage errors exit 2, bad references and missing tags exit 1 with the reference named', async () => {
@@ -124,7 +132,7 @@ describe('lading login / logout', () => {
     expect(r.stderr).toContain('saved with docker-credential-ladingvault');
     expect(readFileSync(join(configDir, 'config.json'), 'utf8')).not.toContain(Buffer.from(`${reg.username}:${reg.password}`).toString('base64'));
     expect(JSON.parse(readFileSync(vault, 'utf8'))).toEqual({ ServerURL: reg.host, Username: reg.username, Secret: reg.password });
-    expect((await lading(['ls', `${reg.host}/cli/src`], '', env)).stdout).toBe('1.0.0\n');
+    expect((await lading(['ls', `${reg.host}/cli/dst`], '', env)).stdout).toBe('1.0.0\n');
     expect((await lading(['logout', reg.host], '', env)).code).toBe(0);
     expect(existsSync(vault)).toBe(false);
   });
