@@ -83,6 +83,8 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
     annotations[k] = v;
   }
   if (annotations[Annotations.created] === '') annotations[Annotations.created] = created;
+  // Keys in lexical order, as Flux (Go's JSON encoding of a map) writes them.
+  const sortedAnnotations = Object.fromEntries(Object.entries(annotations).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 
   const work = await mkdtemp(join(tmpdir(), 'lading-push-'));
   try {
@@ -96,7 +98,7 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
       mediaType: MediaTypes.ociManifest,
       config,
       layers: [layer],
-      annotations,
+      annotations: sortedAnnotations,
     };
     const storage = repositoryFor(ref, opts);
     const op = opts.signal ? { signal: opts.signal } : {};
