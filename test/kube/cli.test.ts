@@ -101,6 +101,18 @@ describe('kube CLI', () => {
     expect(d.stderr).toContain(`Service/${ns}/web`);
     expect(d.stderr).toMatch(/forbidden/);
     expect(d.stderr).not.toContain(token);
+    // The same token through an exec credential plugin.
+    const plugin = join(work, `exec-${ns}.sh`);
+    writeFileSync(plugin, `#!/bin/sh\necho '${JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', status: { token } })}'\n`, { mode: 0o700 });
+    const execConfig = join(work, `exec-${ns}`);
+    writeFileSync(
+      execConfig,
+      stringify({ apiVersion: 'v1', kind: 'Config', clusters: admin.clusters, users: [{ name: 'sa', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } } }], contexts: [{ name: 'sa', context: { cluster: (admin.clusters[0] as { name: string }).name, user: 'sa', namespace: ns } }], 'current-context': 'sa' }),
+      { mode: 0o600 },
+    );
+    const viaExec = await lading(['get', 'inventories'], { kubeconfig: execConfig });
+    expect(viaExec.code, viaExec.stderr).toBe(0);
+    expect(lines(viaExec.stdout)[1]).toMatch(/^app\s+1\s/);
     await kubectl(kubeconfig, ['delete', 'clusterrolebinding', `${ns}-ns-get`]);
     await kubectl(kubeconfig, ['delete', 'clusterrole', `${ns}-ns-get`]);
   });

@@ -224,6 +224,29 @@ describe('apply engine', () => {
     expect((err as KubeError).message).not.toContain(`Namespace/${ns}`);
   });
 
+  it('fails fast when an object fails (Deployment past its progress deadline)', async () => {
+    setup.ready();
+    const ns = newNamespace('failfast');
+    const stuck = deployment(ns, 'stuck', { replicas: 1 });
+    const spec = stuck['spec'] as Record<string, unknown>;
+    spec['progressDeadlineSeconds'] = 1;
+    // No node matches: the Pod never runs, the controller reports ProgressDeadlineExceeded.
+    ((spec['template'] as Record<string, unknown>)['spec'] as Record<string, unknown>)['nodeSelector'] = { 'lading.dev/no-such-node': 'true' };
+    const err = await applyInventory({ client, name: ns, objects: [namespace(ns), stuck], wait: true, timeoutMs: 240_000 }).catch((e: unknown) => e);
+    expect((err as KubeError).code).toBe('FAILED');
+    expect((err as KubeError).message).toContain(`Deployment/${ns}/stuck failed: Progress deadline exceeded`);
+  });
+
+  it('re-creates on an immutable change when the object carries lading.dev/force: enabled', async () => {
+    setup.ready();
+    const ns = newNamespace('forceann');
+    await applyInventory({ client, name: ns, objects: [namespace(ns), deployment(ns, 'web', { app: 'one' })] });
+    const changed = deployment(ns, 'web', { app: 'two' });
+    (changed['metadata'] as Record<string, unknown>)['annotations'] = { 'lading.dev/force': 'enabled' };
+    const r = await applyInventory({ client, name: ns, objects: [namespace(ns), changed], timeoutMs: 60_000 });
+    expect(r.changes.find((c) => c.id === `Deployment/${ns}/web`)).toMatchObject({ action: 'configured', reason: 're-created: spec.selector is immutable' });
+  });
+
   it('computes the same ApplySet id as kubectl', async () => {
     setup.ready();
     const ns = newNamespace('applyset');
