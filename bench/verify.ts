@@ -55,6 +55,10 @@ export default async function bench(): Promise<void> {
     const key = join(dir, 'cosign.key');
     const pub = join(dir, 'cosign.pub');
     const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), TUF_ROOT: join(dir, '.sigstore') };
+    // The floor for any Node CLI on this machine right now: starting Node and doing nothing.
+    const floor: number[] = [];
+    for (let i = 0; i < RUNS; i++) floor.push(await timeProcess(process.execPath, ['-e', '0'], env));
+    process.stdout.write(`node start-up alone (node -e 0): ${median(floor).toFixed(0)} ms (median of ${RUNS})\n`);
     for (const format of ['classic', 'bundle'] as SignatureFormat[]) {
       const ref = await pushImage(registry.host, `bench-${format}`);
       await sign(ref, { key, password: '', format });
