@@ -5,7 +5,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StaticCredentials, loadDockerConfig, openRepository, type RegistryOptions } from '../../src/oci/index.js';
+import { StaticCredentials, loadDockerConfig, login, openRepository, type RegistryOptions } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { expectOciError, pushRandomImage, tempDir } from './helpers.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
@@ -165,6 +165,15 @@ describe('bearer tokens', () => {
     const repo = openRepository(`${reg.host}/team/app`, { env: { ...process.env, DOCKER_CONFIG: dir } });
     expect(await repo.listTags()).toEqual(['v1']);
     expect(tokens.requests.slice(before).map((r) => r.user)).toEqual(['alice']);
+  });
+
+  it('login checks the credentials through the token service before saving them', async () => {
+    const dir = join(tmp.path, 'docker-login-token');
+    await expectOciError(login(reg.host, { username: 'alice', password: 'bad-pass-9', configDir: dir }), 'UNAUTHORIZED', new RegExp(reg.host));
+    const saved = await login(reg.host, { username: 'alice', password: 'alice-secret-7', configDir: dir });
+    expect(saved.path).toBe(join(dir, 'config.json'));
+    const repo = openRepository(`${reg.host}/team/app`, { env: { ...process.env, DOCKER_CONFIG: dir } });
+    expect(await repo.listTags()).toEqual(['v1']);
   });
 
   it('wrong credentials: a clear error without the secret', async () => {
