@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descriptorFor, fetchManifest, MediaTypes, pushManifest, referrersTag, type Descriptor, type ImageIndex, type ImageManifest } from '../../src/oci/index.js';
-import { attachmentTag, generateKeyPair, isSignError, sign, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, tree, verify, verifyArtifact } from '../../src/sign/index.js';
+import { attachmentTag, generateKeyPair, isSignError, sign, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, tree, verify, verifyArtifact, verifyAttestation } from '../../src/sign/index.js';
 import { startFaultProxy } from '../env/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { lading, pushRandomImage, pushRandomIndex, repo, tempDir } from './helpers.js';
@@ -337,6 +337,21 @@ describe('attestations and tree', () => {
     expect(data.digest).toBe(image.digest);
     expect(data.attachments.map((a) => [a.kind, a.layers.length])).toEqual([['attestations', 2]]);
     expect(data.referrers).toHaveLength(2);
+  });
+
+  it('--replace drops earlier attestations of the same type (classic)', async () => {
+    const image = await pushRandomImage(registry.host, 'replace', '1');
+    const ref = `${registry.host}/replace:1`;
+    writeFileSync(join(dir, 'v1.json'), '{"v":1}');
+    writeFileSync(join(dir, 'v2.json'), '{"v":2}');
+    const run = (args: string[]) => lading(args, { cwd: dir, env: env() });
+    expect((await run(['attest', '--key', 'cosign.key', '--type', 'openvex', '--predicate', 'v1.json', ref])).code).toBe(0);
+    expect((await run(['attest', '--key', 'cosign.key', '--type', 'cyclonedx', '--predicate', 'v1.json', ref])).code).toBe(0);
+    expect((await run(['attest', '--key', 'cosign.key', '--type', 'openvex', '--predicate', 'v2.json', '--replace', ref])).code).toBe(0);
+    const m = (await fetchManifest(repo(registry.host, 'replace'), attachmentTag(image.digest, 'att'))).manifest as ImageManifest;
+    expect(m.layers.map((l) => l.annotations?.['predicateType'])).toEqual(['https://cyclonedx.org/bom', 'https://openvex.dev/ns']);
+    const v = await verifyAttestation(ref, { key: join(dir, 'cosign.pub'), type: 'openvex' });
+    expect(v.attestations.map((a) => a.statement.predicate)).toEqual([{ v: 2 }]);
   });
 
   it('a bad predicate names the file', async () => {
