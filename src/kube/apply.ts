@@ -11,6 +11,7 @@ import { stageOf, stages } from './ordering.js';
 import {
   planObjects,
   prepareObjects,
+  respectLiveAutoscalers,
   serverSideApply,
   staleEntries,
   takeoverPatch,
@@ -151,6 +152,7 @@ export async function applyInventory(opts: ApplyInventoryOptions): Promise<Apply
   await ensureNamespace(client, namespace, opts.createNamespace ?? false, { dryRun, ...signalOf(opts) });
   const previous = await readInventory(client, opts.name, namespace, signalOf(opts));
   const items = await prepareObjects(discovery, opts.objects, { inventory: { name: opts.name, namespace }, defaultNamespace: client.namespace, ...signalOf(opts) });
+  await respectLiveAutoscalers(client, items, { concurrency, ...signalOf(opts) });
   const newEntries = items.map((p) => p.ref);
   const oldEntries = previous?.entries ?? [];
   emit({ type: 'applying', count: items.length });

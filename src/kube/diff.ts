@@ -7,7 +7,7 @@ import { discoveryFor } from './discovery.js';
 import { KubeError } from './errors.js';
 import { ownedBy, readInventory, Annotations } from './inventory.js';
 import { annotationsOf, displayName, metadataOf, type KubeObject, type ObjectRef } from './objects.js';
-import { planObjects, prepareObjects, staleEntries, getLive } from './plan.js';
+import { getLive, planObjects, prepareObjects, respectLiveAutoscalers, staleEntries } from './plan.js';
 import { sortForDelete } from './ordering.js';
 import { clone, isRecord, mapLimit } from './util.js';
 
@@ -100,6 +100,7 @@ export async function diffInventory(opts: DiffInventoryOptions): Promise<DiffRes
   const inventory = { name: opts.name, namespace };
   const previous = await readInventory(client, opts.name, namespace, signal);
   const items = await prepareObjects(discovery, opts.objects, { inventory, defaultNamespace: client.namespace, ...signal });
+  await respectLiveAutoscalers(client, items, { concurrency, ...signal });
   const pendingNamespaces = new Set(items.filter((p) => p.ref.kind === 'Namespace' && p.ref.group === '' && true).map((p) => p.ref.name));
   const failures = await planObjects(client, items, { concurrency, force: true, pendingNamespaces, ...signal });
   if (failures.length > 0) {

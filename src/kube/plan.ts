@@ -90,6 +90,38 @@ export async function prepareObjects(discovery: Discovery, objects: readonly Kub
   return sortForApply(planned, (p) => p.ref);
 }
 
+const scalableKinds = new Set(['apps/Deployment', 'apps/StatefulSet', 'apps/ReplicaSet']);
+
+/**
+ * Leaves `spec.replicas` out of objects that an HPA already in the cluster scales (HPAs of the
+ * set are handled by prepareObjects). One LIST of HPAs per namespace that has such objects;
+ * a cluster without autoscaling/v2 or a user who may not list HPAs skips the check.
+ */
+export async function respectLiveAutoscalers(client: KubeClient, items: PlannedObject[], opts: { concurrency: number; signal?: AbortSignal }): Promise<void> {
+  const candidates = items.filter((p) => scalableKinds.has(`${p.ref.group}/${p.ref.kind}`) && isRecord(p.desired['spec']) && (p.desired['spec'] as Record<string, unknown>)['replicas'] !== undefined);
+  const namespaces = [...new Set(candidates.map((p) => p.ref.namespace))];
+  const targets = new Set<string>();
+  await mapLimit(namespaces, opts.concurrency, async (ns) => {
+    try {
+      const list = await client.request<{ items?: KubeObject[] }>({
+        path: `/apis/autoscaling/v2/namespaces/${encodeURIComponent(ns)}/horizontalpodautoscalers`,
+        what: `listing HorizontalPodAutoscalers in ${ns}`,
+        ...withSignal(opts.signal),
+      });
+      for (const hpa of list.items ?? []) {
+        const target = isRecord(hpa['spec']) ? (hpa['spec'] as Record<string, unknown>)['scaleTargetRef'] : undefined;
+        if (isRecord(target)) targets.add(`${String(target['kind'])}/${ns}/${String(target['name'])}`);
+      }
+    } catch (err) {
+      if (err instanceof KubeError && (err.code === 'NOT_FOUND' || err.code === 'FORBIDDEN')) return;
+      throw err;
+    }
+  });
+  for (const p of candidates) {
+    if (targets.has(`${p.ref.kind}/${p.ref.namespace}/${p.ref.name}`)) delete (p.desired['spec'] as Record<string, unknown>)['replicas'];
+  }
+}
+
 /** `Kind/namespace/name` of every object an HPA in the set scales. */
 function hpaTargets(objects: readonly KubeObject[], defaultNamespace: string): Set<string> {
   const out = new Set<string>();

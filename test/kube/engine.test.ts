@@ -214,6 +214,21 @@ describe('apply engine', () => {
     expect((await kubectlJson<{ spec: { replicas: number } }>(kubeconfig, ['-n', ns, 'get', 'deployment', 'web'])).spec.replicas).toBe(3);
   });
 
+  it('leaves spec.replicas to an HPA that is already in the cluster', async () => {
+    setup.ready();
+    const ns = newNamespace('livehpa');
+    const objects = [namespace(ns), deployment(ns, 'api', { replicas: 1 })];
+    await applyInventory({ client, name: ns, objects });
+    // An HPA managed elsewhere (another tool, another inventory) scales the Deployment.
+    await kubectl(kubeconfig, ['-n', ns, 'autoscale', 'deployment', 'api', '--min=1', '--max=4']);
+    await kubectl(kubeconfig, ['-n', ns, 'scale', 'deployment', 'api', '--replicas=2']);
+    const diff = await diffInventory({ client, name: ns, objects });
+    expect(diff.changed).toBe(false);
+    const r = await applyInventory({ client, name: ns, objects });
+    expect(actions(r.changes)[`Deployment/${ns}/api`]).toBe('unchanged');
+    expect((await kubectlJson<{ spec: { replicas: number } }>(kubeconfig, ['-n', ns, 'get', 'deployment', 'api'])).spec.replicas).toBe(2);
+  });
+
   it('waits for readiness and lists what is not ready on timeout', async () => {
     setup.ready();
     const ns = newNamespace('wait');
