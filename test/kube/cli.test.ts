@@ -113,6 +113,22 @@ describe('kube CLI', () => {
     const viaExec = await lading(['get', 'inventories'], { kubeconfig: execConfig });
     expect(viaExec.code, viaExec.stderr).toBe(0);
     expect(lines(viaExec.stdout)[1]).toMatch(/^app\s+1\s/);
+    // Prune that RBAC refuses: the survivor stays in the inventory for the next run.
+    const full = writeManifests('prune-full', [
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'keep' }, data: { a: '1' } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc' }, spec: { ports: [{ port: 80 }] } },
+    ]);
+    const asAdmin = await lading(['apply', 'inventory', 'pruned', '-n', ns, '-f', full], { kubeconfig });
+    expect(asAdmin.code, asAdmin.stderr).toBe(0);
+    const keepOnly = writeManifests('prune-keep', [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'keep' }, data: { a: '1' } }]);
+    const prune = await lading(['apply', 'inventory', 'pruned', '-f', keepOnly, '--prune'], { kubeconfig: tokenConfig });
+    expect(prune.code).toBe(1);
+    expect(prune.stderr).toContain(`Service/${ns}/svc`);
+    const after = await lading(['inspect', 'inventory', 'pruned', '-n', ns], { kubeconfig });
+    expect(lines(after.stdout).filter((l) => l.startsWith('- '))).toEqual([`- ConfigMap/${ns}/keep`, `- Service/${ns}/svc`]);
+    const retried = await lading(['apply', 'inventory', 'pruned', '-n', ns, '-f', keepOnly, '--prune'], { kubeconfig });
+    expect(retried.code, retried.stderr).toBe(0);
+    expect(lines(retried.stdout)).toEqual([`ConfigMap/${ns}/keep unchanged`, `Service/${ns}/svc deleted`]);
     await kubectl(kubeconfig, ['delete', 'clusterrolebinding', `${ns}-ns-get`]);
     await kubectl(kubeconfig, ['delete', 'clusterrole', `${ns}-ns-get`]);
   });
