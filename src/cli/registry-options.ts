@@ -11,7 +11,7 @@ export function addRegistryFlags(cmd: Command): Command {
     .option('--ca-file <path>', 'PEM file with CA certificates to trust for the registry')
     .option('--cert-file <path>', 'PEM client certificate for mutual TLS')
     .option('--key-file <path>', 'PEM private key of the client certificate')
-    .option('--creds <user:password>', 'registry credentials (default: docker config, as written by `lading login`)')
+    .option('--creds <user:password>', 'registry credentials for this command (visible in the process list: prefer `lading login`; default: the docker config)')
     .option('--registry-timeout <duration>', 'time without progress before a registry request fails, e.g. 30s, 2m', '60s');
 }
 
