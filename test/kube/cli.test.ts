@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { createTestPki } from '../env/tls.js';
 import { clusterKubeconfig, deferredSetup, kubectl, lading, lines, removeDir, tempDir } from './helpers.js';
 
 let kubeconfig: string;
@@ -131,6 +132,18 @@ describe('kube CLI', () => {
     expect(lines(retried.stdout)).toEqual([`ConfigMap/${ns}/keep unchanged`, `Service/${ns}/svc deleted`]);
     await kubectl(kubeconfig, ['delete', 'clusterrolebinding', `${ns}-ns-get`]);
     await kubectl(kubeconfig, ['delete', 'clusterrole', `${ns}-ns-get`]);
+  });
+
+  it('verifies the API server certificate against the kubeconfig CA', async () => {
+    setup.ready();
+    const other = createTestPki(join(work, 'other-ca'));
+    const config = parse(readFileSync(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, unknown> }> };
+    for (const c of config.clusters) c.cluster['certificate-authority-data'] = readFileSync(other.caFile).toString('base64');
+    const wrongCa = join(work, 'wrong-ca-kubeconfig');
+    writeFileSync(wrongCa, stringify(config), { mode: 0o600 });
+    const r = await lading(['get', 'inventories'], { kubeconfig: wrongCa });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the API server https:\/\/127\.0\.0\.1:\d+ is not trusted/);
   });
 
   it('lists inventories in all namespaces and prints them as JSON', async () => {
