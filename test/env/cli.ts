@@ -21,7 +21,7 @@ async function build(): Promise<void> {
 
 function exportsOf(record: EnvironmentRecord): string[] {
   return Object.entries(record.info)
-    .filter(([k]) => /^[A-Z_]+$/.test(k))
+    .filter(([k]) => /^[A-Z][A-Z0-9_]*$/.test(k))
     .map(([k, v]) => `export ${k}=${v}`);
 }
 
