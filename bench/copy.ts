@@ -2,7 +2,8 @@
 // `lading copy` vs `skopeo copy`, whole processes, in the same run. Each round copies into a
 // freshly started destination registry so neither tool finds blobs already there (skopeo would
 // otherwise mount blobs it remembers from earlier rounds). Prints wall times, their ratio and the
-// peak RSS of each tool.
+// peak RSS of each tool. A third run per round does the same copy through the library in a bare
+// Node process, to separate the copy engine from the CLI's start-up.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -75,22 +76,30 @@ export default async function bench(): Promise<void> {
     process.stdout.write(`image: ${LAYERS} layers, ${(bytes / 1048576).toFixed(0)} MiB, ${digest}\n`);
     const lading: Sample[] = [];
     const skopeo: Sample[] = [];
+    const library: Sample[] = [];
+    // The same copy through the library in a bare Node process: lading's copy engine without the
+    // CLI's start-up (which loads every command module).
+    const libraryScript = (dst: string) =>
+      `import { copy, openRepository } from ${JSON.stringify(join(repoRoot, 'dist', 'oci', 'index.js'))};` +
+      `await copy(openRepository(${JSON.stringify(`${source.host}/bench/app`)}), 'v1', openRepository(${JSON.stringify(`${dst}/bench/app`)}), 'v1');`;
     for (let round = 1; round <= ROUNDS; round++) {
       // Alternate which tool goes first so neither always gets a warmer page cache.
-      const order = round % 2 === 1 ? (['lading', 'skopeo'] as const) : (['skopeo', 'lading'] as const);
+      const order = round % 2 === 1 ? (['lading', 'skopeo', 'library'] as const) : (['skopeo', 'lading', 'library'] as const);
       for (const tool of order) {
         const dest = await startRegistry();
         try {
           let sample: Sample;
           if (tool === 'lading') {
             sample = await measure(process.execPath, [ladingMain, 'copy', `${source.host}/bench/app:v1`, `${dest.host}/bench/app:v1`], env);
+          } else if (tool === 'library') {
+            sample = await measure(process.execPath, ['--input-type=module', '-e', libraryScript(dest.host)], env);
           } else {
             sample = await measure('/usr/bin/skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${source.host}/bench/app:v1`, `docker://${dest.host}/bench/app:v1`], env);
           }
           const copied = await openRepository(`${dest.host}/bench/app`).resolve('v1');
           if (copied.digest !== digest) throw new Error(`${tool} copy produced ${copied.digest}, expected ${digest}`);
-          (tool === 'lading' ? lading : skopeo).push(sample);
-          process.stdout.write(`round ${round} ${tool.padEnd(6)} ${(sample.ms / 1000).toFixed(2)} s  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
+          (tool === 'lading' ? lading : tool === 'skopeo' ? skopeo : library).push(sample);
+          process.stdout.write(`round ${round} ${tool.padEnd(7)} ${(sample.ms / 1000).toFixed(2)} s  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
         } finally {
           await dest.stop();
         }
@@ -100,13 +109,15 @@ export default async function bench(): Promise<void> {
     const startup: number[] = [];
     for (let i = 0; i < 3; i++) startup.push((await measure(process.execPath, [ladingMain, '--version'], env)).ms);
     const lm = median(lading.map((s) => s.ms));
+    const libm = median(library.map((s) => s.ms));
     const sm = median(skopeo.map((s) => s.ms));
     const lrss = Math.max(...lading.map((s) => s.maxRssKiB)) / 1024;
     const srss = Math.max(...skopeo.map((s) => s.maxRssKiB)) / 1024;
     process.stdout.write(
       `copy ${(bytes / 1048576).toFixed(0)} MiB registry→registry, median of ${ROUNDS}: lading ${(lm / 1000).toFixed(2)} s, skopeo ${(sm / 1000).toFixed(2)} s, ` +
         `ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 1.00×); peak RSS lading ${lrss.toFixed(0)} MiB (goal < 150), skopeo ${srss.toFixed(0)} MiB; ` +
-        `lading CLI start-up alone (--version) ${(median(startup) / 1000).toFixed(2)} s\n`,
+        `lading CLI start-up alone (--version) ${(median(startup) / 1000).toFixed(2)} s; ` +
+        `library copy in a bare node process ${(libm / 1000).toFixed(2)} s, ratio library/skopeo ${(libm / sm).toFixed(2)}×, peak RSS ${(Math.max(...library.map((s) => s.maxRssKiB)) / 1024).toFixed(0)} MiB\n`,
     );
   } finally {
     await source.stop();
