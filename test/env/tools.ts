@@ -171,7 +171,7 @@ export function toolPath(name: ToolName): string {
   if (!existsSync(path)) {
     throw new Error(
       `test tool ${name} is not built (expected ${path}); build the reference tools with ` +
-        '`npm run env -- build` (or `npm run setup`); needs Go >= 1.24 and the Go module proxy',
+        '`npm run env -- build` (or `npm run setup`); needs Go >= 1.26 and the Go module proxy',
     );
   }
   return path;
@@ -224,7 +224,7 @@ export function checkGo(): string {
       'the Go toolchain is needed to build the reference tools (kube-apiserver, etcd, kwok, cosign, ' +
         'crane, flux, registry) but `go version` failed' +
         (r.error !== undefined ? ` (${r.error.message})` : `: ${r.stderr.trim()}`) +
-        '; install Go >= 1.24 (e.g. `apt-get install golang-go` on Debian 13, or put go on PATH) and re-run',
+        '; install Go >= 1.26 (from go.dev, or an older Go with GOTOOLCHAIN=auto, which fetches go1.26 from the module proxy) and put it on PATH, then re-run',
     );
   }
   return r.stdout.trim();
@@ -262,7 +262,7 @@ async function withBuildLock<T>(log: (line: string) => void, signal: AbortSignal
 
 function explainBuildFailure(moduleName: string, output: string): string {
   const hints: string[] = [];
-  if (/dial tcp|no such host|i\/o timeout|connection refused|TLS handshake timeout|proxyconnect/i.test(output)) {
+  if (/dial tcp|no such host|i\/o timeout|connection refused|TLS handshake timeout|proxyconnect|module lookup disabled|GOPROXY=off/i.test(output)) {
     hints.push(
       `the Go module proxy could not be reached (GOPROXY=${process.env['GOPROXY'] ?? 'default'}); ` +
         'the first build downloads the pinned modules: check network access to the proxy, or set GOPROXY',
@@ -375,7 +375,7 @@ async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (lin
   });
   if (result.error !== undefined) {
     rmSync(outDir, { recursive: true, force: true });
-    throw new Error(`building test/tools/${recipe.dir}: could not run go: ${result.error.message}; install Go >= 1.24 and put it on PATH`);
+    throw new Error(`building test/tools/${recipe.dir}: could not run go: ${result.error.message}; install Go >= 1.26 and put it on PATH`);
   }
   if (opts.signal?.aborted) {
     rmSync(outDir, { recursive: true, force: true });
