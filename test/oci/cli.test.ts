@@ -145,3 +145,33 @@ describe('lading login / logout', () => {
     }
   });
 });
+
+describe('registry flags', () => {
+  let tls: RunningRegistry;
+  beforeAll(async () => {
+    tls = await startRegistry({ clientCerts: true });
+    await pushRandomImage(
+      openRepository(`${tls.host}/flags/app`, { caFile: tls.caFile!, certFile: tls.pki!.clientCertFile, keyFile: tls.pki!.clientKeyFile }),
+      { tag: 'v1' },
+    );
+  });
+  afterAll(() => tls?.stop());
+
+  it('--ca-file, --cert-file and --key-file reach a mutual-TLS registry', async () => {
+    const r = await lading(['ls', `${tls.host}/flags/app`, '--ca-file', tls.caFile!, '--cert-file', tls.pki!.clientCertFile, '--key-file', tls.pki!.clientKeyFile]);
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: 'v1\n' });
+  });
+
+  it('without --ca-file the certificate is not trusted', async () => {
+    const r = await lading(['ls', `${tls.host}/flags/app`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/TLS connection to .* failed: .*--ca-file/);
+  });
+
+  it('--cert-file without --key-file, and a bad --registry-timeout, are usage errors', async () => {
+    expect((await lading(['ls', `${tls.host}/flags/app`, '--cert-file', tls.pki!.clientCertFile])).code).toBe(2);
+    const r = await lading(['ls', `${tls.host}/flags/app`, '--registry-timeout', 'soon']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid --registry-timeout "soon"');
+  });
+});
