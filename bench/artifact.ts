@@ -12,10 +12,13 @@ import { toolPath } from '../test/env/tools.js';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
 const FILES = 500;
 const repoRoot = resolve(import.meta.dirname, '..');
-const ladingMain = join(repoRoot, 'dist', 'cli', 'main.js');
+// LADING_MAIN runs another build of the CLI (e.g. a private out dir while others rebuild dist/).
+const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'main.js');
 
 interface Sample {
   ms: number;
+  /** User + system CPU time of the process (all threads), ms: less sensitive to a busy machine than wall time. */
+  cpuMs: number;
   maxRssKiB: number;
 }
 
@@ -23,14 +26,14 @@ interface Sample {
 function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
   const started = process.hrtime.bigint();
   return new Promise((resolvePromise, reject) => {
-    execFile('/usr/bin/time', ['-f', 'maxrss=%M', cmd, ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (err, _stdout, stderr) => {
+    execFile('/usr/bin/time', ['-f', 'maxrss=%M cpu=%U+%S', cmd, ...args], { env, maxBuffer: 64 * 1024 * 1024 }, (err, _stdout, stderr) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (err) {
         reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr)}`));
         return;
       }
-      const m = /maxrss=(\d+)/.exec(String(stderr));
-      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN });
+      const m = /maxrss=(\d+) cpu=([\d.]+)\+([\d.]+)/.exec(String(stderr));
+      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN, cpuMs: m ? (Number(m[2]) + Number(m[3])) * 1000 : NaN });
     });
   });
 }
@@ -96,13 +99,17 @@ export default async function bench(): Promise<void> {
       s.fluxPull.push(await measure(flux, fluxPull(i), env));
     }
     const ms = (xs: Sample[]) => median(xs.map((x) => x.ms));
+    const cpu = (xs: Sample[]) => median(xs.map((x) => x.cpuMs));
     const rss = (xs: Sample[]) => Math.max(...xs.map((x) => x.maxRssKiB)) / 1024;
+    const startup = await measure(process.execPath, [ladingMain, '--version'], env);
+    process.stdout.write(`lading start-up alone (--version): ${startup.ms.toFixed(0)} ms wall, ${startup.cpuMs.toFixed(0)} ms CPU\n`);
     process.stdout.write(`artifact: ${FILES} YAML files, ${(bytes / 1024).toFixed(0)} KiB, ${RUNS} runs each (medians, whole processes)\n`);
     for (const op of ['push', 'pull'] as const) {
       const l = op === 'push' ? s.ladingPush : s.ladingPull;
       const f = op === 'push' ? s.fluxPush : s.fluxPull;
       process.stdout.write(
-        `${op} artifact: lading ${ms(l).toFixed(0)} ms (peak RSS ${rss(l).toFixed(0)} MiB), flux ${ms(f).toFixed(0)} ms (peak RSS ${rss(f).toFixed(0)} MiB) → ratio ${(ms(l) / ms(f)).toFixed(2)}×\n`,
+        `${op} artifact: lading ${ms(l).toFixed(0)} ms wall, ${cpu(l).toFixed(0)} ms CPU, peak RSS ${rss(l).toFixed(0)} MiB; ` +
+          `flux ${ms(f).toFixed(0)} ms wall, ${cpu(f).toFixed(0)} ms CPU, peak RSS ${rss(f).toFixed(0)} MiB → wall ratio ${(ms(l) / ms(f)).toFixed(2)}×, CPU ratio ${(cpu(l) / cpu(f)).toFixed(2)}×\n`,
       );
     }
     const total = (xs: Sample[], ys: Sample[]) => ms(xs) + ms(ys);

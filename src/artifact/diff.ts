@@ -1,4 +1,3 @@
-import { createTwoFilesPatch } from 'diff';
 import { entryContent } from './source.js';
 import { contentEntries, type ArtifactContent } from './push.js';
 import { readArtifactFiles, type ReadArtifactOptions } from './pull.js';
@@ -29,7 +28,9 @@ function isBinary(b: Buffer): boolean {
   return b.subarray(0, 8000).includes(0);
 }
 
-function change(path: string, status: FileChange['status'], before: Buffer | undefined, after: Buffer | undefined): FileChange {
+type PatchMaker = (typeof import('diff'))['createTwoFilesPatch'];
+
+function change(createTwoFilesPatch: PatchMaker, path: string, status: FileChange['status'], before: Buffer | undefined, after: Buffer | undefined): FileChange {
   if ((before && isBinary(before)) || (after && isBinary(after))) return { path, status, binary: true };
   const patch = createTwoFilesPatch(
     before ? `a/${path}` : '/dev/null',
@@ -56,16 +57,17 @@ export async function diffArtifact(opts: DiffArtifactOptions): Promise<ArtifactD
   for (const e of localEntries) local.set(e.path, await entryContent(e));
   const remoteMap = new Map(remote.files.map((f) => [f.path, f.content]));
   const paths = [...new Set([...remoteMap.keys(), ...local.keys()])].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const { createTwoFilesPatch } = await import('diff');
   const changes: FileChange[] = [];
   for (const p of paths) {
     const before = remoteMap.get(p);
     const after = local.get(p);
     if (before && after) {
-      if (!before.equals(after)) changes.push(change(p, 'modified', before, after));
+      if (!before.equals(after)) changes.push(change(createTwoFilesPatch, p, 'modified', before, after));
     } else if (after) {
-      changes.push(change(p, 'added', undefined, after));
+      changes.push(change(createTwoFilesPatch, p, 'added', undefined, after));
     } else {
-      changes.push(change(p, 'removed', before, undefined));
+      changes.push(change(createTwoFilesPatch, p, 'removed', before, undefined));
     }
   }
   return { url: remote.url, digest: remote.digest, identical: changes.length === 0, changes };

@@ -29,7 +29,7 @@ export interface ArtifactInspection {
 /** Reads an artifact and lists its annotations, files, Kubernetes objects and container images. */
 export async function inspectArtifact(opts: InspectArtifactOptions): Promise<ArtifactInspection> {
   const art = await readArtifactFiles(opts.url, opts);
-  const { resources, warnings } = artifactResources(art.files);
+  const { resources, warnings } = await artifactResources(art.files);
   const a = art.annotations;
   const out: ArtifactInspection = {
     url: art.url,

@@ -1,4 +1,4 @@
-import semver from 'semver';
+import type semverType from 'semver';
 import { fetchManifest } from '../oci/index.js';
 import { artifactMetadata, isHiddenTag } from './constants.js';
 import { ArtifactError } from './errors.js';
@@ -31,8 +31,10 @@ export interface ArtifactListing {
 export async function listArtifacts(opts: ListArtifactsOptions): Promise<ArtifactListing[]> {
   const ref = parseArtifactURL(opts.url);
   const what = `listing ${ociURL(ref)}`;
-  let range: semver.Range | undefined;
-  if (opts.semver !== undefined) {
+  // Loaded only when filtering: every CLI start-up would otherwise pay for it.
+  const semver = opts.semver !== undefined ? (await import('semver')).default : undefined;
+  let range: semverType.Range | undefined;
+  if (semver && opts.semver !== undefined) {
     try {
       range = new semver.Range(opts.semver, { loose: true });
     } catch (err) {
@@ -53,7 +55,7 @@ export async function listArtifacts(opts: ListArtifactsOptions): Promise<Artifac
     const tags = (await storage.listTags(op))
       .filter((t) => opts.includeHidden || !isHiddenTag(t))
       .filter((t) => {
-        if (!range) return true;
+        if (!range || !semver) return true;
         // Like Flux: a leading "v" is allowed; tags that are not versions are left out.
         const v = semver.parse(t.replace(/^v(?=\d)/, ''), { loose: true });
         return v !== null && range.test(v);

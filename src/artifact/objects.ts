@@ -1,4 +1,4 @@
-import { listImages, parseManifests } from '../manifests/index.js';
+import type { listImages as ListImages, parseManifests as ParseManifests } from '../manifests/index.js';
 import { describeError } from '../errors.js';
 import type { ArchiveFile } from './extract.js';
 
@@ -80,7 +80,9 @@ function str(v: unknown): string | undefined {
  * Finds the Kubernetes objects in an artifact's YAML/JSON files, sorted in apply order
  * (then namespace, then name). Files that do not parse are reported in `warnings`.
  */
-export function artifactResources(files: readonly ArchiveFile[]): { resources: ArtifactResource[]; warnings: string[] } {
+export async function artifactResources(files: readonly ArchiveFile[]): Promise<{ resources: ArtifactResource[]; warnings: string[] }> {
+  // The YAML reader is loaded only when objects are listed (inspect), not for push or pull.
+  const { listImages, parseManifests } = (await import('../manifests/index.js')) as { listImages: typeof ListImages; parseManifests: typeof ParseManifests };
   const resources: ArtifactResource[] = [];
   const warnings: string[] = [];
   for (const f of files) {

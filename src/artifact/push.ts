@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaTypes, descriptorFor, pushManifest, type ImageManifest } from '../oci/index.js';
-import { sign } from '../sign/index.js';
 import { artifactConfig, rfc3339 } from './config.js';
 import { Annotations, FluxConfigMediaType, FluxContentMediaType, ReproducibleCreated } from './constants.js';
 import { ArtifactError, throwIfAborted } from './errors.js';
@@ -108,6 +107,7 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
       if (!(await storage.exists(layer, op))) await storage.push(layer, createReadStream(tarball.path), op);
       const desc = await pushManifest(storage, manifest, { tag, ...op });
       if (opts.signKey !== undefined) {
+        const { sign } = await import('../sign/index.js');
         await sign(`${ref.name}@${desc.digest}`, {
           key: opts.signKey,
           ...(opts.signPassword !== undefined ? { password: opts.signPassword } : {}),

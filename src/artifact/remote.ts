@@ -8,7 +8,6 @@ import {
   type RegistryOptions,
   type RemoteRepository,
 } from '../oci/index.js';
-import { verifyArtifact } from '../sign/index.js';
 import { FluxContentMediaType } from './constants.js';
 import { ArtifactError } from './errors.js';
 
@@ -58,6 +57,7 @@ export async function resolveArtifact(url: string, opts: RemoteOptions & VerifyB
   const ref = parseArtifactURL(url);
   let reference = ref.reference;
   if (opts.verifyKey !== undefined) {
+    const { verifyArtifact } = await import('../sign/index.js');
     const verified = await verifyArtifact(url, {
       key: opts.verifyKey,
       ...(opts.registry ? { registry: opts.registry } : {}),

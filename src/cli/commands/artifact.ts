@@ -1,27 +1,18 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import {
-  DefaultIgnorePaths,
-  buildArtifact,
-  diffArtifact,
-  inspectArtifact,
-  listArtifacts,
-  pullArtifact,
-  pushArtifact,
-  resourceId,
-  tagArtifact,
-  type ArtifactContent,
-  type MemoryFile,
-  type PullLimits,
-} from '../../artifact/index.js';
-import { build } from '../../manifests/index.js';
+// The library is loaded when a command runs, not when the CLI starts: every `lading` invocation
+// parses all command modules, and start-up time is most of a small push or pull.
+import type { ArtifactContent, MemoryFile, PullLimits } from '../../artifact/index.js';
+import { DefaultIgnorePaths } from '../../artifact/constants.js';
 import { ExitStatus } from '../program.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
 import { addRegistryFlags, registryOptionsFrom } from '../registry-options.js';
 import { examples, verb, type CommandModule } from '../util.js';
 
 type Opts = Record<string, unknown>;
+
+const artifactLib = () => import('../../artifact/index.js');
 
 /** Name of the file that holds stdin or a kustomize build inside the artifact. */
 const generatedFileName = 'manifests.yaml';
@@ -125,6 +116,8 @@ async function contentFrom(opts: Opts, io: CliIO, command: string): Promise<{ co
   const ignore = ignoreOptions(opts);
   if (typeof kustomize === 'string') {
     io.stderr.write('building manifests...\n');
+    const { build } = await import('../../manifests/index.js');
+    const { resourceId } = await artifactLib();
     const result = await build(resolve(io.cwd, kustomize), { patches: patches.map((p) => resolve(io.cwd, p)) });
     const built = result.resources.map((r) => {
       const meta = (r['metadata'] ?? {}) as Record<string, unknown>;
@@ -188,7 +181,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     const p = progress(io, format !== undefined);
     const { content } = await contentFrom(opts, io, 'push artifact');
     const annotations = parseAnnotations([...((opts['annotation'] as string[]) ?? []), ...((opts['annotations'] as string[]) ?? [])]);
-    const result = await pushArtifact({
+    const result = await (await artifactLib()).pushArtifact({
       url,
       ...content,
       annotations,
@@ -224,7 +217,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
   pull.action(async (url: string, opts: Opts) => {
     const p = progress(io, false);
     p.action(`pulling artifact from ${url}`);
-    const result = await pullArtifact({
+    const result = await (await artifactLib()).pullArtifact({
       url,
       output: resolve(io.cwd, opts['output'] as string),
       ...(opts['overwrite'] === true ? { overwrite: true } : {}),
@@ -251,7 +244,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     if (tags.length === 0) throw new UsageError('tag artifact: give at least one tag (--tag T or as an argument)');
     const p = progress(io, false);
     p.action(`tagging artifact ${url}`);
-    const result = await tagArtifact({ url, tags, registry: registryOptionsFrom(opts, io) });
+    const result = await (await artifactLib()).tagArtifact({ url, tags, registry: registryOptionsFrom(opts, io) });
     for (const t of result.tagged) p.success(`artifact tagged as ${t}`);
   });
 
@@ -269,7 +262,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
   examples(list, ['lading list artifacts oci://ghcr.io/org/config/app', 'lading list artifacts oci://localhost:5000/demo-app --filter-semver ">=1.0.0" -o json']);
   list.action(async (url: string, opts: Opts) => {
     const format = parseOutputFormat(opts['output'] as string);
-    const items = await listArtifacts({
+    const items = await (await artifactLib()).listArtifacts({
       url,
       ...(typeof opts['filterSemver'] === 'string' ? { semver: opts['filterSemver'] } : {}),
       ...(typeof opts['filterRegex'] === 'string' ? { regex: opts['filterRegex'] } : {}),
@@ -302,6 +295,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
   ]);
   inspect.action(async (url: string, opts: Opts) => {
     const format = parseOutputFormat(opts['output'] as string);
+    const { inspectArtifact, resourceId: id } = await artifactLib();
     const result = await inspectArtifact({ url, ...pullLimits(opts, io), registry: registryOptionsFrom(opts, io) });
     for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
     if (opts['containerImages'] === true) {
@@ -322,7 +316,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
         }
         lines.push('Resources:');
         for (const r of result.resources) {
-          lines.push(`- ${resourceId(r)}`);
+          lines.push(`- ${id(r)}`);
           for (const image of r.images) lines.push(`  - ${image}`);
         }
         return lines.join('\n') + '\n';
@@ -343,7 +337,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
   examples(diff, ['lading diff artifact oci://ghcr.io/org/config/app:1.0.0 --path ./deploy', 'lading diff artifact oci://localhost:5000/app:latest -f ./deploy -o json']);
   diff.action(async (url: string, opts: Opts) => {
     const format = parseOutputFormat(opts['output'] as string);
-    const result = await diffArtifact({
+    const result = await (await artifactLib()).diffArtifact({
       url,
       path: resolve(io.cwd, opts['path'] as string),
       ...ignoreOptions(opts),
@@ -378,7 +372,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     const p = progress(io, false);
     const { content } = await contentFrom(opts, io, 'build artifact');
     p.action(`building artifact from ${typeof opts['path'] === 'string' ? opts['path'] : (opts['kustomize'] as string)}`);
-    const result = await buildArtifact({ ...content, output: resolve(io.cwd, opts['output'] as string) });
+    const result = await (await artifactLib()).buildArtifact({ ...content, output: resolve(io.cwd, opts['output'] as string) });
     p.success(`artifact created at ${opts['output'] as string} (${result.files} file(s), ${result.size} bytes, ${result.digest})`);
   });
 };
