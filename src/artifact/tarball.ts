@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdtemp, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
@@ -21,7 +21,7 @@ const smallFile = 1 << 20;
 export function tarballStream(entries: readonly SourceEntry[], opts: { signal?: AbortSignal } = {}): Readable {
   const pack = tarPack();
   const gzip = createGzip({ level: 6 });
-  const out = new PassThrough();
+  const out = new GzipHeaderOS();
   const fail = (err: unknown) => {
     pack.destroy(err as Error);
     out.destroy(err as Error);
@@ -86,6 +86,24 @@ export function tarballStream(entries: readonly SourceEntry[], opts: { signal?: 
     pack.finalize();
   })().catch(fail);
   return out;
+}
+
+/**
+ * zlib writes the operating system it was built for into the gzip header (3 on Linux, 19 on
+ * macOS); the same content must give the same bytes everywhere, so the byte is set to 255
+ * ("unknown"), as Go's compress/gzip (and so `flux push artifact`) writes it.
+ */
+class GzipHeaderOS extends Transform {
+  private seen = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    const osOffset = 9;
+    if (this.seen <= osOffset && this.seen + chunk.length > osOffset) {
+      chunk = Buffer.from(chunk);
+      chunk[osOffset - this.seen] = 0xff;
+    }
+    this.seen += chunk.length;
+    cb(null, chunk);
+  }
 }
 
 /** Counts and hashes what flows through. */

@@ -1,4 +1,4 @@
-import { chmodSync, symlinkSync } from 'node:fs';
+import { chmodSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -90,6 +90,9 @@ describe('what goes into an artifact', () => {
     execFileSync('touch', ['-d', '2001-02-03', join(dir, 'b.yaml'), join(dir, 'a/run.sh')]);
     const second = await buildArtifact({ path: dir, output: join(tempDir(), 'two.tgz') });
     expect(second.digest).toBe(first.digest);
+    // The gzip header carries no name, no time, and "unknown" as the operating system.
+    const head = readFileSync(first.output).subarray(0, 10);
+    expect([...head]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
     const listing = execFileSync('tar', ['--numeric-owner', '--full-time', '-tvzf', first.output], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
     const lines = listing.trim().split('\n').map((l) => l.replace(/\s+/g, ' '));
     expect(lines).toEqual([
