@@ -5,6 +5,7 @@ const modules: string[] = [
   './copy.ts',
   './verify.ts',
   './artifact.ts',
+  './build.ts',
   './apply.ts',
 ];
 

@@ -248,19 +248,24 @@ class Target {
   }
 
   private async accumulateResources(ra: ResMap, paths: string[], field: string): Promise<void> {
-    for (const p of paths) {
-      this.ctx.signal?.throwIfAborted();
-      if (isRemote(p)) fail('UNSUPPORTED', `${this.where(field)}: remote resource "${p}" is not supported (lading builds from local files only)`);
-      const abs = path.resolve(this.dir, p);
-      const st = await statOrUndefined(abs);
-      if (!st) fail('NOT_FOUND', `${this.where(field)}: accumulating resources from '${p}': ${abs}: no such file or directory`);
-      if (st.isDirectory()) {
-        await this.accumulateDirectory(ra, p, false, field);
-      } else {
+    // Entries are independent until they are added: load them concurrently, add them in order.
+    const loaded = await Promise.all(
+      paths.map(async (p): Promise<Resource[]> => {
+        this.ctx.signal?.throwIfAborted();
+        if (isRemote(p)) fail('UNSUPPORTED', `${this.where(field)}: remote resource "${p}" is not supported (lading builds from local files only)`);
+        const abs = path.resolve(this.dir, p);
+        const st = await statOrUndefined(abs);
+        if (!st) fail('NOT_FOUND', `${this.where(field)}: accumulating resources from '${p}': ${abs}: no such file or directory`);
+        if (st.isDirectory()) {
+          const sub = new ResMap();
+          await this.accumulateDirectory(sub, p, false, field);
+          return sub.list;
+        }
         resolveInRoot(this.dir, p, this.where(field));
-        ra.appendAll(await loadResourceFile(abs, this.where(field)));
-      }
-    }
+        return loadResourceFile(abs, this.where(field));
+      }),
+    );
+    for (const list of loaded) ra.appendAll(list);
   }
 
   private async accumulateDirectory(ra: ResMap, rel: string, isComponent: boolean, field: string): Promise<ResMap> {

@@ -1,7 +1,7 @@
 // An ordered set of resources with kustomize's id rules (unique current ids, lookups by any
 // id a resource ever had, selection by patch targets).
 import { ManifestError } from './errors.js';
-import { effectiveNamespace, idEquals, idString, type ResId, type Resource } from './resource.js';
+import { effectiveNamespace, idEquals, idKey, idString, type ResId, type Resource } from './resource.js';
 import { isPlainObject } from './yaml.js';
 
 export interface Selector {
@@ -122,7 +122,21 @@ export class ResMap {
   }
 
   appendAll(rs: Iterable<Resource>): void {
-    for (const r of rs) this.append(r);
+    const seen = new Map<string, Resource>();
+    for (const x of this.list) seen.set(idKey(x.curId()), x);
+    for (const r of rs) {
+      const id = r.curId();
+      const key = idKey(id);
+      const dup = seen.get(key);
+      if (dup) {
+        throw new ManifestError(
+          'DUPLICATE_ID',
+          `may not add resource with an already registered id: ${idString(id)} (from ${r.source}; already added from ${dup.source})`,
+        );
+      }
+      seen.set(key, r);
+      this.list.push(r);
+    }
   }
 
   byAnyId(id: ResId): Resource[] {

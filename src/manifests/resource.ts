@@ -77,6 +77,11 @@ export function effectiveNamespace(id: ResId): string {
   return id.namespace;
 }
 
+/** A string equal for ids that idEquals considers equal. */
+export function idKey(id: ResId): string {
+  return `${id.group}|${id.version}|${id.kind}|${effectiveNamespace(id)}|${id.name}`;
+}
+
 export function idEquals(a: ResId, b: ResId): boolean {
   return (
     a.group === b.group &&

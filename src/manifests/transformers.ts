@@ -9,6 +9,7 @@ import {
   fieldSpecMatches,
   gvkOf,
   gvkSelected,
+  idKey,
   idString,
   isClusterScoped,
   metadataOf,
@@ -19,6 +20,7 @@ import {
   visitField,
   type FieldSpec,
   type Gvk,
+  type ResId,
 } from './resource.js';
 import { NAME_REFERENCES } from './config/namereference.js';
 import type { KubeObject } from './types.js';
@@ -103,9 +105,13 @@ export function transformNamespace(m: ResMap, o: NamespaceOptions): void {
         describeFieldError(err, fs, r);
       }
     }
+  }
+  const seen = new Set<string>();
+  for (const r of m.list) {
     const id = r.curId();
-    const same = m.list.filter((x) => x.curId().name === id.name && x.curId().kind === id.kind && x.curId().group === id.group && x.curId().version === id.version && effectiveNamespace(x.curId()) === effectiveNamespace(id));
-    if (same.length !== 1) throw new ManifestError('CONFLICT', `namespace transformation produces ID conflict: ${idString(id)}`);
+    const key = idKey(id);
+    if (seen.has(key)) throw new ManifestError('CONFLICT', `namespace transformation produces ID conflict: ${idString(id)}`);
+    seen.add(key);
   }
 }
 
@@ -359,24 +365,62 @@ function roleBindingNamespaces(r: Resource): Set<string> {
 export function fixNameReferences(m: ResMap): void {
   const refs = referrers();
   const all = m.list;
+  // Ids do not change while references are fixed: compute them once.
+  const info = new Map<Resource, { cur: ResId; ens: string; cluster: boolean }>();
+  const byNs = new Map<string, Resource[]>();
+  const clusterScoped: Resource[] = [];
+  for (const t of all) {
+    const cur = t.curId();
+    const cluster = isClusterScoped(cur.kind);
+    const ens = effectiveNamespace(cur);
+    info.set(t, { cur, ens, cluster });
+    if (cluster) clusterScoped.push(t);
+    else {
+      const list = byNs.get(ens) ?? [];
+      list.push(t);
+      byNs.set(ens, list);
+    }
+  }
+  // Referral candidates by every name they had before renames.
+  const byPrevName = new Map<string, Resource[]>();
+  for (const t of all) {
+    for (const name of new Set(t.prevIds.map((id) => id.name))) {
+      const list = byPrevName.get(name) ?? [];
+      list.push(t);
+      byPrevName.set(name, list);
+    }
+  }
+  const poolCache = new WeakMap<Resource[], Set<Resource>>();
+  const refsByKind = new Map<string, Referrer[]>();
   for (const r of all) {
     const org = r.orgId();
-    const mine = refs.filter((f) => gvkSelected(org, f));
+    const kindKey = `${org.group}/${org.version}/${org.kind}`;
+    let mine = refsByKind.get(kindKey);
+    if (!mine) {
+      mine = refs.filter((f) => gvkSelected(org, f));
+      refsByKind.set(kindKey, mine);
+    }
     if (mine.length === 0) continue;
-    const cur = r.curId();
+    const { cur, ens: curEns, cluster: curCluster } = info.get(r) as { cur: ResId; ens: string; cluster: boolean };
     let candidates: Resource[];
-    if (isClusterScoped(cur.kind)) candidates = all;
+    if (curCluster) candidates = all;
     else {
       const rbNs = roleBindingNamespaces(r);
-      candidates = all.filter((t) => {
-        const id = t.curId();
-        return isClusterScoped(id.kind) || effectiveNamespace(id) === effectiveNamespace(cur) || rbNs.has(t.namespace);
-      });
+      const set = new Set<Resource>([...clusterScoped, ...(byNs.get(curEns) ?? [])]);
+      if (rbNs.size > 0) for (const t of all) if (rbNs.has(t.namespace)) set.add(t);
+      candidates = all.filter((t) => set.has(t));
     }
     for (const f of mine) {
       if (!fieldSpecMatches(f, r.obj)) continue;
       const select = (oldName: string, cands: Resource[], identical: (rs: Resource[]) => boolean): Resource | undefined => {
-        let c = cands.filter((t) => t.prevIds.some((id) => id.name === oldName));
+        const named = byPrevName.get(oldName);
+        if (!named) return undefined;
+        let pool = poolCache.get(cands);
+        if (!pool) {
+          pool = new Set(cands);
+          poolCache.set(cands, pool);
+        }
+        let c = named.filter((t) => pool.has(t));
         c = c.filter((t) => t.prevIds.some((id) => gvkSelected(id, f.target)));
         if (f.path.endsWith('roleRef/name')) {
           const roleRef = r.obj['roleRef'];
@@ -385,8 +429,11 @@ export function fixNameReferences(m: ResMap): void {
             c = c.filter((t) => t.prevIds.some((id) => gvkSelected(id, sel)));
           }
         }
-        if (!isClusterScoped(cur.kind)) {
-          c = c.filter((t) => isClusterScoped(t.kind) || t.kind === 'ServiceAccount' || effectiveNamespace(t.curId()) === effectiveNamespace(cur));
+        if (!curCluster) {
+          c = c.filter((t) => {
+            const ti = info.get(t);
+            return ti === undefined || ti.cluster || t.kind === 'ServiceAccount' || ti.ens === curEns;
+          });
         }
         if (c.length === 1) return c[0];
         c = c.filter((t) => prefixesSuffixesEqual(t, r, true));

@@ -428,9 +428,11 @@ function utf8Length(s: string): number {
   return Buffer.byteLength(s, 'utf8');
 }
 
+const FIRST_INDICATORS = new Set('#,[]{}&*!|>\'"%@`');
+const FLOW_INDICATORS = new Set(',?[]{}');
+
 function analyze(value: string): Analysis {
   if (value.length === 0) return { multiline: false, flowPlain: false, blockPlain: true, singleQuoted: true, block: false };
-  const cps = Array.from(value, (c) => c.codePointAt(0) ?? 0);
   let blockIndicators = false;
   let flowIndicators = false;
   let lineBreaks = false;
@@ -448,12 +450,17 @@ function analyze(value: string): Analysis {
     flowIndicators = true;
   }
   let precededByWhitespace = true;
-  for (let i = 0; i < cps.length; i++) {
-    const c = cps[i] as number;
-    const followedByWhitespace = i + 1 >= cps.length || isBlank(cps[i + 1]);
-    const ch = String.fromCodePoint(c);
-    if (i === 0) {
-      if ('#,[]{}&*!|>\'"%@`'.includes(ch)) {
+  const n = value.length;
+  for (let i = 0; i < n; ) {
+    const c = value.codePointAt(i) as number;
+    const w = c > 0xffff ? 2 : 1;
+    const first = i === 0;
+    const last = i + w >= n;
+    const nextC = last ? -1 : value.charCodeAt(i + w);
+    const followedByWhitespace = last || nextC === 0x20 || nextC === 0x09;
+    const ch = value[i] as string;
+    if (first) {
+      if (FIRST_INDICATORS.has(ch)) {
         flowIndicators = true;
         blockIndicators = true;
       } else if (ch === '?' || ch === ':') {
@@ -466,7 +473,7 @@ function analyze(value: string): Analysis {
         }
       }
     } else {
-      if (',?[]{}'.includes(ch)) flowIndicators = true;
+      if (FLOW_INDICATORS.has(ch)) flowIndicators = true;
       else if (ch === ':') {
         flowIndicators = true;
         if (followedByWhitespace) blockIndicators = true;
@@ -477,15 +484,15 @@ function analyze(value: string): Analysis {
     }
     if (!isPrintable(c)) special = true;
     if (c === 0x20) {
-      if (i === 0) leadingSpace = true;
-      if (i === cps.length - 1) trailingSpace = true;
+      if (first) leadingSpace = true;
+      if (last) trailingSpace = true;
       if (previousBreak) breakSpace = true;
       previousSpace = true;
       previousBreak = false;
     } else if (isBreak(c)) {
       lineBreaks = true;
-      if (i === 0) leadingBreak = true;
-      if (i === cps.length - 1) trailingBreak = true;
+      if (first) leadingBreak = true;
+      if (last) trailingBreak = true;
       if (previousSpace) spaceBreak = true;
       previousSpace = false;
       previousBreak = true;
@@ -493,7 +500,8 @@ function analyze(value: string): Analysis {
       previousSpace = false;
       previousBreak = false;
     }
-    precededByWhitespace = isBlank(c) || isBreak(c) || c === 0;
+    precededByWhitespace = c === 0x20 || c === 0x09 || isBreak(c) || c === 0;
+    i += w;
   }
   const a: Analysis = { multiline: lineBreaks, flowPlain: true, blockPlain: true, singleQuoted: true, block: true };
   if (leadingSpace || leadingBreak || trailingSpace || trailingBreak) {
