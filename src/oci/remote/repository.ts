@@ -224,12 +224,29 @@ export class RemoteRepository implements Storage {
       this.checkDigestHeader(done, desc, what);
       return;
     }
+    if (!Buffer.isBuffer(body)) {
+      // A stream goes in one streamed PATCH, then an empty PUT closes the upload: distribution
+      // takes this measurably faster than a PUT carrying the whole body.
+      const patch = await this.client.request({
+        method: 'PATCH',
+        path: uploadUrl.toString(),
+        headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(desc.size) },
+        body,
+        scopes: this.push_,
+        signal: opts?.signal,
+        what,
+      });
+      if (patch.statusCode === 404) throw await this.client.failure(patch, what);
+      drain(patch);
+      const next = header(patch.headers, 'location');
+      if (next) uploadUrl = new URL(next, uploadUrl);
+    }
     uploadUrl.searchParams.set('digest', desc.digest);
     const put = await this.client.request({
       method: 'PUT',
       path: uploadUrl.toString(),
-      headers: { 'Content-Type': 'application/octet-stream', ...(Buffer.isBuffer(body) ? {} : { 'Content-Length': String(desc.size) }) },
-      body,
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: Buffer.isBuffer(body) ? body : Buffer.alloc(0),
       scopes: this.push_,
       signal: opts?.signal,
       what,
