@@ -64,6 +64,9 @@ const UNSUPPORTED_FIELDS: Record<string, string> = {
   configurations: 'custom transformer configurations are not supported',
   openapi: 'custom OpenAPI schemas are not supported',
   validators: 'validators are not supported',
+  crds: 'crds (OpenAPI definitions for custom kinds) are not supported',
+  buildMetadata: 'buildMetadata (origin/transformer annotations, managed-by label) is not supported',
+  imageTags: 'imageTags is not supported (use images)',
 };
 
 type Kustomization = Record<string, unknown>;
@@ -235,10 +238,6 @@ class Target {
   async accumulate(ra: ResMap): Promise<ResMap> {
     const resources = [...stringList(this.k, 'resources', this.file), ...stringList(this.k, 'bases', this.file)];
     await this.accumulateResources(ra, resources, 'resources');
-    for (const crd of stringList(this.k, 'crds', this.file)) {
-      // CRDs only extend kustomize's transformer configuration; their files must exist.
-      await this.readFile(crd, 'crds');
-    }
     for (const comp of stringList(this.k, 'components', this.file)) {
       ra = await this.accumulateDirectory(ra, comp, true, 'components');
     }

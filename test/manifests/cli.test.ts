@@ -1,0 +1,70 @@
+// `lading build` through the CLI entry point: output, formats, exit codes, help.
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/program.js';
+import type { CliIO } from '../../src/cli/output.js';
+import { kubectlKustomize, requireKubectl } from './kubectl.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const demo = path.resolve(here, '../../../shared/fixtures/demo-app');
+
+async function lading(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env: process.env, cwd: here };
+  const code = await run(args, io);
+  return { code, out, err };
+}
+
+describe('lading build', () => {
+  it('prints what kubectl kustomize prints', async () => {
+    const r = await lading(['build', demo]);
+    expect(r.code, r.err).toBe(0);
+    requireKubectl();
+    const oracle = kubectlKustomize(demo);
+    if (!oracle.ok) throw new Error(oracle.error);
+    expect(r.out).toBe(oracle.yaml);
+    expect(r.err).toBe('');
+  });
+
+  it('`build kustomization` is the same command', async () => {
+    const a = await lading(['build', demo]);
+    const b = await lading(['build', 'kustomization', demo]);
+    expect(b.out).toBe(a.out);
+  });
+
+  it('-o json prints a List of the objects', async () => {
+    const r = await lading(['build', demo, '-o', 'json']);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.out) as { kind: string; items: Array<{ kind: string; metadata: { name: string } }> };
+    expect(list.kind).toBe('List');
+    expect(list.items).toHaveLength(10);
+    expect(list.items[1]?.metadata.name).toBe('redis-config-bd2fcfgt6k');
+  });
+
+  it('exits 1 naming the path when it does not exist', async () => {
+    const r = await lading(['build', './no-such-dir']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('no-such-dir');
+    expect(r.out).toBe('');
+  });
+
+  it('exits 2 on a bad output format', async () => {
+    const r = await lading(['build', demo, '-o', 'table']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('invalid output format');
+  });
+
+  it('has help with examples', async () => {
+    const r = await lading(['build', 'kustomization', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Examples:');
+    expect(r.out).toContain('--pin-images');
+  });
+});
