@@ -6,6 +6,7 @@ const modules: string[] = [
   './verify.ts',
   './artifact.ts',
   './build.ts',
+  './manifests-patch.ts',
   './apply.ts',
 ];
 

@@ -47,8 +47,12 @@ function scalar(v: unknown): string {
 }
 
 /** Strategic merge reading (kustomize's resource factory): objects with kind and name. */
-function readStrategicMerge(text: string, opts: ClassifyOptions): Array<Record<string, unknown>> {
+function readStrategicMerge(
+  text: string,
+  opts: ClassifyOptions,
+): { documents: Array<Record<string, unknown>>; first: unknown } {
   const docs = (opts.parse ?? defaultParse)(text, opts.source);
+  const first = docs[0];
   const out: Array<Record<string, unknown>> = [];
   const queue = [...docs];
   while (queue.length > 0) {
@@ -72,7 +76,7 @@ function readStrategicMerge(text: string, opts: ClassifyOptions): Array<Record<s
     if (!isObj(md) || scalar(md['name']) === '') throw new Error('missing metadata.name in object');
     out.push(doc);
   }
-  return out;
+  return { documents: out, first };
 }
 
 /** JSON 6902 reading: a JSON array, or the first YAML document (YAML 1.1), of operations. */
@@ -103,18 +107,23 @@ export function classifyPatch(text: string, opts: ClassifyOptions = {}): Classif
   const details = { source };
   if (text.trim() === '') throw new PatchError(`patch ${source} is empty`, details);
   let documents: Array<Record<string, unknown>> | undefined;
+  let first: unknown;
   let operations: JsonPatchOperation[] | undefined;
   let smError: unknown;
   let jsonError: unknown;
   try {
-    documents = readStrategicMerge(text, opts);
+    ({ documents, first } = readStrategicMerge(text, opts));
   } catch (err) {
     smError = err;
   }
-  try {
-    operations = readJson6902(text);
-  } catch (err) {
-    jsonError = err;
+  // A first document that is a non-empty map can never read as a list of operations.
+  const firstIsMap = !text.startsWith('[') && isObj(first) && Object.keys(first).length > 0;
+  if (!firstIsMap) {
+    try {
+      operations = readJson6902(text);
+    } catch (err) {
+      jsonError = err;
+    }
   }
   if (documents !== undefined && operations !== undefined) {
     throw new PatchError(`illegally qualifies as both an SM and JSON patch: ${source}`, details);

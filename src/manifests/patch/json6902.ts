@@ -257,8 +257,12 @@ function sortKeys(v: unknown): unknown {
 /** Go's string order: by UTF-8 bytes. */
 function compareGo(a: string, b: string): number {
   if (a === b) return 0;
+  // UTF-16 order equals UTF-8 byte order unless surrogates or U+E000..U+FFFF are involved
+  if (!NON_BMP_ORDER.test(a) && !NON_BMP_ORDER.test(b)) return a < b ? -1 : 1;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
+const NON_BMP_ORDER = /[\uD800-\uFFFF]/;
 
 function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
