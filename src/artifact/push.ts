@@ -82,6 +82,10 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
     annotations[k] = v;
   }
   if (annotations[Annotations.created] === '') annotations[Annotations.created] = created;
+  const createdValue = annotations[Annotations.created] ?? created;
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(createdValue) || Number.isNaN(Date.parse(createdValue))) {
+    throw new ArtifactError('INVALID_ARGUMENT', `${what}: annotation ${Annotations.created}="${createdValue}" is not an RFC 3339 time (e.g. 2024-01-02T03:04:05Z)`);
+  }
   // Keys in lexical order, as Flux (Go's JSON encoding of a map) writes them.
   const sortedAnnotations = Object.fromEntries(Object.entries(annotations).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 
@@ -90,7 +94,7 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
     opts.onProgress?.(`packaging ${entries.filter((e) => e.type === 'file').length} file(s)`);
     const tarball = await writeTarball(entries, join(work, 'artifact.tgz'), opts.signal ? { signal: opts.signal } : {});
     const layer = { mediaType: FluxContentMediaType, digest: tarball.digest, size: tarball.size };
-    const configBytes = artifactConfig(annotations[Annotations.created] ?? created);
+    const configBytes = artifactConfig(createdValue);
     const config = descriptorFor(FluxConfigMediaType, configBytes);
     const manifest: ImageManifest = {
       schemaVersion: 2,
@@ -103,8 +107,10 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
     const op = opts.signal ? { signal: opts.signal } : {};
     opts.onProgress?.(`pushing artifact to ${ref.name}:${tag}`);
     try {
-      if (!(await storage.exists(config, op))) await storage.push(config, configBytes, op);
-      if (!(await storage.exists(layer, op))) await storage.push(layer, createReadStream(tarball.path), op);
+      await Promise.all([
+        storage.exists(config, op).then((has) => (has ? undefined : storage.push(config, configBytes, op))),
+        storage.exists(layer, op).then((has) => (has ? undefined : storage.push(layer, createReadStream(tarball.path), op))),
+      ]);
       const desc = await pushManifest(storage, manifest, { tag, ...op });
       if (opts.signKey !== undefined) {
         const { sign } = await import('../sign/index.js');

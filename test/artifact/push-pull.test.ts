@@ -91,6 +91,9 @@ describe('push and pull artifacts against a real registry (distribution 2.8)', a
     const { annotations } = await readArtifactFiles(`${reg.host}/${repo}:x`);
     expect(annotations['org.opencontainers.image.licenses']).toBe('Apache-2.0');
     expect(annotations[Annotations.created]).toBe('2024-01-02T03:04:05Z');
+    await expect(
+      pushArtifact({ url: `${reg.host}/${repo}:bad`, path: dir, annotations: { [Annotations.created]: 'yesterday' } }),
+    ).rejects.toThrow(/org\.opencontainers\.image\.created="yesterday" is not an RFC 3339 time/);
   });
 
   it('tags an artifact and lists artifacts with filters, hiding cosign and digest tags', async () => {
