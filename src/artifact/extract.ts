@@ -261,9 +261,33 @@ export async function extractToDirectory(source: Readable, target: string, opts:
     await mkdir(dir, { recursive: true, mode: 0o755 });
     made.add(dir);
   };
+  // Small files are written a few at a time while the archive is read on; writes to the same
+  // path stay in archive order (the last entry wins, as with tar).
+  const writes = new Map<string, Promise<void>>();
+  const inflight = new Set<Promise<void>>();
+  let writeError: unknown;
+  const settleWrites = async () => {
+    await Promise.all(inflight);
+    if (writeError !== undefined) throw writeError;
+  };
+  const scheduleWrite = async (abs: string, data: Buffer, mode: number) => {
+    if (writeError !== undefined) throw writeError;
+    while (inflight.size >= 16) await Promise.race(inflight);
+    const previous = writes.get(abs) ?? Promise.resolve();
+    const p = previous
+      .then(() => writeFile(abs, data, { mode }))
+      .then(() => chmod(abs, mode))
+      .catch((err: unknown) => {
+        writeError ??= err;
+      });
+    const tracked = p.finally(() => inflight.delete(tracked));
+    inflight.add(tracked);
+    writes.set(abs, tracked);
+  };
   try {
     const summary = await walkArchive(source, what, opts, async (e) => {
       const abs = join(tmp, ...e.path.split('/'));
+      if (e.kind === 'symlink' || e.kind === 'hardlink') await settleWrites();
       switch (e.kind) {
         case 'directory':
           await ensureDir(abs);
@@ -277,9 +301,9 @@ export async function extractToDirectory(source: Readable, target: string, opts:
           if (e.size <= smallFile) {
             const chunks: Buffer[] = [];
             for await (const c of e.stream) chunks.push(c);
-            await writeFile(abs, Buffer.concat(chunks), { mode });
-            await chmod(abs, mode);
+            await scheduleWrite(abs, Buffer.concat(chunks), mode);
           } else {
+            await writes.get(abs);
             await pipeline(Readable.from(e.stream), createWriteStream(abs, { mode }), opts.signal ? { signal: opts.signal } : {});
             await chmod(abs, mode);
           }
@@ -295,6 +319,7 @@ export async function extractToDirectory(source: Readable, target: string, opts:
           return;
       }
     });
+    await settleWrites();
     await chmod(tmp, 0o755);
     if (existing === 'full') {
       const old = await mkdtemp(join(parent, `.${basename(dest)}.lading-old-`));
@@ -307,6 +332,7 @@ export async function extractToDirectory(source: Readable, target: string, opts:
     }
     return summary;
   } catch (err) {
+    await Promise.allSettled(inflight);
     await rm(tmp, { recursive: true, force: true });
     if (err instanceof ArtifactError) throw err;
     throw new ArtifactError('OUTPUT', `${what}: ${(err as Error).message}`, { cause: err });

@@ -82,6 +82,14 @@ describe('safe extraction', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('keeps the last of several entries with the same name, as tar does', async () => {
+    const entries: RawEntry[] = [];
+    for (let i = 0; i < 40; i++) entries.push({ name: `f${i % 5}.yaml`, body: `v: ${i}\n` });
+    const out = join(tempDir(), 'out');
+    await extractToDirectory(Readable.from([await makeTarball(entries)]), out);
+    for (let k = 0; k < 5; k++) expect(readFileSync(join(out, `f${k}.yaml`), 'utf8')).toBe(`v: ${35 + k}\n`);
+  });
+
   it('extracts plain tar and tar+gzip, with ./ prefixes, links inside the tree, and normalised modes', async () => {
     const entries: RawEntry[] = [
       { name: './', type: 'directory' },
