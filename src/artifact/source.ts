@@ -143,10 +143,18 @@ async function walk(
   } catch (err) {
     throw new ArtifactError('INVALID_PATH', `reading directory ${dir}: ${(err as Error).message}`, { cause: err });
   }
-  for (const name of names) {
+  // Stat a directory's entries together; they are then handled one by one, in order.
+  const stats = await Promise.all(
+    names.map((name) =>
+      lstat(join(dir, name)).catch((err: unknown) => {
+        throw new ArtifactError('INVALID_PATH', `reading ${join(dir, name)}: ${(err as Error).message}`, { cause: err });
+      }),
+    ),
+  );
+  for (const [i, name] of names.entries()) {
     const abs = join(dir, name);
     const childRel = rel === '' ? name : `${rel}/${name}`;
-    let st = await lstat(abs);
+    let st = stats[i]!;
     if (st.isSymbolicLink()) {
       if (!opts.resolveSymlinks) continue;
       try {
