@@ -172,7 +172,7 @@ describe('classifyPatch', () => {
     expect(thrown(() => classifyPatch('  \n', { source: 'e.yaml' })).message).toBe('patch e.yaml is empty');
     expect(thrown(() => classifyPatch('[]')).message).toBe('illegally qualifies as both an SM and JSON patch: [patch: "[]"]');
     expect(thrown(() => classifyPatch('kind: Deployment\n', { source: 'n.yaml' })).message).toMatch(
-      /^unable to parse SM or JSON patch from n\.yaml \(missing metadata\.name in object; not a list of operations\)$/,
+      /^unable to parse SM or JSON patch from n\.yaml \(missing metadata\.name in object; expected a list of operations\)$/,
     );
   });
 });

@@ -3,7 +3,7 @@
 import { parseAllDocuments } from 'yaml';
 import { PatchError } from './errors.js';
 import type { JsonPatchOperation } from './json6902.js';
-import { yaml11Options } from './json6902.js';
+import { readJson6902 } from './json6902.js';
 
 export type PatchKind = 'strategicMerge' | 'json6902';
 
@@ -77,23 +77,6 @@ function readStrategicMerge(
     out.push(doc);
   }
   return { documents: out, first };
-}
-
-/** JSON 6902 reading: a JSON array, or the first YAML document (YAML 1.1), of operations. */
-function readJson6902(text: string): JsonPatchOperation[] {
-  let data: unknown;
-  if (text.startsWith('[')) {
-    data = JSON.parse(text);
-  } else {
-    const first = parseAllDocuments(text, yaml11Options)[0];
-    if (first === undefined) return [];
-    if ('errors' in first && first.errors.length > 0) throw first.errors[0];
-    data = first.toJS({ maxAliasCount: 100 });
-  }
-  if (data === null || data === undefined) return [];
-  if (!Array.isArray(data)) throw new Error('not a list of operations');
-  for (const op of data) if (op !== null && !isObj(op)) throw new Error('operation is not an object');
-  return data.map((op) => (op === null ? {} : op)) as JsonPatchOperation[];
 }
 
 /**

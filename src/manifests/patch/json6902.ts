@@ -4,7 +4,7 @@
 // negative array indices count from the end, `replace` of a missing object key adds it, `copy`
 // from a missing object key copies null, and `replace` of the whole document with a scalar is a
 // no-op.
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import type { DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
 import { PatchError } from './errors.js';
 import { setOwn } from './own.js';
@@ -47,26 +47,38 @@ function describeSource(source: string | undefined): string {
 }
 
 /**
- * Parses JSON 6902 operations as kustomize does: text starting with `[` is JSON, anything else is
- * YAML read with YAML 1.1 rules (sigs.k8s.io/yaml, so `yes`/`on` are booleans).
+ * Reads JSON 6902 operations as kustomize does: text starting with `[` is JSON; anything else
+ * is YAML (only its first document) read with YAML 1.1 rules, as sigs.k8s.io/yaml does, so
+ * `yes`/`on` are booleans. An empty document is an empty list. Throws plain errors.
  */
+export function readJson6902(text: string): JsonPatchOperation[] {
+  let data: unknown;
+  if (text.startsWith('[')) {
+    data = JSON.parse(text);
+  } else {
+    const first = parseAllDocuments(text, yaml11Options)[0];
+    if (first === undefined) return [];
+    if ('errors' in first && first.errors.length > 0) throw first.errors[0];
+    data = first.toJS({ maxAliasCount: 100 });
+  }
+  if (data === null || data === undefined) return [];
+  if (!Array.isArray(data)) throw new Error('expected a list of operations');
+  data.forEach((op, i) => {
+    if (op !== null && !isObj(op)) throw new Error(`operation ${i} is not an object`);
+  });
+  return data.map((op) => (op === null ? {} : op)) as JsonPatchOperation[];
+}
+
+/** Parses JSON 6902 operations as kustomize does (see readJson6902), naming the source in errors. */
 export function parseJson6902(text: string, opts: Json6902Options = {}): JsonPatchOperation[] {
   const what = `parsing JSON 6902 patch${describeSource(opts.source)}`;
   const details = opts.source === undefined ? {} : { source: opts.source };
   if (text.length === 0) throw new PatchError(`${what}: empty json patch operations`, details);
-  let data: unknown;
   try {
-    data = text.startsWith('[') ? JSON.parse(text) : parseYaml(text, yaml11Options);
+    return readJson6902(text);
   } catch (err) {
-    throw new PatchError(`${what}: ${(err as Error).message}`, details, { cause: err });
+    throw new PatchError(`${what}: ${(err as Error).message.split('\n')[0]}`, details, { cause: err });
   }
-  if (!Array.isArray(data)) {
-    throw new PatchError(`${what}: expected a list of operations`, details);
-  }
-  data.forEach((op, i) => {
-    if (!isObj(op)) throw new PatchError(`${what}: operation ${i} is not an object`, { ...details, op: i });
-  });
-  return data as JsonPatchOperation[];
 }
 
 /**
