@@ -1,6 +1,7 @@
 // Strategic merge as kustomize v5 does it: kyaml's merge2 walker with the patch's list elements
-// prepended (ListIncreaseDirection: prepend), merge keys from the Kubernetes v1.21.2 OpenAPI
-// built into kyaml, and the name/kind/namespace restored afterwards as resource.ApplySmPatch does.
+// prepended (ListIncreaseDirection: prepend) and merge keys from the Kubernetes v1.21.2 OpenAPI
+// built into kyaml (applyStrategicMergePatch); around it, what kustomize's ApplySmPatch does to
+// the patch copy before and to the name/kind/namespace after (applyKustomizeSmPatch).
 //
 // The walk works on private deep copies of the target and the patch and edits them in place, so
 // that the many small effects of kyaml's in-place node edits (directive elision, list element
