@@ -1,5 +1,14 @@
 // Public surface of the artifact domain: Kubernetes configuration packaged as OCI artifacts,
 // compatible with `flux push/pull artifact`.
+//
+// Format (checked against flux v2.9.5 in test/artifact/flux.test.ts): an OCI image manifest with
+// config `application/vnd.cncf.flux.config.v1+json` (a go-containerregistry-shaped image config
+// carrying the created time), one layer `application/vnd.cncf.flux.content.v1.tar+gzip`, and the
+// annotations `org.opencontainers.image.{created,revision,source}` (+ any given), keys sorted.
+// The tarball: entries in directory-walk order (byte order per directory), no root entry,
+// directories included, mtime 0, uid/gid 0, no user/group names, modes 0755/0644, symlinks left
+// out unless resolved; gzip level 6 with no name, no time and OS byte 255. Byte equality with
+// flux's own tarball is not a goal (Go's deflate differs from zlib); equality of content is.
 export {
   FluxConfigMediaType,
   FluxContentMediaType,
