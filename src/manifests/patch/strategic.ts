@@ -191,7 +191,7 @@ function prepareTargetedPatch(copy: Obj, original: Obj, target: Obj): void {
   const stringMap = (v: unknown): Obj | undefined => {
     if (!isObj(v)) return undefined;
     const out: Obj = {};
-    for (const k of Object.keys(v).sort()) setOwn(out, k, scalarOrEmpty(v[k]));
+    for (const k of Object.keys(v).sort()) setOwn(out, k, scalarText(v[k]));
     return Object.keys(out).length === 0 ? undefined : out;
   };
   let md = copy['metadata'];
