@@ -133,8 +133,13 @@ function lineOf(counter: LineCounter, offset: number | undefined): number {
   return offset === undefined ? 0 : counter.linePos(offset).line;
 }
 
+/** Most values one document may expand to (aliases can otherwise blow up exponentially). */
+const MAX_NODES_PER_DOCUMENT = 2_000_000;
+let nodeBudget = MAX_NODES_PER_DOCUMENT;
+
 function toValue(node: Node | null | undefined, doc: Document, counter: LineCounter, source: string, depth = 0): unknown {
   if (depth > 200) throw new ManifestError('INVALID_YAML', `${source}: YAML nested too deeply`);
+  if (--nodeBudget < 0) throw new ManifestError('TOO_LARGE', `${source}: YAML document expands to more than ${MAX_NODES_PER_DOCUMENT} values (alias expansion)`);
   if (node === null || node === undefined) return null;
   if (isAlias(node)) {
     const target = (node as Alias).resolve(doc);
@@ -239,6 +244,7 @@ export function parseYamlDocuments(text: string, source = '<input>'): ParsedDocu
       const msg = err.message.split('\n')[0] ?? err.message;
       throw new ManifestError('INVALID_YAML', `${where}: invalid YAML: ${msg.replace(/ at line \d+, column \d+:?$/, '')}`);
     }
+    nodeBudget = MAX_NODES_PER_DOCUMENT;
     out.push({ value: toValue(doc.contents as Node | null, doc, counter, source), line: lineOf(counter, doc.range[0]) || 1 });
   }
   return out;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { build, ManifestError } from '../../src/manifests/index.js';
+import { build, ManifestError, parseManifests } from '../../src/manifests/index.js';
 import { kubectlKustomize, requireKubectl } from './kubectl.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lading-manifest-errors-'));
@@ -72,4 +72,32 @@ describe('build errors name the file and field and fail like kustomize', () => {
       }
     });
   }
+});
+
+describe('parseManifests', () => {
+  it('names the source and line of malformed YAML', () => {
+    expect(() => parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\nkind: [\n', 'upload.yaml')).toThrow(/upload\.yaml:[67]:\d+: invalid YAML/);
+  });
+
+  it('rejects a document that is not an object, naming its line', () => {
+    expect(() => parseManifests('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n- just\n- a list\n', 'x.yaml')).toThrow(/x\.yaml:5/);
+  });
+
+  it('stops alias expansion bombs', () => {
+    const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 12; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    let err: unknown;
+    try {
+      parseManifests(lines.join('\n'), 'bomb.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ManifestError);
+    expect((err as ManifestError).code).toBe('TOO_LARGE');
+  });
+
+  it('skips empty documents and keeps the rest in order', () => {
+    const objs = parseManifests('---\n# comment\n---\nkind: A\n---\n\n---\nkind: B\n', 'm.yaml');
+    expect(objs.map((o) => o['kind'])).toEqual(['A', 'B']);
+  });
 });
