@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pullArtifact, pushArtifact } from '../src/artifact/index.js';
 import { startRegistry } from '../test/env/registry.js';
 import { toolPath } from '../test/env/tools.js';
 
@@ -112,6 +113,22 @@ export default async function bench(): Promise<void> {
           `flux ${ms(f).toFixed(0)} ms wall, ${cpu(f).toFixed(0)} ms CPU, peak RSS ${rss(f).toFixed(0)} MiB → wall ratio ${(ms(l) / ms(f)).toFixed(2)}×, CPU ratio ${(cpu(l) / cpu(f)).toFixed(2)}×\n`,
       );
     }
+    // The same work through the library in this (warm) process: what an embedding program pays,
+    // and how much of the CLI's time is Node start-up and cold code.
+    const inProcess: Array<{ push: number; pull: number }> = [];
+    for (let i = 0; i < RUNS; i++) {
+      let t = process.hrtime.bigint();
+      await pushArtifact({ url: url('lib', i), path: src, source: 'bench', revision: 'r1' });
+      const push = Number(process.hrtime.bigint() - t) / 1e6;
+      t = process.hrtime.bigint();
+      await pullArtifact({ url: url('lib', i), output: join(work, `out-lib-${i}`) });
+      inProcess.push({ push, pull: Number(process.hrtime.bigint() - t) / 1e6 });
+    }
+    const libPush = median(inProcess.map((x) => x.push));
+    const libPull = median(inProcess.map((x) => x.pull));
+    process.stdout.write(
+      `library in-process (warm): push ${libPush.toFixed(0)} ms, pull ${libPull.toFixed(0)} ms → vs flux CLI: push ${(libPush / ms(s.fluxPush)).toFixed(2)}×, pull ${(libPull / ms(s.fluxPull)).toFixed(2)}×\n`,
+    );
     const total = (xs: Sample[], ys: Sample[]) => ms(xs) + ms(ys);
     process.stdout.write(`push+pull: lading ${total(s.ladingPush, s.ladingPull).toFixed(0)} ms, flux ${total(s.fluxPush, s.fluxPull).toFixed(0)} ms → ratio ${(total(s.ladingPush, s.ladingPull) / total(s.fluxPush, s.fluxPull)).toFixed(2)}×\n`);
   } finally {

@@ -26,7 +26,7 @@ export function tarballStream(entries: readonly SourceEntry[], opts: { signal?: 
     pack.destroy(err as Error);
     out.destroy(err as Error);
   };
-  pipeline(pack, gzip, out).catch(fail);
+  pipeline(pack, new Coalesce(64 * 1024), gzip, out).catch(fail);
   // Small files are read ahead, a few at a time, so the disk is busy while earlier ones are packed.
   const readAhead = new Map<number, Promise<Buffer>>();
   const prefetch = (from: number) => {
@@ -103,6 +103,34 @@ class GzipHeaderOS extends Transform {
     }
     this.seen += chunk.length;
     cb(null, chunk);
+  }
+}
+
+/**
+ * Gathers small chunks (tar headers are 512 bytes) into larger ones before compression: each
+ * chunk written to a zlib stream is a separate trip to the thread pool.
+ */
+class Coalesce extends Transform {
+  private parts: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly target: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= this.target) {
+      const out = Buffer.concat(this.parts, this.size);
+      this.parts = [];
+      this.size = 0;
+      cb(null, out);
+      return;
+    }
+    cb();
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.size > 0) this.push(Buffer.concat(this.parts, this.size));
+    cb();
   }
 }
 
