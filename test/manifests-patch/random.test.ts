@@ -4,7 +4,7 @@
 // using the directives ($patch: delete|replace|merge on maps, list elements and whole lists,
 // null deletion, duplicate and key-less elements). One `kubectl kustomize` run builds them all;
 // every built object must equal lading's result. PATCH_SEEDS=4,5,6 explores other inputs.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ afterAll(() => {
 
 describe('random strategic merge patches compared with kubectl kustomize', () => {
   for (const seed of SEEDS) {
-    it(`seed ${seed}: ${PER_SEED} resources`, () => {
+    it(`seed ${seed}: ${PER_SEED} resources`, async () => {
       const g = new Gen(rng(seed));
       const cases = Array.from({ length: PER_SEED }, (_, i) => makeCase(g, i));
       const dir = mkdtempSync(join(tmpdir(), 'lading-patch-random-'));
@@ -36,10 +36,16 @@ describe('random strategic merge patches compared with kubectl kustomize', () =>
         join(dir, 'kustomization.yaml'),
         `resources:\n- resources.yaml\npatches:\n${cases.map((_, i) => `- path: p${i}.yaml\n`).join('')}`,
       );
-      const run = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 256 << 20 });
-      if (run.error !== undefined) {
-        throw new Error(`kubectl is needed for this test (install kubectl 1.32): ${run.error.message}`);
-      }
+      // asynchronously: a blocked worker misses vitest's RPC deadlines on a busy machine
+      const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
+        execFile('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
+          if (err !== null && typeof err.code !== 'number') {
+            reject(new Error(`kubectl is needed for this test (install kubectl 1.32): ${err.message}`));
+            return;
+          }
+          resolve({ status: err === null ? 0 : (err.code as number), stdout, stderr });
+        });
+      });
       expect(run.status, run.stderr).toBe(0);
       const built = new Map<string, unknown>();
       for (const doc of parseAllDocuments(run.stdout)) {
