@@ -5,7 +5,6 @@ import { UsageError } from '../../errors.js';
 // parses all command modules, and start-up time is most of a small push or pull.
 import type { ArtifactContent, MemoryFile, PullLimits } from '../../artifact/index.js';
 import { DefaultIgnorePaths } from '../../artifact/constants.js';
-import { ExitStatus } from '../program.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
 import { addRegistryFlags, registryOptionsFrom } from '../registry-options.js';
 import { examples, verb, type CommandModule } from '../util.js';
@@ -353,6 +352,8 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     );
     if (!result.identical) {
       io.stderr.write(`✗ ${result.changes.length} file(s) differ from ${result.url}\n`);
+      // Imported here: program.js imports every command module, so a static import is a cycle.
+      const { ExitStatus } = await import('../program.js');
       throw new ExitStatus(1);
     }
     if (format === 'table') io.stderr.write(`✔ no changes: the local files match ${result.url}\n`);
