@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
@@ -39,7 +39,11 @@ export function renderJSON(data: unknown): string {
   return JSON.stringify(data, null, 2) + '\n';
 }
 
+// yaml is loaded on first use: most commands never print YAML, and start-up time matters.
+const requireLazily = createRequire(import.meta.url);
+
 export function renderYAML(data: unknown): string {
+  const { stringify } = requireLazily('yaml') as typeof import('yaml');
   return stringify(data, { lineWidth: 0 });
 }
 
