@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MediaTypes, descriptorFor, openRepository, pushManifest, type Descriptor } from '../src/oci/index.js';
@@ -22,19 +22,21 @@ const ladingMain = join(repoRoot, 'dist', 'cli', 'main.js');
 interface Sample {
   ms: number;
   maxRssKiB: number;
+  /** user + system CPU seconds: less sensitive than wall time to a busy machine. */
+  cpuS: number;
 }
 
 function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
   const started = process.hrtime.bigint();
   return new Promise((resolvePromise, reject) => {
-    execFile('/usr/bin/time', ['-f', 'maxrss=%M', cmd, ...args], { env, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+    execFile('/usr/bin/time', ['-f', 'maxrss=%M cpu=%U+%S', cmd, ...args], { env, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (err) {
         reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr)}`));
         return;
       }
-      const m = /maxrss=(\d+)/.exec(String(stderr));
-      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN });
+      const m = /maxrss=(\d+) cpu=([\d.]+)\+([\d.]+)/.exec(String(stderr));
+      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN, cpuS: m ? Number(m[2]) + Number(m[3]) : NaN });
     });
   });
 }
@@ -99,7 +101,7 @@ export default async function bench(): Promise<void> {
           const copied = await openRepository(`${dest.host}/bench/app`).resolve('v1');
           if (copied.digest !== digest) throw new Error(`${tool} copy produced ${copied.digest}, expected ${digest}`);
           (tool === 'lading' ? lading : tool === 'skopeo' ? skopeo : library).push(sample);
-          process.stdout.write(`round ${round} ${tool.padEnd(7)} ${(sample.ms / 1000).toFixed(2)} s  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
+          process.stdout.write(`round ${round} ${tool.padEnd(7)} ${(sample.ms / 1000).toFixed(2)} s  cpu ${sample.cpuS.toFixed(2)} s  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
         } finally {
           await dest.stop();
         }
@@ -117,7 +119,9 @@ export default async function bench(): Promise<void> {
       `copy ${(bytes / 1048576).toFixed(0)} MiB registry→registry, median of ${ROUNDS}: lading ${(lm / 1000).toFixed(2)} s, skopeo ${(sm / 1000).toFixed(2)} s, ` +
         `ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 1.00×); peak RSS lading ${lrss.toFixed(0)} MiB (goal < 150), skopeo ${srss.toFixed(0)} MiB; ` +
         `lading CLI start-up alone (--version) ${(median(startup) / 1000).toFixed(2)} s; ` +
-        `library copy in a bare node process ${(libm / 1000).toFixed(2)} s, ratio library/skopeo ${(libm / sm).toFixed(2)}×, peak RSS ${(Math.max(...library.map((s) => s.maxRssKiB)) / 1024).toFixed(0)} MiB\n`,
+        `library copy in a bare node process ${(libm / 1000).toFixed(2)} s, ratio library/skopeo ${(libm / sm).toFixed(2)}×, peak RSS ${(Math.max(...library.map((s) => s.maxRssKiB)) / 1024).toFixed(0)} MiB; ` +
+        `median CPU (user+sys) lading ${median(lading.map((s) => s.cpuS)).toFixed(2)} s, library ${median(library.map((s) => s.cpuS)).toFixed(2)} s, skopeo ${median(skopeo.map((s) => s.cpuS)).toFixed(2)} s; ` +
+        `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`,
     );
   } finally {
     await source.stop();
