@@ -7,11 +7,12 @@ import { ManifestError } from './errors.js';
 import { generate, type GeneratorArgs, type GeneratorOptions } from './generators.js';
 import { classifyPatch } from './patch/index.js';
 import { applyReplacements } from './replacements.js';
-import { ResMap, type Selector } from './resmap.js';
-import { parseFieldSpec, Resource, str, type FieldSpec } from './resource.js';
+import { ResMap, type Selector, type TransformerConfig } from './resmap.js';
+import { parseFieldSpec, Resource, str, type FieldSpec, type Gvk } from './resource.js';
 import {
   addHashSuffixes,
   applyJsonPatchTo,
+  defaultNameReferences,
   applySmPatchTo,
   DEFAULT_ORDER_FIRST,
   DEFAULT_ORDER_LAST,
@@ -39,15 +40,37 @@ import { formatManifests, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments } fr
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
 const specs = (list: readonly string[]) => list.map(parseFieldSpec);
-const CFG = {
-  commonLabels: specs(COMMON_LABEL_FIELDS),
-  templateLabels: specs(TEMPLATE_LABEL_FIELDS),
-  commonAnnotations: specs(COMMON_ANNOTATION_FIELDS),
-  namespace: specs(NAMESPACE_FIELDS),
-  images: specs(IMAGE_FIELDS),
-  replicas: specs(REPLICA_FIELDS),
-  namePrefix: [{ path: 'metadata/name', create: false }] as FieldSpec[],
-};
+function defaultConfig(): TransformerConfig {
+  return {
+    commonLabels: specs(COMMON_LABEL_FIELDS),
+    templateLabels: specs(TEMPLATE_LABEL_FIELDS),
+    commonAnnotations: specs(COMMON_ANNOTATION_FIELDS),
+    namespace: specs(NAMESPACE_FIELDS),
+    images: specs(IMAGE_FIELDS),
+    replicas: specs(REPLICA_FIELDS),
+    namePrefix: [{ path: 'metadata/name', create: false }],
+    nameSuffix: [{ path: 'metadata/name', create: false }],
+    nameReference: defaultNameReferences(),
+  };
+}
+
+function sameSpec(a: FieldSpec, b: FieldSpec): boolean {
+  return a.path === b.path && (a.group ?? '') === (b.group ?? '') && (a.version ?? '') === (b.version ?? '') && (a.kind ?? '') === (b.kind ?? '');
+}
+
+/** Merges field specs as kustomize does: duplicates dropped, a conflicting `create` is an error. */
+function mergeConfigSpecs<T extends FieldSpec>(base: T[], more: T[], where: string): T[] {
+  const out = [...base];
+  for (const f of more) {
+    const dup = out.find((x) => sameSpec(x, f) && JSON.stringify((x as { target?: unknown }).target ?? null) === JSON.stringify((f as { target?: unknown }).target ?? null));
+    if (dup) {
+      if (dup.create !== f.create) fail('INVALID_KUSTOMIZATION', `${where}: conflicting fieldspecs for path ${f.path}`);
+      continue;
+    }
+    out.push(f);
+  }
+  return out;
+}
 
 const KNOWN_FIELDS = new Set([
   'apiVersion', 'kind', 'metadata', 'resources', 'bases', 'components', 'crds', 'namespace', 'namePrefix', 'nameSuffix',
@@ -61,7 +84,6 @@ const UNSUPPORTED_FIELDS: Record<string, string> = {
   helmCharts: 'helmCharts are not supported (render the chart first)',
   helmGlobals: 'helmGlobals are not supported',
   helmChartInflationGenerator: 'helmChartInflationGenerator is not supported',
-  configurations: 'custom transformer configurations are not supported',
   openapi: 'custom OpenAPI schemas are not supported',
   validators: 'validators are not supported',
   crds: 'crds (OpenAPI definitions for custom kinds) are not supported',
@@ -235,9 +257,45 @@ class Target {
     return readLimited(resolveInRoot(this.dir, rel, this.where(field)), this.where(field));
   }
 
+  cfg(ra: ResMap): TransformerConfig {
+    if (!ra.config) ra.config = defaultConfig();
+    return ra.config;
+  }
+
+  /** Merges the kustomization's `configurations` files into the accumulator's transformer config. */
+  private async loadConfigurations(ra: ResMap): Promise<void> {
+    const files = stringList(this.k, 'configurations', this.file);
+    let cfg = this.cfg(ra);
+    for (let i = 0; i < files.length; i++) {
+      const where = this.where(`configurations[${i}]`);
+      const text = (await this.readFile(files[i] as string, `configurations[${i}]`)).toString('utf8');
+      const doc = parseYamlDocuments(text, files[i] as string).find((d) => d.value !== null)?.value ?? {};
+      if (!isPlainObject(doc)) fail('INVALID_KUSTOMIZATION', `${where}: expected a map of field specs`);
+      const next: TransformerConfig = { ...cfg };
+      const lists: Array<[keyof Omit<TransformerConfig, 'nameReference'>, string]> = [
+        ['namePrefix', 'namePrefix'], ['nameSuffix', 'nameSuffix'], ['namespace', 'namespace'], ['commonLabels', 'commonLabels'],
+        ['templateLabels', 'templateLabels'], ['commonAnnotations', 'commonAnnotations'], ['images', 'images'], ['replicas', 'replicas'],
+      ];
+      for (const key of Object.keys(doc)) {
+        if (![...lists.map((l) => l[1]), 'nameReference', 'varReference', 'labels'].includes(key)) fail('INVALID_KUSTOMIZATION', `${where}: unknown field "${key}"`);
+      }
+      for (const [field, key] of lists) next[field] = mergeConfigSpecs(cfg[field], fieldSpecList(doc[key], `${where}: ${key}`), where);
+      const refs: TransformerConfig['nameReference'] = [];
+      for (const [j, nr] of objList(doc['nameReference'], `${where}: nameReference`).entries()) {
+        const target: Partial<Gvk> = {};
+        for (const f of ['group', 'version', 'kind'] as const) if (typeof nr[f] === 'string' && nr[f] !== '') target[f] = nr[f];
+        for (const fs of fieldSpecList(nr['fieldSpecs'], `${where}: nameReference[${j}].fieldSpecs`)) refs.push({ ...fs, target });
+      }
+      next.nameReference = mergeConfigSpecs(cfg.nameReference, refs, where);
+      cfg = next;
+    }
+    ra.config = cfg;
+  }
+
   async accumulate(ra: ResMap): Promise<ResMap> {
     const resources = [...stringList(this.k, 'resources', this.file), ...stringList(this.k, 'bases', this.file)];
     await this.accumulateResources(ra, resources, 'resources');
+    await this.loadConfigurations(ra);
     for (const comp of stringList(this.k, 'components', this.file)) {
       ra = await this.accumulateDirectory(ra, comp, true, 'components');
     }
@@ -381,28 +439,28 @@ class Target {
     for (let i = 0; i < patches.length; i++) await this.applyPatchEntry(ra, patches[i] as Record<string, unknown>, `patches[${i}]`);
     // namespace
     const ns = optString(k['namespace'], this.where('namespace'));
-    if (ns) transformNamespace(ra, { namespace: ns, fieldSpecs: CFG.namespace });
+    if (ns) transformNamespace(ra, { namespace: ns, fieldSpecs: this.cfg(ra).namespace });
     // prefix / suffix
     const prefix = optString(k['namePrefix'], this.where('namePrefix'));
-    if (prefix !== undefined) transformPrefixSuffix(ra, prefix, 'prefix', CFG.namePrefix);
+    if (prefix !== undefined) transformPrefixSuffix(ra, prefix, 'prefix', this.cfg(ra).namePrefix);
     const suffix = optString(k['nameSuffix'], this.where('nameSuffix'));
-    if (suffix !== undefined) transformPrefixSuffix(ra, suffix, 'suffix', CFG.namePrefix);
+    if (suffix !== undefined) transformPrefixSuffix(ra, suffix, 'suffix', this.cfg(ra).nameSuffix);
     // labels, then commonLabels
     const labels = objList(k['labels'], this.where('labels'));
     for (let i = 0; i < labels.length; i++) {
       const l = labels[i] as Record<string, unknown>;
       const pairs = stringMap(l['pairs'], this.where(`labels[${i}].pairs`));
       let fss = fieldSpecList(l['fields'], this.where(`labels[${i}].fields`));
-      if (l['includeSelectors'] === true) fss = mergeSpecs(fss, CFG.commonLabels);
+      if (l['includeSelectors'] === true) fss = mergeSpecs(fss, this.cfg(ra).commonLabels);
       else {
         fss = mergeSpecs(fss, [{ path: 'metadata/labels', create: true }]);
-        if (l['includeTemplates'] === true) fss = mergeSpecs(fss, CFG.templateLabels);
+        if (l['includeTemplates'] === true) fss = mergeSpecs(fss, this.cfg(ra).templateLabels);
       }
       setMapEntries(ra, pairs, fss);
     }
     const commonLabels = stringMap(k['commonLabels'], this.where('commonLabels'));
-    setMapEntries(ra, commonLabels, CFG.commonLabels);
-    setMapEntries(ra, stringMap(k['commonAnnotations'], this.where('commonAnnotations')), CFG.commonAnnotations);
+    setMapEntries(ra, commonLabels, this.cfg(ra).commonLabels);
+    setMapEntries(ra, stringMap(k['commonAnnotations'], this.where('commonAnnotations')), this.cfg(ra).commonAnnotations);
     // legacy patchesJson6902
     const pj = objList(k['patchesJson6902'], this.where('patchesJson6902'));
     for (let i = 0; i < pj.length; i++) {
@@ -422,11 +480,11 @@ class Target {
       const name = optString(r['name'], this.where(`replicas[${i}].name`)) ?? '';
       const count = r['count'];
       if (typeof count !== 'number' || !Number.isInteger(count)) fail('INVALID_KUSTOMIZATION', `${this.where(`replicas[${i}].count`)}: expected an integer`);
-      transformReplicas(ra, name, count, CFG.replicas);
+      transformReplicas(ra, name, count, this.cfg(ra).replicas);
     }
     // images
     const images = objList(k['images'], this.where('images'));
-    for (let i = 0; i < images.length; i++) transformImage(ra, this.imageArgs(images[i] as Record<string, unknown>, `images[${i}]`), CFG.images);
+    for (let i = 0; i < images.length; i++) transformImage(ra, this.imageArgs(images[i] as Record<string, unknown>, `images[${i}]`), this.cfg(ra).images);
     // replacements
     const replacements = objList(k['replacements'], this.where('replacements'));
     if (replacements.length > 0) await applyReplacements(ra, await this.loadReplacements(replacements, 'replacements'), this.where('replacements'));
@@ -593,7 +651,7 @@ class Target {
       }
       case 'ImageTagTransformer': {
         const it = isPlainObject(cfg['imageTag']) ? cfg['imageTag'] : {};
-        transformImage(ra, this.imageArgs(it, `${source}: imageTag`), fss.length > 0 ? fss : CFG.images);
+        transformImage(ra, this.imageArgs(it, `${source}: imageTag`), fss.length > 0 ? fss : this.cfg(ra).images);
         return;
       }
       case 'ReplicaCountTransformer': {
@@ -726,7 +784,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     }
     const ra = await t.accumulate(new ResMap());
     addHashSuffixes(ra);
-    fixNameReferences(ra);
+    fixNameReferences(ra, t.cfg(ra).nameReference);
     resources = ra.list;
   } else {
     const ra = new ResMap();

@@ -1,7 +1,7 @@
 // An ordered set of resources with kustomize's id rules (unique current ids, lookups by any
 // id a resource ever had, selection by patch targets).
 import { ManifestError } from './errors.js';
-import { effectiveNamespace, idEquals, idKey, idString, type ResId, type Resource } from './resource.js';
+import { effectiveNamespace, idEquals, idKey, idString, type FieldSpec, type Gvk, type ResId, type Resource } from './resource.js';
 import { isPlainObject } from './yaml.js';
 
 export interface Selector {
@@ -106,8 +106,24 @@ export function matchesSelector(labels: Record<string, string>, reqs: Requiremen
   });
 }
 
+/** Field specs the built-in transformers use (kustomize's TransformerConfig). */
+export interface TransformerConfig {
+  namePrefix: FieldSpec[];
+  nameSuffix: FieldSpec[];
+  namespace: FieldSpec[];
+  commonLabels: FieldSpec[];
+  templateLabels: FieldSpec[];
+  commonAnnotations: FieldSpec[];
+  images: FieldSpec[];
+  replicas: FieldSpec[];
+  /** Referrer field specs, each with the kind it refers to. */
+  nameReference: Array<FieldSpec & { target: Partial<Gvk> }>;
+}
+
 export class ResMap {
   list: Resource[] = [];
+  /** Set by the build from the defaults plus the kustomization's `configurations`. */
+  config: TransformerConfig | undefined;
 
   append(r: Resource): void {
     const id = r.curId();

@@ -313,8 +313,8 @@ export function applyJsonPatchTo(resources: Resource[], ops: unknown[], source: 
 // ---------------------------------------------------------------------------------------------
 // Name references
 
-interface Referrer extends FieldSpec {
-  target: Gvk;
+export interface Referrer extends FieldSpec {
+  target: Partial<Gvk>;
 }
 
 let referrerCache: Referrer[] | undefined;
@@ -362,8 +362,12 @@ function roleBindingNamespaces(r: Resource): Set<string> {
 }
 
 /** Updates references to renamed objects everywhere kustomize does (its nameReference config). */
-export function fixNameReferences(m: ResMap): void {
-  const refs = referrers();
+/** kustomize's built-in name-reference configuration. */
+export function defaultNameReferences(): Referrer[] {
+  return referrers();
+}
+
+export function fixNameReferences(m: ResMap, refs: Referrer[] = referrers()): void {
   const all = m.list;
   // Ids do not change while references are fixed: compute them once.
   const info = new Map<Resource, { cur: ResId; ens: string; cluster: boolean }>();
