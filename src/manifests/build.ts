@@ -93,6 +93,20 @@ const UNSUPPORTED_FIELDS: Record<string, string> = {
 
 type Kustomization = Record<string, unknown>;
 
+const EDIT_FIX = "Run 'kustomize edit fix' to update your Kustomization automatically.";
+const DEPRECATIONS: Array<[string, string]> = [
+  ['bases', `# Warning: 'bases' is deprecated. Please use 'resources' instead. ${EDIT_FIX}`],
+  ['commonLabels', `# Warning: 'commonLabels' is deprecated. Please use 'labels' instead. ${EDIT_FIX}`],
+  ['imageTags', `# Warning: 'imageTags' is deprecated. Please use 'images' instead. ${EDIT_FIX}`],
+  ['patchesJson6902', `# Warning: 'patchesJson6902' is deprecated. Please use 'patches' instead. ${EDIT_FIX}`],
+  ['patchesStrategicMerge', `# Warning: 'patchesStrategicMerge' is deprecated. Please use 'patches' instead. ${EDIT_FIX}`],
+];
+
+/** The warnings kustomize prints when a kustomization uses deprecated fields (same text). */
+function deprecationWarnings(k: Kustomization): string[] {
+  return DEPRECATIONS.filter(([field]) => k[field] !== undefined && k[field] !== null).map(([, message]) => message);
+}
+
 interface Ctx {
   signal: AbortSignal | undefined;
   /** Directories on the current build path, to detect cycles between bases. */
@@ -242,12 +256,17 @@ function objectsToResources(text: string, source: string): Resource[] {
 }
 
 class Target {
+  /** Deprecation warnings of this kustomization and those it includes, in kustomize's order. */
+  readonly warnings: string[];
+
   constructor(
     readonly dir: string,
     readonly file: string,
     readonly k: Kustomization,
     readonly ctx: Ctx,
-  ) {}
+  ) {
+    this.warnings = deprecationWarnings(k);
+  }
 
   where(field: string): string {
     return `${this.file}: ${field}`;
@@ -307,7 +326,7 @@ class Target {
   private async accumulateResources(ra: ResMap, paths: string[], field: string): Promise<void> {
     // Entries are independent until they are added: load them concurrently, add them in order.
     const loaded = await Promise.all(
-      paths.map(async (p): Promise<Resource[]> => {
+      paths.map(async (p): Promise<{ list: Resource[]; warnings: string[] }> => {
         this.ctx.signal?.throwIfAborted();
         if (isRemote(p)) fail('UNSUPPORTED', `${this.where(field)}: remote resource "${p}" is not supported (lading builds from local files only)`);
         const abs = path.resolve(this.dir, p);
@@ -315,17 +334,21 @@ class Target {
         if (!st) fail('NOT_FOUND', `${this.where(field)}: accumulating resources from '${p}': ${abs}: no such file or directory`);
         if (st.isDirectory()) {
           const sub = new ResMap();
-          await this.accumulateDirectory(sub, p, false, field);
-          return sub.list;
+          const warnings: string[] = [];
+          await this.accumulateDirectory(sub, p, false, field, warnings);
+          return { list: sub.list, warnings };
         }
         resolveInRoot(this.dir, p, this.where(field));
-        return loadResourceFile(abs, this.where(field));
+        return { list: await loadResourceFile(abs, this.where(field)), warnings: [] };
       }),
     );
-    for (const list of loaded) ra.appendAll(list);
+    for (const { list, warnings } of loaded) {
+      ra.appendAll(list);
+      this.warnings.push(...warnings);
+    }
   }
 
-  private async accumulateDirectory(ra: ResMap, rel: string, isComponent: boolean, field: string): Promise<ResMap> {
+  private async accumulateDirectory(ra: ResMap, rel: string, isComponent: boolean, field: string, warnings: string[] = this.warnings): Promise<ResMap> {
     const dir = await fs.realpath(path.resolve(this.dir, rel)).catch((err: unknown) => fail('NOT_FOUND', `${this.where(field)}: '${rel}': no such directory`, err));
     for (const visited of this.ctx.stack) {
       if (visited === dir || visited.startsWith(dir + path.sep)) {
@@ -341,8 +364,13 @@ class Target {
     if (isComponent && kind !== 'Component') fail('INVALID_KUSTOMIZATION', `${this.where(field)}: expected kind 'Component' for path '${dir}' but got '${String(kind)}'`);
     if (!isComponent && kind === 'Component') fail('INVALID_KUSTOMIZATION', `${this.where(field)}: expected kind != 'Component' for path '${dir}'`);
     const sub = new Target(dir, file, k, { ...this.ctx, stack: [...this.ctx.stack, dir] });
-    if (isComponent) return sub.accumulate(ra);
+    if (isComponent) {
+      const out = await sub.accumulate(ra);
+      warnings.push(...sub.warnings);
+      return out;
+    }
     const subRa = await sub.accumulate(new ResMap());
+    warnings.push(...sub.warnings);
     ra.appendAll(subRa.list);
     return ra;
   }
@@ -768,6 +796,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
   const st = await statOrUndefined(abs);
   if (!st) fail('NOT_FOUND', `building ${target}: no such file or directory`);
   let resources: Resource[];
+  const warnings: string[] = [];
   let sort: ReturnType<typeof sortOptionsOf> = { order: 'legacy', first: DEFAULT_ORDER_FIRST, last: DEFAULT_ORDER_LAST };
   if (st.isDirectory()) {
     const dir = await fs.realpath(abs);
@@ -785,6 +814,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     const ra = await t.accumulate(new ResMap());
     addHashSuffixes(ra);
     fixNameReferences(ra, t.cfg(ra).nameReference);
+    warnings.push(...t.warnings);
     resources = ra.list;
   } else {
     const ra = new ResMap();
@@ -810,10 +840,11 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
       const next = new ResMap();
       next.list = ra.list;
       await t.accumulate(next);
+      warnings.push(...t.warnings);
       ra = next;
     }
     resources = legacySort(ra.list);
   }
   const objects = finalize(resources);
-  return { yaml: formatManifests(objects), resources: objects };
+  return { yaml: formatManifests(objects), resources: objects, warnings };
 }

@@ -12,4 +12,6 @@ export interface BuildResult {
   yaml: string;
   /** The built objects, in output order. */
   resources: KubeObject[];
+  /** kustomize's deprecation warnings (same text), for the CLI to print on stderr. */
+  warnings: string[];
 }

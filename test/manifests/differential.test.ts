@@ -32,6 +32,8 @@ describe('differential: lading build vs kubectl kustomize', () => {
       else {
         if (!oracle.ok) throw new Error(`kubectl kustomize failed on ${name}: ${oracle.error}`);
         expect(oracle.yaml).toBe(expected);
+        // The same deprecation warnings, in the same order.
+        expect(result.warnings).toEqual(oracle.warnings);
       }
     });
   }

@@ -15,9 +15,9 @@ export function requireKubectl(): string {
   return 'kubectl';
 }
 
-export function kubectlKustomize(dir: string): { ok: true; yaml: string } | { ok: false; error: string } {
+export function kubectlKustomize(dir: string): { ok: true; yaml: string; warnings: string[] } | { ok: false; error: string } {
   const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  if (r.status === 0) return { ok: true, yaml: r.stdout };
+  if (r.status === 0) return { ok: true, yaml: r.stdout, warnings: r.stderr.split('\n').filter((l) => l.startsWith('# Warning')) };
   return { ok: false, error: r.stderr };
 }
 

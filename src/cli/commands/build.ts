@@ -18,6 +18,7 @@ async function runBuild(dir: string, opts: Record<string, unknown>, io: CliIO): 
   const pin = opts['pinImages'] === true || lockFile !== undefined;
   if (lockOutput && !pin) throw new UsageError('--lock-output needs --pin-images (or --lock)');
   const result = await build(resolve(io.cwd, dir), { patches });
+  for (const w of result.warnings) io.stderr.write(`${w}\n`);
   let yaml = result.yaml;
   if (pin) {
     const pinOpts: PinOptions = {
