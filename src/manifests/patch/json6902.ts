@@ -238,7 +238,38 @@ export function applyJson6902(
       opts.source === undefined ? {} : { source: opts.source },
     );
   }
+  restringAnnotations(doc);
   return sortKeys(doc) as Obj;
+}
+
+/**
+ * kustomize's JSON 6902 transformers read the annotations back and set them again as a string
+ * map after every patch: values become their YAML text (null becomes "null") and an empty or
+ * non-map `annotations` disappears.
+ */
+function restringAnnotations(doc: Obj): void {
+  let md = doc['metadata'];
+  if (md === undefined) {
+    md = {};
+    setOwn(doc, 'metadata', md);
+  }
+  if (!isObj(md)) return;
+  const annotations = md['annotations'];
+  if (annotations === undefined) return;
+  const out: Obj = {};
+  if (isObj(annotations)) {
+    for (const [k, v] of Object.entries(annotations)) setOwn(out, k, yamlText(v));
+  }
+  delete md['annotations'];
+  if (Object.keys(out).length > 0) setOwn(md, 'annotations', out);
+}
+
+/** The text of a YAML scalar node as Go's yaml.v3 writes the value ("" for maps and lists). */
+function yamlText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v === null) return 'null';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return '';
 }
 
 /** A deep copy as plain JSON data (what the Go side sees after json.Marshal). */
