@@ -22,6 +22,8 @@
 // - `$setElementOrder/…`, `$retainKeys` and `$deleteFromPrimitiveList/…` are not directives in
 //   kustomize (kyaml ignores them): they are copied into the result as ordinary fields, exactly as
 //   `kubectl kustomize` prints them. `$patch: delete|replace|merge` and null deletion are applied.
+// - After a JSON 6902 patch, metadata.annotations values are strings (null becomes "null") and
+//   an empty annotations map is removed: kustomize's transformers re-set them that way.
 // - A null in the target that the patch does not mention is kept (as `null` or `~` are in
 //   kustomize); kustomize drops it when it was written as an empty value (`key:`), which plain
 //   data cannot show: pass `emptyNull` to get that too.
