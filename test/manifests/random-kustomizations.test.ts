@@ -121,6 +121,8 @@ const tree = fc.record({
   overlay: features,
   mergeConfig: fc.boolean(),
   twoLevels: fc.boolean(),
+  component: fc.boolean(),
+  replacement: fc.boolean(),
 });
 
 function kustomization(f: Record<string, unknown>, extra: string[], app: string | undefined): string {
@@ -173,6 +175,18 @@ describe('random kustomization trees', () => {
       }
       const extra = [`resources:\n${refs.join('\n')}`];
       if (spec.mergeConfig) extra.push('configMapGenerator:\n- name: app0-cfg\n  behavior: merge\n  literals:\n  - LEVEL=debug');
+      if (spec.component) {
+        mkdirSync(path.join(dir, 'comp'), { recursive: true });
+        writeFileSync(
+          path.join(dir, 'comp', 'kustomization.yaml'),
+          'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources:\n- extra.yaml\ncommonAnnotations:\n  component: "on"\nconfigMapGenerator:\n- name: comp-cfg\n  literals:\n  - c=1\n',
+        );
+        writeFileSync(path.join(dir, 'comp', 'extra.yaml'), 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: comp-sa\n');
+        extra.push('components:\n- comp');
+      }
+      if (spec.replacement) {
+        extra.push('replacements:\n- source:\n    kind: ConfigMap\n    name: app0-cfg\n    fieldPath: data.APP\n  targets:\n  - select:\n      kind: Service\n    fieldPaths:\n    - metadata.annotations.app\n    options:\n      create: true');
+      }
       const overlayFeatures = { ...(spec.overlay as Record<string, unknown>), replicas: undefined };
       writeFileSync(path.join(dir, 'kustomization.yaml'), kustomization(overlayFeatures, extra, undefined));
       top = dir;
