@@ -1,12 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { LadingError, UsageError, describeError } from '../errors.js';
 import type { CliIO } from './output.js';
-import { commandModules } from './commands/index.js';
+import { loadCommandModules } from './commands/index.js';
+import { ExitStatus } from './util.js';
+import type { CommandModule } from './util.js';
+
+export { ExitStatus };
 
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(io: CliIO): Command {
+export function buildProgram(io: CliIO, modules: readonly CommandModule[]): Command {
   const program = new Command('lading')
     .description('Ship Kubernetes applications through OCI registries: build, package, sign, verify, apply.')
     .version(VERSION, '--version', 'print the version')
@@ -16,7 +20,7 @@ export function buildProgram(io: CliIO): Command {
       writeErr: (s) => io.stderr.write(s),
     })
     .exitOverride();
-  for (const mod of commandModules) mod(program, io);
+  for (const mod of modules) mod(program, io);
   // Every command exits through run() rather than process.exit.
   const override = (cmd: Command) => {
     cmd.exitOverride();
@@ -27,17 +31,10 @@ export function buildProgram(io: CliIO): Command {
   return program;
 }
 
-/** Exit status a command sets without throwing (e.g. `diff` reporting differences). */
-export class ExitStatus extends Error {
-  constructor(readonly status: number) {
-    super(`exit ${status}`);
-  }
-}
-
 /** Runs the CLI with the given arguments (without node and script), returns the exit code. */
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const program = buildProgram(io);
   try {
+    const program = buildProgram(io, await loadCommandModules(argv));
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

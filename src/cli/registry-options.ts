@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { loadDockerConfig, type Credential, type CredentialStore, type RegistryOptions } from '../oci/index.js';
+// The credentials module alone: the rest of the OCI library loads when a command runs.
+import { loadDockerConfig, type Credential, type CredentialStore } from '../oci/credentials.js';
+import type { RegistryOptions } from '../oci/index.js';
 import type { CliIO } from './output.js';
 
 /** Adds the flags every registry-talking command shares. */

@@ -353,7 +353,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     if (!result.identical) {
       io.stderr.write(`✗ ${result.changes.length} file(s) differ from ${result.url}\n`);
       // Imported here: program.js imports every command module, so a static import is a cycle.
-      const { ExitStatus } = await import('../program.js');
+      const { ExitStatus } = await import('../util.js');
       throw new ExitStatus(1);
     }
     if (format === 'table') io.stderr.write(`✔ no changes: the local files match ${result.url}\n`);

@@ -16,7 +16,7 @@ import {
   type Inventory,
   type LoadedObjects,
 } from '../../kube/index.js';
-import { ExitStatus } from '../program.js';
+import { ExitStatus } from '../util.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
 import { addRegistryFlags, parseDuration, registryOptionsFrom } from '../registry-options.js';
 import { examples, verb, type CommandModule } from '../util.js';
