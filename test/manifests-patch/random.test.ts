@@ -28,13 +28,27 @@ describe('random strategic merge patches compared with kubectl kustomize', () =>
     it(`seed ${seed}: ${PER_SEED} resources`, async () => {
       const g = new Gen(rng(seed));
       const cases = Array.from({ length: PER_SEED }, (_, i) => makeCase(g, i));
+      // about a third of the patches reach their resource through a `target:` selector, with a
+      // different name in the patch and labels/annotations of other types (kustomize copies them
+      // as strings); a separate generator keeps the cases above the same for every seed
+      const t = new Gen(rng(seed + 7777));
+      const targeted = cases.map((c) => {
+        if (!t.chance(0.35)) return false;
+        const md = c.patch['metadata'] as Obj;
+        md['name'] = 'any';
+        if (t.chance(0.5)) md['labels'] = { ...((md['labels'] as Obj | undefined) ?? {}), version: t.int(9) };
+        if (t.chance(0.5)) md['annotations'] = { count: t.int(9), flag: t.chance(0.5), note: 'n' };
+        return true;
+      });
       const dir = mkdtempSync(join(tmpdir(), 'lading-patch-random-'));
       dirs.push(dir);
       writeFileSync(join(dir, 'resources.yaml'), cases.map((c) => stringify(c.resource)).join('---\n'));
       cases.forEach((c, i) => writeFileSync(join(dir, `p${i}.yaml`), stringify(c.patch)));
       writeFileSync(
         join(dir, 'kustomization.yaml'),
-        `resources:\n- resources.yaml\npatches:\n${cases.map((_, i) => `- path: p${i}.yaml\n`).join('')}`,
+        `resources:\n- resources.yaml\npatches:\n${cases
+          .map((_, i) => `- path: p${i}.yaml\n${targeted[i] ? `  target:\n    name: r${i}\n` : ''}`)
+          .join('')}`,
       );
       // asynchronously: a blocked worker misses vitest's RPC deadlines on a busy machine
       const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve, reject) => {
@@ -54,7 +68,7 @@ describe('random strategic merge patches compared with kubectl kustomize', () =>
       }
       const mismatches: string[] = [];
       cases.forEach((c, i) => {
-        const result = applyKustomizeSmPatch(c.resource, c.patch);
+        const result = applyKustomizeSmPatch(c.resource, c.patch, { targeted: targeted[i] === true });
         const actual = Object.keys(result).length === 0 ? undefined : result;
         const expected = built.get(`r${i}`);
         if (JSON.stringify(sortKeys(actual)) !== JSON.stringify(sortKeys(expected))) {
