@@ -1,4 +1,4 @@
-// Fixed-seed generator of Deployments (and schema-less custom resources) with one random
+// Fixed-seed generator of Deployments, Services and schema-less custom resources with one random
 // strategic merge patch each, exercising the directives. Used by random.test.ts and by
 // bench/manifests-patch.ts.
 type Obj = Record<string, unknown>;
@@ -104,8 +104,35 @@ function patchContainer(g: Gen, name: string | undefined): Obj {
   return c;
 }
 
+/** Service ports merge on two keys (port, protocol): kyaml's most intricate list merge. */
+function serviceCase(g: Gen, name: string): { resource: Obj; patch: Obj } {
+  const port = (p: number, prefix: string): Obj => {
+    const o: Obj = { port: p };
+    if (g.chance(0.6)) o['protocol'] = g.pick(['TCP', 'UDP']);
+    if (g.chance(0.6)) o['name'] = `${prefix}${p}`;
+    if (g.chance(0.3)) o['targetPort'] = p + 8000;
+    return o;
+  };
+  const resource: Obj = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name },
+    spec: { selector: { app: name }, ports: g.subset([53, 80, 443, 8080], 0.6).map((p) => port(p, 's')) },
+  };
+  const ports: Obj[] = g.subset([53, 80, 443, 9090], 0.5).map((p) => {
+    const o = port(p, 'p');
+    if (g.chance(0.15)) o['$patch'] = 'delete';
+    return o;
+  });
+  if (g.chance(0.15) && ports.length > 0) ports.push({ ...(ports[0] as Obj), name: 'dup' });
+  const patch: Obj = { apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { ports } };
+  if (g.chance(0.2)) (patch['spec'] as Obj)['type'] = 'NodePort';
+  return { resource, patch };
+}
+
 export function makeCase(g: Gen, index: number): { resource: Obj; patch: Obj } {
   const name = `r${index}`;
+  if (g.chance(0.12)) return serviceCase(g, name);
   const crd = g.chance(0.15);
   const apiVersion = crd ? 'example.com/v1' : 'apps/v1';
   const kind = crd ? 'Widget' : 'Deployment';
@@ -114,6 +141,13 @@ export function makeCase(g: Gen, index: number): { resource: Obj; patch: Obj } {
   };
   if (g.chance(0.4)) podSpec['initContainers'] = [targetContainer(g, 'init')];
   if (g.chance(0.5)) podSpec['volumes'] = g.subset(VOLUMES).map((v) => ({ name: v, emptyDir: {} }));
+  if (g.chance(0.2)) {
+    podSpec['topologySpreadConstraints'] = g.subset(['zone', 'host']).map((k) => ({
+      topologyKey: k,
+      whenUnsatisfiable: g.pick(['DoNotSchedule', 'ScheduleAnyway']),
+      maxSkew: 1,
+    }));
+  }
   const metadata: Obj = { name, labels: { app: name } };
   if (g.chance(0.4)) metadata['finalizers'] = g.subset(FINALIZERS);
   const resource: Obj = {
@@ -143,6 +177,13 @@ export function makeCase(g: Gen, index: number): { resource: Obj; patch: Obj } {
     pPod['volumes'] = g.subset([...VOLUMES, 'more'], 0.4).map((v) =>
       g.chance(0.2) ? { name: v, $patch: 'delete' } : { name: v, configMap: { name: `cm-${v}` } },
     );
+  }
+  if (g.chance(0.15)) {
+    pPod['topologySpreadConstraints'] = g.subset(['zone', 'host']).map((k) => {
+      const c: Obj = { topologyKey: k, maxSkew: 2 };
+      if (g.chance(0.6)) c['whenUnsatisfiable'] = g.pick(['DoNotSchedule', 'ScheduleAnyway']);
+      return c;
+    });
   }
   if (Object.keys(pPod).length > 0) pSpec['template'] = { spec: pPod };
   if (g.chance(0.3)) {

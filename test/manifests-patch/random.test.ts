@@ -1,9 +1,11 @@
 // Randomised differential test of strategic merge against kustomize: a fixed-seed generator
-// writes a few hundred Deployments (and schema-less custom resources) with random containers,
-// env, ports, mounts, volumes and finalizers, and one random strategic merge patch for each,
-// using the directives ($patch: delete|replace|merge on maps, list elements and whole lists,
-// null deletion, duplicate and key-less elements). One `kubectl kustomize` run builds them all;
-// every built object must equal lading's result. PATCH_SEEDS=4,5,6 explores other inputs.
+// (generate.ts) writes a few hundred Deployments, Services and schema-less custom resources with
+// random containers, env, ports (one and two merge keys), mounts, volumes, topology spread
+// constraints and finalizers, and one random strategic merge patch for each, using the
+// directives ($patch: delete|replace|merge on maps, list elements and whole lists, null
+// deletion, duplicate and key-less elements). About a third of the patches go through a
+// `target:` selector. One `kubectl kustomize` run builds them all; every built object must equal
+// lading's result. PATCH_SEEDS=4,5,6 explores other inputs.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
