@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll } from 'vitest';
 import { startRegistry, type RunningRegistry, type StartRegistryOptions } from '../env/registry.js';
+import { demoAppDir } from '../fixtures.js';
 
-export const demoApp = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'demo-app');
+export const demoApp = demoAppDir;
 
 /** A registry for the tests of one file, stopped (by pid) after them. */
 export async function registryForSuite(opts: StartRegistryOptions = {}): Promise<RunningRegistry> {

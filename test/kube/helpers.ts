@@ -9,6 +9,7 @@ import { run as runCli } from '../../src/cli/program.js';
 import type { CliIO } from '../../src/cli/output.js';
 import { KubeClient } from '../../src/kube/index.js';
 import { run } from '../env/process.js';
+import { demoAppDir } from '../fixtures.js';
 
 /** The shared cluster's kubeconfig (test/global-setup.ts); a clear failure when it is absent. */
 export function clusterKubeconfig(): string {
@@ -73,13 +74,13 @@ function rewriteTree(dir: string, fn: (text: string) => string): void {
 }
 
 /**
- * A writable copy of /work/shared/fixtures/demo-app. The fixture's HPAs use
+ * A writable copy of test/fixtures/demo-app. The fixture's HPAs use
  * autoscaling/v2beta2, which Kubernetes stopped serving in 1.26; the copy uses autoscaling/v2
  * (same fields), as anyone running the tutorial on a current cluster must.
  */
 export function demoAppCopy(root: string): string {
   const dir = join(root, 'demo-app');
-  cpSync('/work/shared/fixtures/demo-app', dir, { recursive: true });
+  cpSync(demoAppDir, dir, { recursive: true });
   rewriteTree(dir, (t) => t.replace(/autoscaling\/v2beta2/g, 'autoscaling/v2'));
   return dir;
 }

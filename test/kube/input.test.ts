@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KubeClient, loadObjects } from '../../src/kube/index.js';
+import { demoAppDir, patchesDir } from '../fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lading-kube-input-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const demoApp = '/work/shared/fixtures/demo-app';
+const demoApp = demoAppDir;
 
 describe('loading objects', () => {
   it('reads files and directories of YAML, expanding Lists', async () => {
@@ -31,7 +32,7 @@ describe('loading objects', () => {
   it('builds a kustomization (-k) and applies --patch files on top', async () => {
     const plain = await loadObjects({ kustomize: demoApp });
     expect(plain.objects).toHaveLength(10);
-    const patched = await loadObjects({ kustomize: demoApp, patches: ['/work/shared/fixtures/patches/safe-to-evict.yaml'] });
+    const patched = await loadObjects({ kustomize: demoApp, patches: [join(patchesDir, 'safe-to-evict.yaml')] });
     const annotated = patched.objects.filter(
       (o) => (o as { spec?: { template?: { metadata?: { annotations?: Record<string, string> } } } }).spec?.template?.metadata?.annotations?.['cluster-autoscaler.kubernetes.io/safe-to-evict'] === 'true',
     );

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { clusterKubeconfig, deferredSetup, demoAppCopy, kubectl, kubectlJson, lading, lines, removeDir, tempDir } from './helpers.js';
+import { patchesDir } from '../fixtures.js';
 
 const ns = 'demo-app';
 const tutorialObjects = [
@@ -139,7 +140,7 @@ describe('seed tutorial: install, upgrade, patch and uninstall the demo app from
     const r = await k([
       'apply', 'inventory', 'kustomizer-demo-app', '--wait', '--prune',
       '--artifact', `oci://${repo}:1.0.1`, '--source', repo, '--revision', '1.0.1',
-      '--patch', '/work/shared/fixtures/patches/safe-to-evict.yaml', '--timeout', '3m',
+      '--patch', join(patchesDir, 'safe-to-evict.yaml'), '--timeout', '3m',
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(lines(r.stdout)).toEqual(tutorialObjects.map((o) => `${o} ${o.startsWith('Deployment/') ? 'configured' : 'unchanged'}`));

@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/program.js';
 import type { CliIO } from '../../src/cli/output.js';
 import { kubectlKustomize, requireKubectl } from './kubectl.js';
+import { demoAppDir } from '../fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const demo = path.resolve(here, '../../../shared/fixtures/demo-app');
+const demo = demoAppDir;
 
 async function lading(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const stdout = new PassThrough();

@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/manifests/index.js';
 import { kubectlKustomize, kubectlKustomizePlain, kubectlWithPatches, requireKubectl } from './kubectl.js';
+import { fixturesDir } from '../fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const casesDir = path.join(here, 'cases');
-const fixtures = path.resolve(here, '../../../shared/fixtures');
+const fixtures = fixturesDir;
 const cases = readdirSync(casesDir).filter((d) => existsSync(path.join(casesDir, d, 'expected.yaml'))).sort();
 
 describe('differential: lading build vs kubectl kustomize', () => {
@@ -43,7 +44,7 @@ describe('the tutorial demo app', () => {
   const demo = path.join(fixtures, 'demo-app');
 
   it('builds the ten objects of the seed tutorial, identical to kubectl kustomize', async () => {
-    if (!existsSync(demo)) throw new Error(`missing fixture ${demo} (the shared fixtures directory)`);
+    if (!existsSync(demo)) throw new Error(`missing fixture ${demo} (test/fixtures)`);
     const result = await build(demo);
     const ids = result.resources.map((o) => {
       const m = o['metadata'] as Record<string, string>;

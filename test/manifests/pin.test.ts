@@ -9,6 +9,7 @@ import type { CliIO } from '../../src/cli/output.js';
 import { build, listImages, pinImages, ManifestError } from '../../src/manifests/index.js';
 import { descriptorFor, MediaTypes, openRepository, pushManifest, StaticCredentials, type RegistryOptions } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
+import { demoAppDir } from '../fixtures.js';
 
 function capture(cwd: string): { io: CliIO; out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -169,7 +170,7 @@ describe('listImages', () => {
   });
 
   it('lists the demo app images as the tutorial shows them', async () => {
-    const demo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/fixtures/demo-app');
+    const demo = demoAppDir;
     const result = await build(demo);
     expect(listImages(result.resources).map((u) => `${u.kind}/${u.namespace}/${u.name} ${u.image}`)).toEqual([
       'Deployment/demo-app/backend ghcr.io/stefanprodan/podinfo:6.0.0',

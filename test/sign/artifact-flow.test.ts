@@ -7,8 +7,9 @@ import { pushArtifact, readArtifactFiles } from '../../src/artifact/index.js';
 import { generateKeyPair, sign, verifyArtifact } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { cosign, cosignPath, expectOk, lading, tempDir } from './helpers.js';
+import { demoAppDir } from '../fixtures.js';
 
-const demoApp = '/work/shared/fixtures/demo-app';
+const demoApp = demoAppDir;
 
 let registry: RunningRegistry;
 let dir: string;
