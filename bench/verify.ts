@@ -14,7 +14,7 @@ import { toolPath } from '../test/env/tools.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 15);
 const repoRoot = resolve(import.meta.dirname, '..');
-const ladingMain = join(repoRoot, 'dist', 'cli', 'main.js');
+const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'main.js');
 
 function timeProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const started = process.hrtime.bigint();
