@@ -16,23 +16,33 @@ describe('signed artifacts', async () => {
 
   it('signs on push and verifies before pull, inspect and diff; a wrong key fails and writes nothing', async () => {
     const url = `oci://${reg.host}/${repoName('signed')}:1.0.0`;
-    const pushed = await lading(['push', 'artifact', url, '--path', demoApp, '--sign', good.privateKeyPath], { env });
+    const pushed = await lading(['push', 'artifact', url, '--path', demoApp, '--sign', '--key', good.privateKeyPath], { env });
     expect(pushed.code).toBe(0);
 
     const cwd = tempDir();
-    const pulled = await lading(['pull', 'artifact', url, '-o', 'ok', '--verify', good.publicKeyPath], { cwd });
+    const pulled = await lading(['pull', 'artifact', url, '-o', 'ok', '--verify', '--key', good.publicKeyPath], { cwd });
     expect(pulled.code).toBe(0);
     expect(readTree(join(cwd, 'ok'))).toEqual(readTree(demoApp));
 
-    const rejected = await lading(['pull', 'artifact', url, '-o', 'bad', '--verify', other.publicKeyPath], { cwd });
+    const rejected = await lading(['pull', 'artifact', url, '-o', 'bad', '--verify', '--key', other.publicKeyPath], { cwd });
     expect(rejected.code).toBe(1);
     expect(rejected.stderr).toMatch(/✗ .+/);
     expect(existsSync(join(cwd, 'bad'))).toBe(false);
     expect(readdirSync(cwd)).toEqual(['ok']);
 
-    expect((await lading(['inspect', 'artifact', url, '--verify', good.publicKeyPath])).code).toBe(0);
-    expect((await lading(['inspect', 'artifact', url, '--verify', other.publicKeyPath])).code).toBe(1);
-    expect((await lading(['diff', 'artifact', url, '--path', demoApp, '--verify', good.publicKeyPath])).code).toBe(0);
+    expect((await lading(['inspect', 'artifact', url, '--verify', '--key', good.publicKeyPath])).code).toBe(0);
+    expect((await lading(['inspect', 'artifact', url, '--verify', '--key', other.publicKeyPath])).code).toBe(1);
+    expect((await lading(['diff', 'artifact', url, '--path', demoApp, '--verify', '--key', good.publicKeyPath])).code).toBe(0);
+  });
+
+  it('is a usage error to give --verify without a key, or --key without --verify or --sign', async () => {
+    const url = `oci://${reg.host}/${repoName('usage')}:1.0.0`;
+    const noKey = await lading(['pull', 'artifact', url, '-o', join(tempDir(), 'x'), '--verify']);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('--verify needs a key');
+    const keyOnly = await lading(['push', 'artifact', url, '--path', demoApp, '--key', good.privateKeyPath], { env });
+    expect(keyOnly.code).toBe(2);
+    expect(keyOnly.stderr).toContain('--key is used with --sign');
   });
 
   it('refuses an unsigned artifact when asked to verify', async () => {

@@ -59,22 +59,39 @@ export function parseSize(value: string, flag: string): number {
   return bytes;
 }
 
+/** `--sign --key cosign.key` (as cosign and the issue spell it); `--sign=cosign.key` also works. */
 function signOptions(opts: Opts, io: CliIO): { signKey?: string; signPassword?: string } {
-  if (typeof opts['sign'] !== 'string') return {};
+  const key = keyFor(opts, 'sign', 'cosign.key');
+  if (key === undefined) return {};
   const password = io.env['LADING_PASSWORD'] ?? io.env['COSIGN_PASSWORD'];
-  return { signKey: resolve(io.cwd, opts['sign']), ...(password !== undefined ? { signPassword: password } : {}) };
+  return { signKey: resolve(io.cwd, key), ...(password !== undefined ? { signPassword: password } : {}) };
+}
+
+/** The key for `--sign`/`--verify`: `--verify --key K`, or `--verify=K`; `--key` alone is a usage error. */
+function keyFor(opts: Opts, flag: 'sign' | 'verify', example: string): string | undefined {
+  const value = opts[flag];
+  const key = opts['key'];
+  if (value === undefined) {
+    if (typeof key === 'string') throw new UsageError(`--key is used with --${flag}: add --${flag}`);
+    return undefined;
+  }
+  if (typeof value === 'string') return value;
+  if (typeof key !== 'string') throw new UsageError(`--${flag} needs a key: --${flag} --key ${example}`);
+  return key;
 }
 
 function addPullLimitFlags(cmd: Command): Command {
   return cmd
-    .option('--verify <cosign.pub>', 'verify the artifact\'s cosign signature with this public key first, then read it by the verified digest')
+    .option('--verify [cosign.pub]', 'verify the artifact\'s cosign signature with the public key given by --key first, then read it by the verified digest')
+    .option('--key <cosign.pub>', 'cosign public key for --verify')
     .option('--layer-media-type <type>', 'extract the layer with this media type (default: the Flux content layer, else the first tarball layer)')
     .option('--max-size <size>', 'most uncompressed content to accept, e.g. 500MiB', '100MiB');
 }
 
 function pullLimits(opts: Opts, io: CliIO): PullLimits & { verifyKey?: string } {
   const out: PullLimits & { verifyKey?: string } = {};
-  if (typeof opts['verify'] === 'string') out.verifyKey = resolve(io.cwd, opts['verify']);
+  const verifyKey = keyFor(opts, 'verify', 'cosign.pub');
+  if (verifyKey !== undefined) out.verifyKey = resolve(io.cwd, verifyKey);
   if (typeof opts['layerMediaType'] === 'string') out.layerMediaType = opts['layerMediaType'];
   if (typeof opts['maxSize'] === 'string') out.maxBytes = parseSize(opts['maxSize'], '--max-size');
   return out;
@@ -163,7 +180,8 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     .option('-a, --annotation <key=value>', 'extra OCI annotation (repeatable)', collect)
     .addOption(new Option('--annotations <key=value>', 'alias of --annotation, as flux spells it').hideHelp().argParser(collect))
     .option('--reproducible', "set the created time to 1970-01-01T00:00:00Z so the same content always gives the same digest")
-    .option('--sign <cosign.key>', 'sign the pushed digest with this cosign private key (password from LADING_PASSWORD or COSIGN_PASSWORD)')
+    .option('--sign [cosign.key]', 'sign the pushed digest with the cosign private key given by --key (password from LADING_PASSWORD or COSIGN_PASSWORD)')
+    .option('--key <cosign.key>', 'cosign private key for --sign')
     .option('-o, --output <format>', 'print the result as json or yaml ({url, repository, tag, digest})');
   addIgnoreFlags(push);
   addRegistryFlags(push);
@@ -171,7 +189,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     'lading push artifact oci://ghcr.io/org/config/app:$(git rev-parse --short HEAD) \\',
     '    --path ./deploy --source "$(git config --get remote.origin.url)" \\',
     '    --revision "$(git branch --show-current)@sha1:$(git rev-parse HEAD)"',
-    'lading push artifact oci://localhost:5000/demo-app:1.0.0 -k ./demo-app --reproducible --sign cosign.key',
+    'lading push artifact oci://localhost:5000/demo-app:1.0.0 -k ./demo-app --reproducible --sign --key cosign.key',
     'kubectl kustomize ./overlay | lading push artifact oci://localhost:5000/app:latest --path -',
     'lading push artifact oci://localhost:5000/app:v1 --path ./deploy -o json | jq -r \'.repository + "@" + .digest\'',
   ]);
@@ -211,7 +229,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
   examples(pull, [
     'lading pull artifact oci://ghcr.io/org/config/app:v1.0.0 --output ./manifests',
     'lading pull artifact oci://localhost:5000/app@sha256:<digest> -o ./app --overwrite --max-size 500MiB',
-    'lading pull artifact oci://localhost:5000/demo-app:1.0.0 -o ./demo-app --verify cosign.pub',
+    'lading pull artifact oci://localhost:5000/demo-app:1.0.0 -o ./demo-app --verify --key cosign.pub',
   ]);
   pull.action(async (url: string, opts: Opts) => {
     const p = progress(io, false);
