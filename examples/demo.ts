@@ -21,16 +21,13 @@ function step(title: string): void {
 }
 
 /** Runs `lading ARGS`; `expect` is the exit status the tutorial expects (diff exits 1 on drift). */
-function lading(args: string[], expect = 0): string {
+function lading(args: string[], expect = 0): void {
   const shown = args.map((a) => (a.includes(work) ? a.replace(work, '.') : a)).join(' ');
   process.stdout.write(`$ lading ${shown}\n`);
-  const r = spawnSync(process.execPath, [cli, ...args], { env, cwd: work, encoding: 'utf8' });
-  process.stdout.write(r.stdout);
-  process.stdout.write(r.stderr);
+  const r = spawnSync(process.execPath, [cli, ...args], { env, cwd: work, stdio: 'inherit' });
   if (r.status !== expect) {
     throw new Error(`lading ${shown} exited with ${r.status}, expected ${expect}`);
   }
-  return r.stdout;
 }
 
 let registry: RunningRegistry | undefined;
