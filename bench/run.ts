@@ -1,7 +1,6 @@
 // Runs every benchmark in order. Each module's default export runs lading and the peer tool on
 // the same work in this run and prints the ratio. Benchmarks are never part of `npm test`.
 const modules: string[] = [
-  // add your benchmark module here, e.g. './copy.ts'
   './copy.ts',
   './verify.ts',
   './artifact.ts',
