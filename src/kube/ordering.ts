@@ -1,34 +1,11 @@
 // Apply order: the kind order kustomize (legacy sort) and Flux use, split into stages that are
 // applied and waited for one after the other.
+import { legacyOrderFirst, legacyOrderLast } from '../manifests/index.js';
 import type { ObjectRef } from './objects.js';
 
-/** Kinds applied first, in this order (kustomize's legacy `orderFirst`). */
-const orderFirst = [
-  'Namespace',
-  'ResourceQuota',
-  'StorageClass',
-  'CustomResourceDefinition',
-  'ServiceAccount',
-  'PodSecurityPolicy',
-  'Role',
-  'ClusterRole',
-  'RoleBinding',
-  'ClusterRoleBinding',
-  'ConfigMap',
-  'Secret',
-  'Endpoints',
-  'Service',
-  'LimitRange',
-  'PriorityClass',
-  'PersistentVolume',
-  'PersistentVolumeClaim',
-  'Deployment',
-  'StatefulSet',
-  'CronJob',
-  'PodDisruptionBudget',
-];
-/** Kinds applied last (kustomize's legacy `orderLast`). */
-const orderLast = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
+// Kinds applied first and last, in kustomize's legacy order (shared with the build's output order).
+const orderFirst: readonly string[] = legacyOrderFirst;
+const orderLast: readonly string[] = legacyOrderLast;
 
 const rank = new Map<string, number>([...orderFirst.map((k, i) => [k, i] as const), ...orderLast.map((k, i) => [k, 1000 + i] as const)]);
 
