@@ -344,6 +344,15 @@ export async function planObjects(client: KubeClient, items: PlannedObject[], op
       }
       throw new KubeError(err.code, `${p.id}: ${err.message}`, { cause: err, object: p.id, ...(err.details ? { details: err.details } : {}), ...(err.status !== undefined ? { status: err.status } : {}) });
     }
+    // A controller may write the object between our read and the dry run (an autoscaler scaling
+    // it, say): then the dry run is based on a newer version than `live`, and a difference says
+    // nothing. Read it again and dry-run again, a few times at most.
+    for (let attempt = 0; attempt < 3 && p.live && p.dryRun && !p.takeover; attempt++) {
+      if (metadataOf(p.live)['resourceVersion'] === metadataOf(p.dryRun)['resourceVersion'] || !hasDrifted(p.live, p.dryRun)) break;
+      await fetchLive(client, [p], { concurrency: 1, ...withSignal(opts.signal) });
+      if (!p.live) break;
+      p.dryRun = await serverSideApply(client, p, { dryRun: true, ...withSignal(opts.signal) });
+    }
     p.action = !p.live ? 'created' : p.takeover || hasDrifted(p.live, p.dryRun) ? 'configured' : 'unchanged';
   });
   const failures: ObjectFailure[] = [];
