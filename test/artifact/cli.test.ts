@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readArtifactFiles } from '../../src/artifact/index.js';
 import { lading } from './cli-io.js';
 import { demoApp, readTree, registryForSuite, repoName, tempDir, writeTree } from './helpers.js';
+import { demoAppObjects } from '../fixtures.js';
 
 /** The demo app built by the real `kubectl kustomize`, as the tutorial pushes it. */
 function kustomizeDemoApp(): string {
@@ -122,16 +123,7 @@ describe('lading * artifact (CLI)', async () => {
     expect(r.code).toBe(0);
     expect(r.stderr.split('\n').slice(0, 12)).toEqual([
       'building manifests...',
-      'Namespace/demo-app',
-      'ConfigMap/demo-app/redis-config-bd2fcfgt6k',
-      'Service/demo-app/backend',
-      'Service/demo-app/cache',
-      'Service/demo-app/frontend',
-      'Deployment/demo-app/backend',
-      'Deployment/demo-app/cache',
-      'Deployment/demo-app/frontend',
-      'HorizontalPodAutoscaler/demo-app/backend',
-      'HorizontalPodAutoscaler/demo-app/frontend',
+      ...demoAppObjects,
       expect.stringMatching(/^► /),
     ]);
     const files = await readArtifactFiles(url);

@@ -7,21 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { clusterKubeconfig, deferredSetup, demoAppCopy, kubectl, kubectlJson, lading, lines, removeDir, tempDir } from './helpers.js';
-import { patchesDir } from '../fixtures.js';
+import { demoAppObjects, patchesDir } from '../fixtures.js';
 
 const ns = 'demo-app';
-const tutorialObjects = [
-  'Namespace/demo-app',
-  'ConfigMap/demo-app/redis-config-bd2fcfgt6k',
-  'Service/demo-app/backend',
-  'Service/demo-app/cache',
-  'Service/demo-app/frontend',
-  'Deployment/demo-app/backend',
-  'Deployment/demo-app/cache',
-  'Deployment/demo-app/frontend',
-  'HorizontalPodAutoscaler/demo-app/backend',
-  'HorizontalPodAutoscaler/demo-app/frontend',
-];
+const tutorialObjects = demoAppObjects;
 
 describe('seed tutorial: install, upgrade, patch and uninstall the demo app from an OCI artifact', () => {
   let kubeconfig: string;

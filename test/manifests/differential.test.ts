@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { build } from '../../src/manifests/index.js';
 import { kubectlKustomize, kubectlKustomizePlain, kubectlWithPatches, requireKubectl } from './kubectl.js';
-import { fixturesDir } from '../fixtures.js';
+import { demoAppObjects, fixturesDir } from '../fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const casesDir = path.join(here, 'cases');
@@ -50,18 +50,7 @@ describe('the tutorial demo app', () => {
       const m = o['metadata'] as Record<string, string>;
       return `${String(o['kind'])}/${m['namespace'] ? m['namespace'] + '/' : ''}${m['name']}`;
     });
-    expect(ids).toEqual([
-      'Namespace/demo-app',
-      'ConfigMap/demo-app/redis-config-bd2fcfgt6k',
-      'Service/demo-app/backend',
-      'Service/demo-app/cache',
-      'Service/demo-app/frontend',
-      'Deployment/demo-app/backend',
-      'Deployment/demo-app/cache',
-      'Deployment/demo-app/frontend',
-      'HorizontalPodAutoscaler/demo-app/backend',
-      'HorizontalPodAutoscaler/demo-app/frontend',
-    ]);
+    expect(ids).toEqual(demoAppObjects);
     requireKubectl();
     const oracle = kubectlKustomize(demo);
     if (!oracle.ok) throw new Error(oracle.error);
