@@ -6,8 +6,8 @@ import type { KubeClient } from './client.js';
 import { discoveryFor } from './discovery.js';
 import { KubeError } from './errors.js';
 import { ownedBy, readInventory, Annotations } from './inventory.js';
-import { annotationsOf, displayName, metadataOf, type KubeObject, type ObjectRef } from './objects.js';
-import { getLive, planObjects, prepareObjects, respectLiveAutoscalers, staleEntries } from './plan.js';
+import { annotationsOf, metadataOf, type KubeObject, type ObjectRef } from './objects.js';
+import { getLiveEntry, planObjects, prepareObjects, respectLiveAutoscalers, staleEntries } from './plan.js';
 import { sortForDelete } from './ordering.js';
 import { clone, isRecord, mapLimit } from './util.js';
 
@@ -116,17 +116,9 @@ export async function diffInventory(opts: DiffInventoryOptions): Promise<DiffRes
   if (opts.prune && previous) {
     const stale = sortForDelete(staleEntries(previous.entries, items.map((p) => p.ref)), (r) => r);
     const deleted = await mapLimit(stale, concurrency, async (ref) => {
-      const id = displayName(ref);
-      let info;
-      try {
-        info = await discovery.resolve(ref, { what: id, ...signal });
-      } catch (err) {
-        if (err instanceof KubeError && err.code === 'UNKNOWN_KIND') return undefined;
-        throw err;
-      }
-      const live = await getLive(client, { info, ref, id }, opts.signal);
-      if (!live || !ownedBy(live, inventory) || annotationsOf(live)[Annotations.prune] === 'disabled') return undefined;
-      return { ref, id, action: 'deleted' as const };
+      const found = await getLiveEntry(client, discovery, ref, opts.signal);
+      if (!found || !ownedBy(found.live, inventory) || annotationsOf(found.live)[Annotations.prune] === 'disabled') return undefined;
+      return { ref, id: found.id, action: 'deleted' as const };
     });
     for (const d of deleted) if (d) entries.push(d);
   }

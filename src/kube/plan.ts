@@ -151,6 +151,28 @@ export async function getLive(client: KubeClient, p: Pick<PlannedObject, 'info' 
   }
 }
 
+/**
+ * Reads the live object an inventory entry names. `undefined` when it is gone, including when
+ * its kind is no longer served (its CRD was deleted, so its objects were too).
+ */
+export async function getLiveEntry(
+  client: KubeClient,
+  discovery: Discovery,
+  ref: ObjectRef,
+  signal?: AbortSignal,
+): Promise<{ info: ResourceInfo; id: string; live: KubeObject } | undefined> {
+  const id = displayName(ref);
+  let info: ResourceInfo;
+  try {
+    info = await discovery.resolve(ref, { what: id, ...withSignal(signal) });
+  } catch (err) {
+    if (err instanceof KubeError && err.code === 'UNKNOWN_KIND') return undefined;
+    throw err;
+  }
+  const live = await getLive(client, { info, ref, id }, signal);
+  return live ? { info, id, live } : undefined;
+}
+
 /** Fetches the live objects: one LIST per (resource, namespace) with many members, else GETs. */
 export async function fetchLive(client: KubeClient, items: PlannedObject[], opts: { concurrency: number; signal?: AbortSignal }): Promise<void> {
   const groups = new Map<string, PlannedObject[]>();

@@ -7,7 +7,7 @@ import { KubeError } from './errors.js';
 import { Annotations, ownedBy, type Inventory } from './inventory.js';
 import { annotationsOf, displayName, type ObjectRef } from './objects.js';
 import { stageOf, stages } from './ordering.js';
-import { getLive, type Change } from './plan.js';
+import { getLiveEntry, type Change } from './plan.js';
 import { sortForDelete } from './ordering.js';
 import { settleLimit } from './util.js';
 
@@ -38,17 +38,9 @@ export async function pruneObjects(client: KubeClient, refs: readonly ObjectRef[
   for (const stage of [...stages].reverse()) {
     const group = sortForDelete(refs.filter((r) => stageOf(r) === stage), (r) => r);
     const outcomes = await settleLimit(group, opts.concurrency ?? 16, async (ref): Promise<Change | undefined> => {
-      const id = displayName(ref);
-      let info;
-      try {
-        info = await discovery.resolve(ref, { what: id, ...signal });
-      } catch (err) {
-        // The kind is no longer served (its CRD is gone): so are its objects.
-        if (err instanceof KubeError && err.code === 'UNKNOWN_KIND') return undefined;
-        throw err;
-      }
-      const live = await getLive(client, { info, ref, id }, opts.signal);
-      if (!live) return undefined;
+      const found = await getLiveEntry(client, discovery, ref, opts.signal);
+      if (!found) return undefined;
+      const { info, id, live } = found;
       if (!opts.ignoreOwnership) {
         if (!ownedBy(live, opts.inventory)) return { ref, id, action: 'skipped', reason: 'not owned by this inventory' };
         if (annotationsOf(live)[Annotations.prune] === 'disabled') return { ref, id, action: 'skipped', reason: `${Annotations.prune}: disabled` };
