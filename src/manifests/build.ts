@@ -35,7 +35,7 @@ import {
   TEMPLATE_LABEL_FIELDS,
 } from './config/fieldspecs.js';
 import type { BuildOptions, BuildResult, KubeObject } from './types.js';
-import { formatManifests, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments } from './yaml.js';
+import { formatManifests, formatNumber, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments, scalarSource, setOwn } from './yaml.js';
 
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
@@ -388,7 +388,6 @@ class Target {
         const r = new Resource(g.obj, this.where(`${field}[${i}]`));
         r.needsHash = g.needsHash;
         r.behavior = g.behavior;
-        r.touchedAnnotations = true;
         ra.absorb(r);
       }
     }
@@ -403,7 +402,6 @@ class Target {
       const r = new Resource(g.obj, cfg.source);
       r.needsHash = g.needsHash;
       r.behavior = g.behavior;
-      r.touchedAnnotations = true;
       ra.absorb(r);
     }
   }
@@ -459,7 +457,7 @@ class Target {
       const { text, source } = await this.patchText(entry, `patchesStrategicMerge[${i}]`, true);
       for (const doc of this.parseSmDocs(text, source)) {
         const target = ra.getById(patchId(doc), `${this.where(`patchesStrategicMerge[${i}]`)}`);
-        applySmPatchTo(ra, new Set([target]), doc, {}, source);
+        applySmPatchTo(ra, new Set([target]), doc, { targeted: true }, source);
       }
     }
     // patches
@@ -615,7 +613,7 @@ class Target {
     if (target) {
       if (parsed.docs.length > 1) fail('INVALID_KUSTOMIZATION', `${this.where(where)}: Multiple Strategic-Merge Patches in one \`patches\` entry is not allowed to set \`patches.target\` field: ${source}`);
       const selected = ra.select(target, this.where(where));
-      applySmPatchTo(ra, new Set(selected), parsed.docs[0] as KubeObject, opts, source);
+      applySmPatchTo(ra, new Set(selected), parsed.docs[0] as KubeObject, { ...opts, targeted: true }, source);
       return;
     }
     for (const doc of parsed.docs) {
@@ -700,7 +698,7 @@ class Target {
         for (const t of texts) {
           for (const doc of this.parseSmDocs(t.text, t.source)) {
             const target = ra.getById(patchId(doc), source);
-            applySmPatchTo(ra, new Set([target]), doc, {}, t.source);
+            applySmPatchTo(ra, new Set([target]), doc, { targeted: true }, t.source);
           }
         }
         return;
@@ -776,14 +774,37 @@ function sortOptionsOf(k: Kustomization, file: string): { order: 'legacy' | 'fif
   return { order: 'legacy', first: list(lso['orderFirst']), last: list(lso['orderLast']) };
 }
 
+/**
+ * The objects as kustomize prints them: at the end of a build kustomize re-sets each object's
+ * annotations (removing its build annotations), which writes every value as a string made from
+ * its YAML text (1.50 → "1.50", null → "null", a map or list → "") and drops an empty or null
+ * annotations map.
+ */
 function finalize(resources: Resource[]): KubeObject[] {
   return resources.map((r) => {
     const meta = r.obj['metadata'];
-    if (r.touchedAnnotations && isPlainObject(meta) && isPlainObject(meta['annotations']) && Object.keys(meta['annotations']).length === 0) {
+    if (!isPlainObject(meta) || !Object.prototype.hasOwnProperty.call(meta, 'annotations')) return r.obj;
+    const annotations = meta['annotations'];
+    if (annotations === null || (isPlainObject(annotations) && Object.keys(annotations).length === 0)) {
       delete meta['annotations'];
+    } else if (isPlainObject(annotations)) {
+      for (const [key, value] of Object.entries(annotations)) {
+        const text = annotationText(annotations, key, value);
+        if (text !== value) setOwn(annotations, key, text);
+      }
     }
     return r.obj;
   });
+}
+
+function annotationText(owner: Record<string, unknown>, key: string, value: unknown): string {
+  const text = scalarSource(owner, key);
+  if (text !== undefined) return text;
+  if (typeof value === 'string') return value;
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return formatNumber(value);
+  return '';
 }
 
 /**

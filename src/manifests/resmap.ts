@@ -233,6 +233,5 @@ function copyMergeMetadata(res: Resource, old: Resource): void {
   res.prevIds = old.prevIds.map((x) => ({ ...x }));
   res.prefixes = [...old.prefixes];
   res.suffixes = [...old.suffixes];
-  res.touchedAnnotations = res.touchedAnnotations || old.touchedAnnotations;
   // The hash suffix follows the new resource's options.
 }

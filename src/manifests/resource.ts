@@ -104,8 +104,6 @@ export class Resource {
   suffixes: string[] = [];
   needsHash = false;
   behavior: Behavior | undefined;
-  /** Set when kustomize would have written build annotations (emptied annotations then vanish). */
-  touchedAnnotations = false;
   /** Where the object came from, for error messages. */
   source: string;
   readonly serial = nextSerial++;
@@ -159,7 +157,6 @@ export class Resource {
   storePreviousId(): void {
     const cur = this.curId();
     this.prevIds.push({ ...cur, namespace: effectiveNamespace(cur) });
-    this.touchedAnnotations = true;
   }
 
   labels(): Record<string, string> {
@@ -182,7 +179,6 @@ export class Resource {
     r.suffixes = [...this.suffixes];
     r.needsHash = this.needsHash;
     r.behavior = this.behavior;
-    r.touchedAnnotations = this.touchedAnnotations;
     return r;
   }
 }

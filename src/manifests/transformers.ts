@@ -1,7 +1,7 @@
 // kustomize's built-in transformers, operating on a ResMap.
 import { ManifestError } from './errors.js';
 import { contentHash } from './generators.js';
-import { applyJson6902, applyStrategicMergePatch } from './patch/index.js';
+import { applyJson6902, applyKustomizeSmPatch } from './patch/index.js';
 import type { ResMap, Selector } from './resmap.js';
 import {
   effectiveNamespace,
@@ -24,7 +24,7 @@ import {
 } from './resource.js';
 import { NAME_REFERENCES } from './config/namereference.js';
 import type { KubeObject } from './types.js';
-import { isPlainObject } from './yaml.js';
+import { carryScalarSources, isPlainObject, isQuotedString, scalarSource, wasWrittenEmpty } from './yaml.js';
 
 function describeFieldError(err: unknown, fs: FieldSpec, r: Resource): never {
   if (err instanceof FieldPathError) {
@@ -127,7 +127,6 @@ export function transformPrefixSuffix(m: ResMap, affix: string, where: 'prefix' 
         if (affix !== '') {
           if (where === 'prefix') r.prefixes.push(affix);
           else r.suffixes.push(affix);
-          r.touchedAnnotations = true;
           r.storePreviousId();
         }
       }
@@ -270,29 +269,39 @@ function isEmptyResult(obj: unknown): boolean {
   return obj === null || obj === undefined || (isPlainObject(obj) && Object.keys(obj).length === 0);
 }
 
-/** Applies one strategic merge patch document to the selected resources (kustomize's ApplySmPatch). */
-export function applySmPatchTo(m: ResMap, selected: Set<Resource>, patch: KubeObject, options: { allowNameChange?: boolean; allowKindChange?: boolean }, source: string): void {
+/**
+ * Applies one strategic merge patch document to the selected resources (kustomize's
+ * ApplySmPatch). `targeted` is true for a `patches:` entry with a `target:` and for every legacy
+ * `patchesStrategicMerge` entry: kustomize then patches with a copy carrying the target's
+ * apiVersion, name and namespace and the patch's labels and annotations as strings.
+ */
+export function applySmPatchTo(m: ResMap, selected: Set<Resource>, patch: KubeObject, options: { allowNameChange?: boolean; allowKindChange?: boolean; targeted?: boolean }, source: string): void {
   const kept: Resource[] = [];
   for (const r of m.list) {
     if (selected.has(r)) {
-      const name = r.name;
-      const ns = r.namespace;
-      const kind = r.kind;
       if (options.allowNameChange || options.allowKindChange) r.storePreviousId();
-      const p = structuredClone(patch);
-      // The patch takes the target's group/version, keeping its own kind.
-      p['apiVersion'] = r.obj['apiVersion'];
+      let p = patch;
+      if (!options.targeted) {
+        // The patch takes the target's group/version, keeping its own kind.
+        p = { ...patch, apiVersion: r.obj['apiVersion'] };
+      }
       let result: Record<string, unknown>;
       try {
-        result = applyStrategicMergePatch(r.obj, p);
+        result = applyKustomizeSmPatch(r.obj, p, {
+          source,
+          targeted: options.targeted === true,
+          allowNameChange: options.allowNameChange === true,
+          allowKindChange: options.allowKindChange === true,
+          emptyNull: wasWrittenEmpty,
+          carry: carryScalarSources,
+          scalarText: scalarSource,
+          quoted: isQuotedString,
+        });
       } catch (err) {
         throw new ManifestError('PATCH_FAILED', `applying patch ${source} to ${idString(r.curId())}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       if (isEmptyResult(result)) continue; // $patch: delete
       r.obj = result;
-      if (!options.allowKindChange) r.obj['kind'] = kind;
-      if (!options.allowNameChange) r.setName(name);
-      r.setNamespace(ns);
     }
     kept.push(r);
   }

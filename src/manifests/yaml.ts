@@ -137,7 +137,7 @@ function lineOf(counter: LineCounter, offset: number | undefined): number {
 const MAX_NODES_PER_DOCUMENT = 2_000_000;
 let nodeBudget = MAX_NODES_PER_DOCUMENT;
 
-function toValue(node: Node | null | undefined, doc: Document, counter: LineCounter, source: string, depth = 0): unknown {
+function toValue(node: Node | null | undefined, doc: Document, counter: LineCounter, source: string, depth = 0, annotations = false): unknown {
   if (depth > 200) throw new ManifestError('INVALID_YAML', `${source}: YAML nested too deeply`);
   if (--nodeBudget < 0) throw new ManifestError('TOO_LARGE', `${source}: YAML document expands to more than ${MAX_NODES_PER_DOCUMENT} values (alias expansion)`);
   if (node === null || node === undefined) return null;
@@ -205,7 +205,21 @@ function toValue(node: Node | null | undefined, doc: Document, counter: LineCoun
         }
         throw new ManifestError('INVALID_YAML', `${source}:${lineOf(counter, keyNode?.range?.[0])}: map key ${String(key)} is not a string; quote it`);
       }
-      setOwn(out, key, toValue(pair.value as Node, doc, counter, source, depth + 1));
+      const valueNode = pair.value as Node | null;
+      const value = toValue(valueNode, doc, counter, source, depth + 1, key === 'annotations');
+      if (valueNode === null) {
+        recordScalarSource(out, key, '', value);
+      } else if (isScalar(valueNode) && typeof valueNode.source === 'string') {
+        const text = valueNode.source;
+        if (typeof value === 'string') {
+          if (valueNode.type !== 'PLAIN') recordScalarSource(out, key, text, value, 'quoted');
+          else if (valueNode.tag) recordScalarSource(out, key, text, value, 'tagged');
+          else if (annotations && text !== value) recordScalarSource(out, key, text, value);
+        } else if (value === null || text !== canonicalText(value)) {
+          recordScalarSource(out, key, text, value);
+        }
+      }
+      setOwn(out, key, value);
     }
     for (const m of merges) {
       const sources = Array.isArray(m) ? m : [m];
@@ -217,6 +231,73 @@ function toValue(node: Node | null | undefined, doc: Document, counter: LineCoun
     return out;
   }
   return null;
+}
+
+// The YAML text of some scalars that do not read as strings, by map and key: nulls anywhere
+// (`key:` reads as null like `null` and `~` do, but kustomize's strategic merge drops only the
+// empty ones from maps a patch reaches) and every non-string value of an `annotations` map
+// (kustomize prints annotation values as strings made from their YAML text: 1.50 stays "1.50").
+// Strings are recorded when quoted (kyaml keeps a replaced scalar's quotes: see
+// StrategicMergeOptions.quoted) or tagged.
+interface ScalarSource {
+  text: string;
+  value: unknown;
+  style?: 'quoted' | 'tagged';
+}
+const scalarSources = new WeakMap<object, Map<string, ScalarSource>>();
+
+/** Records that `owner[key]`, now `value`, was read from the YAML text `text`. */
+export function recordScalarSource(owner: object, key: string, text: string, value: unknown, style?: 'quoted' | 'tagged'): void {
+  let texts = scalarSources.get(owner);
+  if (texts === undefined) {
+    texts = new Map();
+    scalarSources.set(owner, texts);
+  }
+  texts.set(key, style === undefined ? { text, value } : { text, value, style });
+}
+
+/**
+ * True when the string `owner[key]` was written quoted (or as a block scalar), or, when it was
+ * not read from YAML as it is now, when it would read as another type unquoted (kustomize writes
+ * such strings quoted).
+ */
+export function isQuotedString(owner: Record<string, unknown>, key: string): boolean {
+  const v = owner[key];
+  if (typeof v !== 'string') return false;
+  const entry = scalarSources.get(owner)?.get(key);
+  if (entry !== undefined && entry.value === v && entry.style !== undefined) return entry.style === 'quoted';
+  return resolvesAsNonStringV2(v) || base60float.test(v);
+}
+
+/** The YAML text `owner[key]` was read from, when recorded and the value is still the one read. */
+export function scalarSource(owner: Record<string, unknown>, key: string): string | undefined {
+  const entry = scalarSources.get(owner)?.get(key);
+  if (entry === undefined || entry.style !== undefined) return undefined;
+  return Object.prototype.hasOwnProperty.call(owner, key) && owner[key] === entry.value ? entry.text : undefined;
+}
+
+function canonicalText(v: unknown): string | undefined {
+  if (typeof v === 'number' || typeof v === 'bigint') return formatNumber(v);
+  if (typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+/** True when `owner[key]` was read from YAML as an empty value (`key:`). */
+export function wasWrittenEmpty(owner: Record<string, unknown>, key: string): boolean {
+  return owner[key] === null && scalarSource(owner, key) === '';
+}
+
+/**
+ * Gives `copy` the recorded texts of `original` (all of them, or the one for `key`) where the
+ * values are still the same.
+ */
+export function carryScalarSources(copy: Record<string, unknown>, original: Record<string, unknown>, key?: string): void {
+  const texts = scalarSources.get(original);
+  if (texts === undefined) return;
+  for (const [k, entry] of texts) {
+    if (key !== undefined && k !== key) continue;
+    if (Object.prototype.hasOwnProperty.call(copy, k) && copy[k] === entry.value) recordScalarSource(copy, k, entry.text, entry.value, entry.style);
+  }
 }
 
 /** Sets a property even when the key is "__proto__". */

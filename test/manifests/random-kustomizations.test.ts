@@ -17,6 +17,10 @@ const RESOURCES: Record<string, (app: string) => string> = {
 kind: Deployment
 metadata:
   name: ${app}
+  creationTimestamp:
+  annotations:
+    prometheus.io/port: 9090
+    ratio: 1.50
 spec:
   selector:
     matchLabels:
@@ -42,6 +46,7 @@ spec:
         volumeMounts:
         - name: data
           mountPath: /data
+        resources:
       volumes:
       - name: data
         persistentVolumeClaim:
@@ -107,6 +112,7 @@ const features = fc.record({
   image: fc.option(fc.constantFrom('1.26', '1.27'), { nil: undefined }),
   replicas: fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
   patchKind: fc.option(fc.constantFrom('Deployment', 'Service', 'ConfigMap'), { nil: undefined }),
+  untargetedPatch: fc.boolean(),
   json6902: fc.boolean(),
 });
 
@@ -137,7 +143,11 @@ function kustomization(f: Record<string, unknown>, extra: string[], app: string 
   if (f['replicas'] !== undefined && app) lines.push(`replicas:\n- name: ${app}\n  count: ${String(f['replicas'])}`);
   const patches: string[] = [];
   if (f['patchKind']) {
-    patches.push(`- target:\n    kind: ${String(f['patchKind'])}\n  patch: |-\n    apiVersion: v1\n    kind: ${String(f['patchKind'])}\n    metadata:\n      name: any\n      annotations:\n        patched: "yes"`);
+    patches.push(`- target:\n    kind: ${String(f['patchKind'])}\n  patch: |-\n    apiVersion: v1\n    kind: ${String(f['patchKind'])}\n    metadata:\n      name: any\n      labels:\n        gen: 2\n      annotations:\n        patched: "yes"\n        weight: 0.50`);
+  }
+  if (f['untargetedPatch'] && app) {
+    // matched by id, so the values keep their types (labels) or their text (annotations)
+    patches.push(`- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: ${app}\n      labels:\n        gen: 3\n      annotations:\n        build: 10\n    spec:\n      template:\n        spec:\n          containers:\n          - name: main\n            image: nginx:1.28`);
   }
   if (f['json6902']) patches.push('- target:\n    kind: ServiceAccount\n  patch: |-\n    - op: add\n      path: /automountServiceAccountToken\n      value: false');
   if (patches.length > 0) lines.push(`patches:\n${patches.join('\n')}`);

@@ -24,9 +24,17 @@
 //   `kubectl kustomize` prints them. `$patch: delete|replace|merge` and null deletion are applied.
 // - After a JSON 6902 patch, metadata.annotations values are strings (null becomes "null") and
 //   an empty annotations map is removed: kustomize's transformers re-set them that way.
-// - A null in the target that the patch does not mention is kept (as `null` or `~` are in
-//   kustomize); kustomize drops it when it was written as an empty value (`key:`), which plain
-//   data cannot show: pass `emptyNull` to get that too.
+// - Plain data loses what kyaml keeps of the YAML text, and some of it shows in kustomize's
+//   output. Callers that parse YAML themselves can pass it back through hooks:
+//   - `emptyNull`: a null in the target that the patch does not mention is kept (as `null` or
+//     `~` are in kustomize), but kustomize drops it when it was written empty (`key:`);
+//   - `quoted`: a patch's number or boolean that replaces a quoted string becomes a string
+//     (kyaml keeps the replaced scalar's quotes); without the hook, strings that would read as
+//     another type unquoted count as quoted;
+//   - `scalarText`: the patch's original text of a number (1.50, 0x10) for those strings and for
+//     the labels and annotations of a targeted patch;
+//   - `carry`: which maps of the result are copies of which maps of the inputs, to carry such
+//     knowledge along to later patches.
 export { applyKustomizeSmPatch, applyStrategicMergePatch, isPatchDelete } from './strategic.js';
 export type { KustomizePatchOptions, StrategicMergeOptions } from './strategic.js';
 export { applyJson6902, parseJson6902 } from './json6902.js';

@@ -22,6 +22,25 @@ export interface StrategicMergeOptions {
    * target as passed in.
    */
   emptyNull?: (owner: Record<string, unknown>, key: string) => boolean;
+  /**
+   * Lets callers carry what they know about the maps of the target and the patch (such as
+   * `emptyNull`) over to the result: called for every map of the result that is a copy of a map
+   * of the target or of the patch, with that original, and with `key` for each scalar that the
+   * patch's map `original` gave to a map of the result.
+   */
+  carry?: (copy: Record<string, unknown>, original: Record<string, unknown>, key?: string) => void;
+  /**
+   * True when the target's string at `owner[key]` is written quoted (`"8080"`, `'abc'`, a block
+   * scalar). kyaml keeps the style of a scalar a patch replaces, so a number or boolean from the
+   * patch that replaces a quoted string becomes a string. Without this, a string is taken as
+   * quoted when it would read as another type unquoted (as kustomize writes such strings).
+   */
+  quoted?: (owner: Record<string, unknown>, key: string) => boolean;
+  /**
+   * The YAML text `owner[key]` of the patch (or, with `targeted`, of its labels and annotations)
+   * was read from, when the caller knows it (1.50 rather than 1.5).
+   */
+  scalarText?: (owner: Record<string, unknown>, key: string) => string | undefined;
 }
 
 export interface KustomizePatchOptions extends StrategicMergeOptions {
@@ -101,27 +120,64 @@ export function applyStrategicMergePatch(
   patch: Obj,
   opts: StrategicMergeOptions = {},
 ): Obj {
-  let dest: Obj;
-  let merger: Merger;
-  if (opts.emptyNull === undefined) {
-    dest = deepClone(target);
-    merger = new Merger(opts.source, undefined);
-  } else {
-    const origins = new WeakMap<object, Obj>();
-    dest = cloneTracked(target, origins) as Obj;
-    const emptyNull = opts.emptyNull;
-    merger = new Merger(opts.source, (owner, key) => {
+  const tracked = opts.emptyNull !== undefined || opts.carry !== undefined || opts.quoted !== undefined || opts.scalarText !== undefined;
+  const origins = new WeakMap<object, Obj>();
+  const dest = tracked ? (cloneTracked(target, origins) as Obj) : deepClone(target);
+  const emptyNull = opts.emptyNull;
+  const carry = opts.carry;
+  const patchOrigins = new WeakMap<object, Obj>();
+  const quoted = opts.quoted;
+  const textOf = opts.scalarText;
+  const merger = new Merger(opts.source, {
+    ...(emptyNull === undefined
+      ? {}
+      : {
+          emptyNull: (owner: Obj, key: string) => {
+            const original = origins.get(owner);
+            return original !== undefined && emptyNull(original, key);
+          },
+        }),
+    ...(carry === undefined
+      ? {}
+      : {
+          scalarFromPatch: (dest: Obj, key: string, from: Obj) => {
+            const original = patchOrigins.get(from);
+            if (original !== undefined) carry(dest, original, key);
+          },
+        }),
+    quoted: (owner: Obj, key: string) => {
       const original = origins.get(owner);
-      return original !== undefined && emptyNull(original, key);
-    });
-  }
-  const merged = merger.walk([dest, deepClone(patch)], undefined, []);
+      if (quoted !== undefined) return quoted(original ?? owner, key);
+      const v = owner[key];
+      return typeof v === 'string' && readsAsOtherType(v);
+    },
+    patchText: (from: Obj, key: string) => {
+      const original = patchOrigins.get(from);
+      return original === undefined ? undefined : textOf?.(original, key);
+    },
+  });
+  const patchCopy = tracked ? cloneTracked(patch, patchOrigins) : deepClone(patch);
+  const merged = merger.walk([dest, patchCopy], undefined, []);
   if (merged === undefined || merged === null || merged === KEEP_NULL) return {};
   // kustomize keeps only what the merge changed in the target's own node: a top-level
   // `$patch: replace` yields another node, which kustomize drops (the target stays as it was).
   if (emptyMap(dest)) return {};
   restoreNulls(dest);
+  if (carry !== undefined) carryOver(dest, [origins, patchOrigins], carry);
   return dest;
+}
+
+/** Calls `carry` for every map of `v` copied from a map of the target or the patch. */
+function carryOver(v: unknown, origins: Array<WeakMap<object, Obj>>, carry: (copy: Obj, original: Obj) => void): void {
+  if (Array.isArray(v)) {
+    for (const e of v) carryOver(e, origins, carry);
+  } else if (isObj(v)) {
+    for (const map of origins) {
+      const original = map.get(v);
+      if (original !== undefined) carry(v, original);
+    }
+    for (const e of Object.values(v)) carryOver(e, origins, carry);
+  }
 }
 
 /**
@@ -139,13 +195,20 @@ export function applyKustomizeSmPatch(
   const name = metaString(target, 'name');
   const namespace = metaString(target, 'namespace');
   let effective = patch;
+  // maps of the prepared copy → the caller's maps of the patch, for the caller's hooks
+  const back = new WeakMap<object, Obj>();
+  const original = (o: Obj): Obj => back.get(o) ?? o;
   if (opts.targeted === true) {
-    effective = deepClone(patch);
-    prepareTargetedPatch(effective, patch, target);
+    effective = cloneTracked(patch, back) as Obj;
+    prepareTargetedPatch(effective, patch, target, opts.scalarText);
   }
+  const { scalarText: textOf, carry } = opts;
   const result = applyStrategicMergePatch(target, effective, {
     ...(opts.source === undefined ? {} : { source: opts.source }),
     ...(opts.emptyNull === undefined ? {} : { emptyNull: opts.emptyNull }),
+    ...(carry === undefined ? {} : { carry: (copy: Obj, from: Obj, key?: string) => carry(copy, original(from), key) }),
+    ...(opts.quoted === undefined ? {} : { quoted: opts.quoted }),
+    ...(textOf === undefined ? {} : { scalarText: (owner: Obj, key: string) => textOf(original(owner), key) }),
   });
   if (Object.keys(result).length === 0) return result;
   if (opts.allowKindChange !== true) result['kind'] = kind;
@@ -187,11 +250,16 @@ function setMeta(o: Obj, field: string, value: string): void {
 }
 
 /** resWrangler.ApplySmPatch: the patch copy gets the target's apiVersion and its own metadata. */
-function prepareTargetedPatch(copy: Obj, original: Obj, target: Obj): void {
+function prepareTargetedPatch(
+  copy: Obj,
+  original: Obj,
+  target: Obj,
+  textOf: ((owner: Obj, key: string) => string | undefined) | undefined,
+): void {
   const stringMap = (v: unknown): Obj | undefined => {
     if (!isObj(v)) return undefined;
     const out: Obj = {};
-    for (const k of Object.keys(v).sort()) setOwn(out, k, scalarText(v[k]));
+    for (const k of Object.keys(v).sort()) setOwn(out, k, textOf?.(v, k) ?? scalarText(v[k]));
     return Object.keys(out).length === 0 ? undefined : out;
   };
   let md = copy['metadata'];
@@ -240,11 +308,30 @@ function sourceDetails(source: string | undefined): { source?: string } {
 
 type Directive = 'merge' | 'replace' | 'delete';
 
+interface MergerHooks {
+  /** True when the target's null at `owner[key]` (a map of the result) was written empty. */
+  emptyNull?: (owner: Obj, key: string) => boolean;
+  /** Told when a scalar of the patch's map `from` was set as `dest[key]`. */
+  scalarFromPatch?: (dest: Obj, key: string, from: Obj) => void;
+  /** True when the string at `owner[key]` (a map of the result) is written quoted. */
+  quoted: (owner: Obj, key: string) => boolean;
+  /** The YAML text of the patch's `from[key]`, when known. */
+  patchText: (from: Obj, key: string) => string | undefined;
+}
+
+/** The words and numbers YAML 1.1 reads as another type than string when unquoted. */
+function readsAsOtherType(s: string): boolean {
+  if (/^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|~|null|Null|NULL|)$/.test(s)) return true;
+  if (/^[-+]?(?:\.inf|\.Inf|\.INF)$|^\.(?:nan|NaN|NAN)$/.test(s)) return true;
+  const plain = s.replace(/_/g, '');
+  return /^[-+]?(?:0b[01]+|0x[0-9a-fA-F]+|0o?[0-7]+|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)$/.test(plain);
+}
+
 /** The walker (kyaml walk.Walker) and the visitor (merge2.Merger) in one. */
 class Merger {
   constructor(
     private readonly source: string | undefined,
-    private readonly emptyNull: ((owner: Obj, key: string) => boolean) | undefined,
+    private readonly hooks: MergerHooks,
   ) {}
 
   private fail(path: string[], message: string): never {
@@ -303,14 +390,19 @@ class Merger {
     for (const s of sources) if (isObj(s)) for (const k of Object.keys(s)) names.add(k);
     for (const key of [...names].sort(compareGo)) {
       const field: [Node, Node] = [fieldOf(sources[0], key), fieldOf(sources[1], key)];
-      if (field[0] === null && field[1] === undefined && this.emptyNull?.(dest as Obj, key) === true) {
+      if (field[0] === null && field[1] === undefined && this.hooks.emptyNull?.(dest as Obj, key) === true) {
         // an empty value is a null without text: kyaml does not keep it
         delete (dest as Obj)[key];
         continue;
       }
       const s = schema === undefined ? undefined : fieldSchema(schema, key);
-      const val = this.walk(field, s, [...path, key]);
+      let val = this.walk(field, s, [...path, key]);
+      const fromPatch = val === field[1] && isObj(sources[1]) && (typeof val === 'number' || typeof val === 'bigint' || typeof val === 'boolean' || typeof val === 'string');
+      const keepsQuotes = fromPatch && typeof val !== 'string' && typeof field[0] === 'string' && this.hooks.quoted(dest as Obj, key);
+      // a replaced scalar keeps its quotes: the patch's number or boolean is read back as a string
+      if (keepsQuotes) val = this.hooks.patchText(sources[1] as Obj, key) ?? scalarText(val);
       setField(dest, key, val);
+      if (fromPatch && !keepsQuotes) this.hooks.scalarFromPatch?.(dest as Obj, key, sources[1] as Obj);
     }
     return dest;
   }
