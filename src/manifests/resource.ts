@@ -2,6 +2,7 @@
 // renames (so references can follow), the prefixes/suffixes added, and generator options.
 import type { KubeObject } from './types.js';
 import { isPlainObject } from './yaml.js';
+import { CLUSTER_SCOPED_KINDS } from './config/cluster-scoped.js';
 
 export interface Gvk {
   group: string;
@@ -14,22 +15,16 @@ export interface ResId extends Gvk {
   namespace: string;
 }
 
-// Kinds the Kubernetes API serves cluster-wide (kustomize reads this from its built-in OpenAPI
-// schema; objects of these kinds get no namespace).
-const CLUSTER_SCOPED = new Set([
-  'APIService', 'CertificateSigningRequest', 'ClusterRole', 'ClusterRoleBinding', 'ClusterTrustBundle',
-  'ComponentStatus', 'CSIDriver', 'CSINode', 'CustomResourceDefinition', 'DeviceClass', 'FlowSchema',
-  'IngressClass', 'IPAddress', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
-  'MutatingWebhookConfiguration', 'Namespace', 'Node', 'PersistentVolume', 'PodSecurityPolicy',
-  'PriorityClass', 'PriorityLevelConfiguration', 'ResourceSlice', 'RuntimeClass', 'SelfSubjectAccessReview',
-  'SelfSubjectReview', 'SelfSubjectRulesReview', 'ServiceCIDR', 'StorageClass', 'StorageVersion',
-  'StorageVersionMigration', 'SubjectAccessReview', 'TokenReview', 'ValidatingAdmissionPolicy',
-  'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration', 'VolumeAttachment',
-  'VolumeAttributesClass',
-]);
+const CLUSTER_SCOPED = new Set(CLUSTER_SCOPED_KINDS);
 
-export function isClusterScoped(kind: string): boolean {
-  return CLUSTER_SCOPED.has(kind);
+/**
+ * kustomize's Gvk.IsClusterScoped: true only for the group/version/kinds its built-in schema
+ * (Kubernetes v1.21.2) knows to be cluster-scoped. Other kinds — newer APIs such as
+ * ValidatingAdmissionPolicy, custom resources — get a namespace like any namespaced kind.
+ */
+export function isClusterScoped(gvk: Gvk): boolean {
+  const apiVersion = gvk.group === '' ? gvk.version : `${gvk.group}/${gvk.version}`;
+  return CLUSTER_SCOPED.has(`${apiVersion}/${gvk.kind}`);
 }
 
 export function parseApiVersion(apiVersion: string): { group: string; version: string } {
@@ -72,7 +67,7 @@ export const NO_NAMESPACE = '_non_namespaceable_';
 
 /** kustomize's EffectiveNamespace: cluster-scoped ids share one, "" means "default". */
 export function effectiveNamespace(id: ResId): string {
-  if (isClusterScoped(id.kind)) return NO_NAMESPACE;
+  if (isClusterScoped(id)) return NO_NAMESPACE;
   if (id.namespace === '' || id.namespace === 'default') return 'default';
   return id.namespace;
 }

@@ -78,7 +78,7 @@ export function transformNamespace(m: ResMap, o: NamespaceOptions): void {
     if (Object.keys(r.obj).length === 0) continue;
     r.storePreviousId();
     const gvk = r.gvk;
-    if (!isClusterScoped(gvk.kind)) {
+    if (!isClusterScoped(gvk)) {
       const meta = (isPlainObject(r.obj['metadata']) ? r.obj['metadata'] : (r.obj['metadata'] = {})) as Record<string, unknown>;
       setIn(meta, 'namespace');
     }
@@ -384,7 +384,7 @@ export function fixNameReferences(m: ResMap, refs: Referrer[] = referrers()): vo
   const clusterScoped: Resource[] = [];
   for (const t of all) {
     const cur = t.curId();
-    const cluster = isClusterScoped(cur.kind);
+    const cluster = isClusterScoped(cur);
     const ens = effectiveNamespace(cur);
     info.set(t, { cur, ens, cluster });
     if (cluster) clusterScoped.push(t);
@@ -468,7 +468,7 @@ export function fixNameReferences(m: ResMap, refs: Referrer[] = referrers()): vo
         let cands = candidates;
         if ('namespace' in node) {
           const ns = str(node['namespace']);
-          const nonCluster = candidates.filter((t) => !isClusterScoped(t.kind));
+          const nonCluster = candidates.filter((t) => !isClusterScoped(t.gvk));
           const byOrg = nonCluster.filter((t) => effectiveNamespace(t.orgId()) === ns);
           cands = byOrg.length > 0 ? byOrg : nonCluster.filter((t) => effectiveNamespace(t.curId()) === ns);
         }

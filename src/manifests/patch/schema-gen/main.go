@@ -1,6 +1,7 @@
 // Command schema-gen writes ../schema-data.ts: the part of the Kubernetes OpenAPI document built
 // into kustomize's kyaml that strategic merge needs (which lists merge, by which keys, and how
-// to reach them from a resource's apiVersion/kind). Run it with `go run .` in this directory
+// to reach them from a resource's apiVersion/kind) and ../../config/cluster-scoped.ts (the kinds
+// kyaml knows to be cluster-scoped). Run it with `go run .` in this directory
 // after changing the kyaml version in go.mod to follow a newer kustomize.
 package main
 
@@ -188,6 +189,32 @@ import type { SchemaTable } from './schema.js';
 
 export const SCHEMA: SchemaTable = ` + string(data) + ";\n"
 	if err := os.WriteFile("../schema-data.ts", []byte(k), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+
+	// The kinds kustomize knows to be cluster-scoped, by apiVersion: kyaml takes namespaceability
+	// from the document's paths, so a kind missing from it (a newer API, a custom resource, a
+	// ClusterRole in another group) counts as namespaced.
+	clusterScoped := []string{}
+	for k := range kinds {
+		i := strings.LastIndex(k, "/")
+		if openapi.IsCertainlyClusterScoped(yaml.TypeMeta{APIVersion: k[:i], Kind: k[i+1:]}) {
+			clusterScoped = append(clusterScoped, k)
+		}
+	}
+	sort.Strings(clusterScoped)
+	list, err := json.MarshalIndent(clusterScoped, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	c := `// Generated from the Kubernetes OpenAPI document built into kustomize's kyaml (Kubernetes
+// v1.21.2 for kustomize v5.5) by src/manifests/patch/schema-gen. Do not edit by hand.
+//
+// "apiVersion/kind" of every kind kustomize knows to be cluster-scoped: it gives these no
+// namespace and treats every other kind, including kinds it does not know, as namespaced.
+export const CLUSTER_SCOPED_KINDS: readonly string[] = ` + string(list) + ";\n"
+	if err := os.WriteFile("../../config/cluster-scoped.ts", []byte(c), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
