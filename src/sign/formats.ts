@@ -248,7 +248,7 @@ export function decodeBase64(value: string, what: string): Buffer {
 }
 
 /** Verifies a DSSE envelope with `key`; returns the payload bytes or a reason. */
-export function verifyEnvelope(env: DsseEnvelope, key: VerificationKey, what: string): { ok: true; payload: Buffer } | { ok: false; reason: string } {
+export async function verifyEnvelope(env: DsseEnvelope, key: VerificationKey, what: string): Promise<{ ok: true; payload: Buffer } | { ok: false; reason: string }> {
   const payload = decodeBase64(env.payload, `${what}: payload`);
   const message = pae(env.payloadType, payload);
   if (env.signatures.length === 0) return { ok: false, reason: 'the envelope has no signatures' };
@@ -260,7 +260,7 @@ export function verifyEnvelope(env: DsseEnvelope, key: VerificationKey, what: st
     } catch {
       continue;
     }
-    if (key.verify(message, sig)) return { ok: true, payload };
+    if (await key.verify(message, sig)) return { ok: true, payload };
   }
   return { ok: false, reason: `the signature does not verify with the key ${key.source}` };
 }

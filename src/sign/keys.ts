@@ -189,6 +189,12 @@ function defaultHash(alg: KeyAlgorithm): string | null {
   }
 }
 
+/**
+ * Ed25519ph (RFC 8032, pre-hashed with SHA-512, empty context), which Node's crypto lacks. Loaded
+ * on first use: only an Ed25519 signature that is not plain Ed25519 needs it.
+ */
+const loadEd25519ph = async () => (await import('@noble/curves/ed25519.js')).ed25519ph;
+
 /** A public key that checks signatures. */
 export interface VerificationKey {
   readonly algorithm: KeyAlgorithm;
@@ -199,12 +205,39 @@ export interface VerificationKey {
   readonly hint: string;
   /** Where the key came from, for messages. */
   readonly source: string;
-  verify(data: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * Whether `signature` is this key's signature over `data`, in any scheme cosign signs with for
+   * the key type: ECDSA and RSA over the key's default hash or SHA-256; for Ed25519 keys plain
+   * Ed25519 (what `cosign verify --key` checks and lading signs) and Ed25519ph (what cosign v3's
+   * `sign` and `attest` make).
+   */
+  verify(data: Uint8Array, signature: Uint8Array): Promise<boolean>;
 }
 
 /** A private key that signs (and can verify its own signatures). */
 export interface SigningKey extends VerificationKey {
+  /**
+   * Signs `data`: ECDSA (DER) and RSA PKCS#1 v1.5 over the key's default hash, plain Ed25519
+   * for Ed25519 keys — the form `cosign verify --key` checks (it verifies Ed25519 keys without
+   * pre-hashing).
+   */
   sign(data: Uint8Array): Buffer;
+  /** Whether `signature` over `data` is in the exact scheme {@link sign} uses (duplicate detection). */
+  verifiesAsSigned(data: Uint8Array, signature: Uint8Array): boolean;
+}
+
+function verifyWithHash(algorithm: KeyAlgorithm, publicKey: KeyObject, hash: string | null, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return algorithm.startsWith('ecdsa') ? cryptoVerify(hash, data, { key: publicKey, dsaEncoding: 'der' }, signature) : cryptoVerify(hash, data, publicKey, signature);
+  } catch {
+    // A malformed signature is a failed verification, not an error.
+    return false;
+  }
+}
+
+/** The 32-byte Ed25519 public key inside an SPKI DER (RFC 8410: a fixed 12-byte prefix). */
+function rawEd25519(spki: Buffer): Uint8Array {
+  return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
 function makeVerificationKey(publicKey: KeyObject, source: string): VerificationKey {
@@ -218,18 +251,16 @@ function makeVerificationKey(publicKey: KeyObject, source: string): Verification
     publicKeyPem: encodePem('PUBLIC KEY', spki),
     hint,
     source,
-    verify(data, signature) {
-      for (const hash of hashes) {
-        try {
-          const ok = algorithm.startsWith('ecdsa')
-            ? cryptoVerify(hash, data, { key: publicKey, dsaEncoding: 'der' }, signature)
-            : cryptoVerify(hash, data, publicKey, signature);
-          if (ok) return true;
-        } catch {
-          // A malformed signature is a failed verification, not an error.
-        }
+    async verify(data, signature) {
+      for (const hash of hashes) if (verifyWithHash(algorithm, publicKey, hash, data, signature)) return true;
+      if (algorithm !== 'ed25519' || signature.length !== 64) return false;
+      const ed25519ph = await loadEd25519ph();
+      try {
+        // zip215: false is RFC 8032's strict rule set (canonical encodings), as Go's crypto/ed25519.
+        return ed25519ph.verify(signature, data, rawEd25519(spki), { zip215: false });
+      } catch {
+        return false;
       }
-      return false;
     },
   };
 }
@@ -237,16 +268,15 @@ function makeVerificationKey(publicKey: KeyObject, source: string): Verification
 function makeSigningKey(privateKey: KeyObject, source: string): SigningKey {
   const publicKey = createPublicKey(privateKey);
   const verifier = makeVerificationKey(publicKey, source);
-  if (verifier.algorithm === 'ed25519') {
-    // cosign signs with Ed25519ph, which Node 20 cannot produce; refuse rather than make
-    // signatures cosign would reject.
-    throw new SignError('KEY_UNSUPPORTED', `${source}: signing with Ed25519 keys is not supported (use ECDSA P-256, the cosign default)`);
-  }
   const hash = defaultHash(verifier.algorithm);
+  const ecdsa = verifier.algorithm.startsWith('ecdsa');
   return {
     ...verifier,
     sign(data) {
-      return verifier.algorithm.startsWith('ecdsa') ? cryptoSign(hash, data, { key: privateKey, dsaEncoding: 'der' }) : cryptoSign(hash, data, privateKey);
+      return ecdsa ? cryptoSign(hash, data, { key: privateKey, dsaEncoding: 'der' }) : cryptoSign(hash, data, privateKey);
+    },
+    verifiesAsSigned(data, signature) {
+      return verifyWithHash(verifier.algorithm, publicKey, hash, data, signature);
     },
   };
 }

@@ -20,7 +20,7 @@ import {
   decodeBase64,
   type Statement,
 } from './formats.js';
-import type { PasswordOptions, SigningKey } from './keys.js';
+import type { PasswordOptions, SigningKey, VerificationKey } from './keys.js';
 import { resolveTarget, signingKey, type KeyInput, type Target, type TargetOptions } from './target.js';
 
 /**
@@ -79,7 +79,11 @@ async function digestsToSign(target: Target, recursive: boolean, signal?: AbortS
   return out;
 }
 
-/** An existing classic signature layer with this payload and annotations, signed by `key`. */
+/**
+ * An existing classic signature layer with this payload and annotations, signed by `key` in the
+ * scheme lading signs with (an Ed25519ph signature cosign v3 made does not count: `cosign verify`
+ * would not accept it, so a plain Ed25519 one is still added).
+ */
 function findDuplicateClassic(layers: Descriptor[], payloadDigest: string, payload: Buffer, key: SigningKey): boolean {
   // The annotations are inside the payload, so an equal payload digest means equal claims.
   for (const layer of layers) {
@@ -87,7 +91,7 @@ function findDuplicateClassic(layers: Descriptor[], payloadDigest: string, paylo
     const b64 = layer.annotations?.[SIGNATURE_ANNOTATION];
     if (!b64) continue;
     try {
-      if (key.verify(payload, decodeBase64(b64, 'existing signature'))) return true;
+      if (key.verifiesAsSigned(payload, decodeBase64(b64, 'existing signature'))) return true;
     } catch {
       // not a usable signature; keep looking
     }
@@ -115,6 +119,8 @@ function sameStatement(a: Statement, b: Statement): boolean {
 /** Whether a bundle referrer already holds `statement` signed by `key`. */
 async function findDuplicateBundle(storage: Storage, subject: Descriptor, predicateType: string, statement: Statement, key: SigningKey, what: string, signal: AbortSignal | undefined): Promise<string | undefined> {
   const refs = await bundleReferrers(storage, subject, signal ? { signal, what } : { what });
+  // Only a signature in lading's own scheme is a duplicate (see findDuplicateClassic).
+  const ownScheme: VerificationKey = { ...key, verify: async (data, sig) => key.verifiesAsSigned(data, sig) };
   for (const r of refs) {
     if (r.predicateType && r.predicateType !== predicateType) continue;
     try {
@@ -122,7 +128,7 @@ async function findDuplicateBundle(storage: Storage, subject: Descriptor, predic
       if (!fetched) continue;
       const bundle = parseBundle(fetched.bytes, what);
       if (!bundle.dsseEnvelope || bundle.dsseEnvelope.payloadType !== INTOTO_PAYLOAD_TYPE) continue;
-      const checked = verifyEnvelope(bundle.dsseEnvelope, key, what);
+      const checked = await verifyEnvelope(bundle.dsseEnvelope, ownScheme, what);
       if (!checked.ok) continue;
       if (sameStatement(parseStatement(checked.payload, what), statement)) return r.descriptor.digest;
     } catch {

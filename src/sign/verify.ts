@@ -94,7 +94,7 @@ async function verifyClassicLayer(storage: Storage, image: AttachedImage, layer:
   } catch (err) {
     return fail(`fetching the signed payload: ${describeFailure(err)}`);
   }
-  if (!key.verify(payloadBytes, signature)) return fail(`the signature does not verify with the key ${key.source}`);
+  if (!(await key.verify(payloadBytes, signature))) return fail(`the signature does not verify with the key ${key.source}`);
   let payload: SimpleSigningPayload;
   try {
     payload = parseSimpleSigningPayload(payloadBytes, 'signed payload');
@@ -130,7 +130,7 @@ async function verifyBundleReferrer(storage: Storage, referrer: BundleReferrer, 
     if (!bundle.dsseEnvelope) return fail('the bundle holds no DSSE envelope (a message signature is for blobs, not images)');
     const envelope = parseEnvelope(bundle.dsseEnvelope, what);
     if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) return fail(`payloadType ${envelope.payloadType}, want ${INTOTO_PAYLOAD_TYPE}`);
-    const checked = verifyEnvelopeSafe(envelope, key, what);
+    const checked = await verifyEnvelopeSafe(envelope, key, what);
     if (!checked.ok) return fail(checked.reason);
     const statement = parseStatement(checked.payload, what);
     const match = statementMatches(statement, target.descriptor.digest, annotations);
@@ -141,7 +141,7 @@ async function verifyBundleReferrer(storage: Storage, referrer: BundleReferrer, 
   }
 }
 
-function verifyEnvelopeSafe(envelope: DsseEnvelope, key: VerificationKey, what: string): { ok: true; payload: Buffer } | { ok: false; reason: string } {
+async function verifyEnvelopeSafe(envelope: DsseEnvelope, key: VerificationKey, what: string): Promise<{ ok: true; payload: Buffer } | { ok: false; reason: string }> {
   const payload = decodeBase64(envelope.payload, `${what}: payload`);
   if (payload.length > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'payload too large' };
   return verifyEnvelope(envelope, key, what);
@@ -222,9 +222,15 @@ export async function verify(reference: string, opts: VerifyOptions): Promise<Ve
 }
 
 export interface VerifyAttestationOptions extends VerifyOptions {
-  /** Only attestations of this predicate type (alias or URI); default: every type. */
+  /**
+   * Only attestations of this predicate type (alias or URI). Default `custom`
+   * (`https://cosign.sigstore.dev/attestation/v1`), as cosign's `verify-attestation --type`.
+   */
   type?: string;
 }
+
+/** cosign's `verify-attestation --type` default. */
+const DEFAULT_ATTESTATION_TYPE = 'custom';
 
 export interface VerifiedAttestation {
   format: SignatureFormat;
@@ -252,7 +258,7 @@ async function verifyClassicAttestation(storage: Storage, image: AttachedImage, 
     const bytes = await storage.fetchBytes(layer, { maxBytes: MAX_PAYLOAD_BYTES, ...(signal ? { signal } : {}) });
     const envelope = parseEnvelope(bytes, what);
     if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) return fail(`payloadType ${envelope.payloadType}, want ${INTOTO_PAYLOAD_TYPE}`);
-    const checked = verifyEnvelopeSafe(envelope, key, what);
+    const checked = await verifyEnvelopeSafe(envelope, key, what);
     if (!checked.ok) return fail(checked.reason);
     const statement = parseStatement(checked.payload, what);
     const match = statementMatches(statement, target.descriptor.digest, annotations);
@@ -269,7 +275,9 @@ async function verifyClassicAttestation(storage: Storage, image: AttachedImage, 
  */
 export async function verifyAttestation(reference: string, opts: VerifyAttestationOptions): Promise<VerifyAttestationResult> {
   const key = await verificationKey(opts.key);
-  const wantType = opts.type === undefined ? undefined : predicateTypeURI(opts.type);
+  const typeName = opts.type ?? DEFAULT_ATTESTATION_TYPE;
+  const wantType = predicateTypeURI(typeName);
+  const typeShown = typeName === wantType ? wantType : `${typeName} (${wantType})`;
   const target = await resolveTarget(reference, opts);
   const what = `verifying attestations of ${target.display}`;
   const signal = opts.signal;
@@ -278,8 +286,8 @@ export async function verifyAttestation(reference: string, opts: VerifyAttestati
   const referrers = listed.referrers;
   const early = [classicRead.failure, listed.failure].filter((f): f is RejectedSignature => f !== undefined);
   // The sign statement is a signature, not an attestation.
-  const attReferrers = referrers.filter((r) => r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && (!wantType || !r.predicateType || r.predicateType === wantType));
-  const layers = (image?.manifest.layers ?? []).filter((l) => !wantType || !l.annotations?.['predicateType'] || l.annotations['predicateType'] === wantType);
+  const attReferrers = referrers.filter((r) => r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && (!r.predicateType || r.predicateType === wantType));
+  const layers = (image?.manifest.layers ?? []).filter((l) => !l.annotations?.['predicateType'] || l.annotations['predicateType'] === wantType);
   const classic = image ? await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicAttestation(target.storage, image, layer, target, key, opts.annotations, signal)) : [];
   const bundles = await mapLimit(attReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal));
   const verified: VerifiedAttestation[] = [];
@@ -292,15 +300,15 @@ export async function verifyAttestation(reference: string, opts: VerifyAttestati
       verified.push({ format: 'bundle', source: b.source, predicateType: b.statement.predicateType, statement: b.statement, envelope: b.envelope });
     }
   }
-  const attestations = wantType ? verified.filter((a) => a.predicateType === wantType) : verified;
+  const attestations = verified.filter((a) => a.predicateType === wantType);
   if (attestations.length === 0) {
     const found = new Set(verified.map((a) => a.predicateType));
     for (const l of image?.manifest.layers ?? []) if (l.annotations?.['predicateType']) found.add(l.annotations['predicateType']);
     for (const r of referrers) if (r.predicateType && r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) found.add(r.predicateType);
-    if (wantType && found.size > 0 && ![...found].includes(wantType)) {
-      throw new SignError('NO_MATCHING_SIGNATURES', `${what}: none of the attestations matched the predicate type ${wantType}, found: ${[...found].sort().join(', ')}`);
+    if (found.size > 0 && !found.has(wantType)) {
+      throw new SignError('NO_MATCHING_SIGNATURES', `${what}: none of the attestations matched the predicate type ${typeShown}, found: ${[...found].sort().join(', ')}`);
     }
-    if (rejected.length === 0) throw new SignError('NO_SIGNATURES', `${what}: no attestations found${wantType ? ` of type ${wantType}` : ''}`);
+    if (rejected.length === 0) throw new SignError('NO_SIGNATURES', `${what}: no attestations found of type ${typeShown}`);
     throw new SignError('NO_MATCHING_SIGNATURES', `${what}: no matching attestations: ${failureSummary(rejected)}`);
   }
   return { reference: target.display, digest: target.descriptor.digest, checks: checksPerformed(opts.annotations), attestations, rejected };

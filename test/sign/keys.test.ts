@@ -1,9 +1,9 @@
-import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { generateKeyPair, isSignError, loadPrivateKey, loadPublicKey, parsePublicKey } from '../../src/sign/index.js';
+import { encryptPrivateKey, generateKeyPair, isSignError, loadPrivateKey, loadPublicKey, parsePublicKey } from '../../src/sign/index.js';
 import { lading, tempDir } from './helpers.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -49,8 +49,8 @@ describe('generateKeyPair', () => {
     expect(key.algorithm).toBe('ecdsa-p256');
     const verifier = await loadPublicKey(result.publicKeyPath);
     const sig = key.sign(Buffer.from('payload'));
-    expect(verifier.verify(Buffer.from('payload'), sig)).toBe(true);
-    expect(verifier.verify(Buffer.from('payloaD'), sig)).toBe(false);
+    expect(await verifier.verify(Buffer.from('payload'), sig)).toBe(true);
+    expect(await verifier.verify(Buffer.from('payloaD'), sig)).toBe(false);
     expect(verifier.hint).toBe(key.hint);
   });
 
@@ -87,7 +87,7 @@ describe('loading keys', () => {
   it('reads the legacy ENCRYPTED COSIGN PRIVATE KEY with scrypt N=32768 (written by go-securesystemslib)', async () => {
     const key = await loadPrivateKey(join(fixtures, 'legacy-cosign.key'), { password: 'legacy-pass' });
     const pub = await loadPublicKey(join(fixtures, 'legacy-cosign.pub'));
-    expect(pub.verify(Buffer.from('x'), key.sign(Buffer.from('x')))).toBe(true);
+    expect(await pub.verify(Buffer.from('x'), key.sign(Buffer.from('x')))).toBe(true);
   });
 
   it('says "incorrect password" for a wrong password', async () => {
@@ -115,7 +115,7 @@ describe('loading keys', () => {
     await expectCode(loadPublicKey(join(fixtures, 'legacy-cosign.key')), 'KEY_INVALID', /this is a private key/);
   });
 
-  it('verifies with ECDSA P-256/P-384, RSA and Ed25519 public keys', () => {
+  it('verifies with ECDSA P-256/P-384, RSA and Ed25519 public keys', async () => {
     const cases: Array<[string, ReturnType<typeof generateKeyPairSync>, string | null]> = [
       ['ecdsa-p256', generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'sha256'],
       ['ecdsa-p384', generateKeyPairSync('ec', { namedCurve: 'P-384' }), 'sha384'],
@@ -127,9 +127,42 @@ describe('loading keys', () => {
       const key = parsePublicKey(pem, `${alg}.pub`);
       expect(key.algorithm).toBe(alg);
       const sig = signWith(hash, pair.privateKey);
-      expect(key.verify(Buffer.from('data'), sig), alg).toBe(true);
-      expect(key.verify(Buffer.from('datA'), sig), alg).toBe(false);
+      expect(await key.verify(Buffer.from('data'), sig), alg).toBe(true);
+      expect(await key.verify(Buffer.from('datA'), sig), alg).toBe(false);
     }
+  });
+
+  it('verifies Ed25519ph (RFC 8032 section 7.3 test vector), the scheme cosign v3 signs with', async () => {
+    const key = parsePublicKey(ed25519Spki(RFC8032_PH.publicKey), 'rfc8032.pub');
+    const signature = Buffer.from(RFC8032_PH.signature, 'hex');
+    expect(await key.verify(Buffer.from('abc'), signature)).toBe(true);
+    expect(await key.verify(Buffer.from('abd'), signature)).toBe(false);
+    // Not plain Ed25519: Node's crypto alone rejects it.
+    expect(cryptoVerify(null, Buffer.from('abc'), key.publicKey, signature)).toBe(false);
+    const flipped = Buffer.from(signature);
+    flipped[0] = (flipped[0] ?? 0) ^ 1;
+    expect(await key.verify(Buffer.from('abc'), flipped)).toBe(false);
+    expect(await key.verify(Buffer.from('abc'), signature.subarray(0, 63))).toBe(false);
+  });
+
+  it('signs with Ed25519 keys (plain Ed25519, what cosign verify --key checks), encrypted or not', async () => {
+    const dir = tempDir();
+    const pair = generateKeyPairSync('ed25519');
+    writeFileSync(join(dir, 'ed.pem'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'ed.key'), await encryptPrivateKey(pair.privateKey.export({ type: 'pkcs8', format: 'der' }), 'pw'));
+    for (const key of [await loadPrivateKey(join(dir, 'ed.pem')), await loadPrivateKey(join(dir, 'ed.key'), { password: 'pw' })]) {
+      expect(key.algorithm).toBe('ed25519');
+      const sig = key.sign(Buffer.from('payload'));
+      expect(cryptoVerify(null, Buffer.from('payload'), pair.publicKey, sig)).toBe(true);
+      expect(key.verifiesAsSigned(Buffer.from('payload'), sig)).toBe(true);
+      expect(await key.verify(Buffer.from('payload'), sig)).toBe(true);
+      expect(await key.verify(Buffer.from('payloaD'), sig)).toBe(false);
+    }
+    // An Ed25519ph signature verifies, but is not one lading makes (so it is no duplicate).
+    const rfcKey = await loadPrivateKey(writeTemp(dir, 'rfc.pem', ed25519Pkcs8(RFC8032_PH.seed)));
+    expect(rfcKey.publicKeyPem).toBe(ed25519Spki(RFC8032_PH.publicKey));
+    expect(await rfcKey.verify(Buffer.from('abc'), Buffer.from(RFC8032_PH.signature, 'hex'))).toBe(true);
+    expect(rfcKey.verifiesAsSigned(Buffer.from('abc'), Buffer.from(RFC8032_PH.signature, 'hex'))).toBe(false);
   });
 });
 
@@ -179,6 +212,30 @@ describe('lading generate-key-pair', () => {
     expect(r.stderr).toMatch(/no password: set LADING_PASSWORD/);
   });
 });
+
+/** RFC 8032 section 7.3, test "abc" (Ed25519ph); checked against Go's crypto/ed25519 too. */
+const RFC8032_PH = {
+  seed: '833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42',
+  publicKey: 'ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf',
+  signature: '98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae4131f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406',
+};
+
+/** SPKI PEM of a raw Ed25519 public key (RFC 8410). */
+function ed25519Spki(hex: string): string {
+  const der = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(hex, 'hex')]);
+  return `-----BEGIN PUBLIC KEY-----\n${der.toString('base64')}\n-----END PUBLIC KEY-----\n`;
+}
+
+/** PKCS#8 PEM of a raw Ed25519 seed (RFC 8410). */
+function ed25519Pkcs8(hex: string): string {
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(hex, 'hex')]);
+  return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`;
+}
+
+function writeTemp(dir: string, name: string, content: string): string {
+  writeFileSync(join(dir, name), content);
+  return join(dir, name);
+}
 
 function signWith(hash: string | null, key: KeyObject): Buffer {
   return cryptoSign(hash, Buffer.from('data'), key);

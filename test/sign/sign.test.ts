@@ -300,14 +300,23 @@ describe('attestations and tree', () => {
     expect((await run(['attest', '--key', 'cosign.key', '--predicate', 'notes.txt', ref])).code).toBe(0);
     expect((await run(['sign', '--key', 'cosign.key', '--format', 'bundle', ref])).code).toBe(0);
 
-    const all = await run(['verify-attestation', '--key', 'cosign.pub', ref]);
-    expect(all.code, all.stderr).toBe(0);
-    const envelopes = all.stdout.trim().split('\n').map((l) => JSON.parse(l) as { payload: string; payloadType: string });
+    // No --type means custom, as cosign: only the custom statement, not the SBOM, VEX or signature.
+    const byDefault = await run(['verify-attestation', '--key', 'cosign.pub', ref]);
+    expect(byDefault.code, byDefault.stderr).toBe(0);
+    const envelopes = byDefault.stdout.trim().split('\n').map((l) => JSON.parse(l) as { payload: string; payloadType: string });
     const statements = envelopes.map((e) => JSON.parse(Buffer.from(e.payload, 'base64').toString('utf8')) as { predicateType: string; predicate: unknown; subject: unknown });
-    expect(statements.map((s) => s.predicateType).sort()).toEqual(['https://cosign.sigstore.dev/attestation/v1', 'https://cyclonedx.org/bom', 'https://openvex.dev/ns']);
-    const custom = statements.find((s) => s.predicateType === 'https://cosign.sigstore.dev/attestation/v1');
+    expect(statements.map((s) => s.predicateType)).toEqual(['https://cosign.sigstore.dev/attestation/v1']);
+    const custom = statements[0];
     expect((custom?.predicate as { Data: string }).Data).toBe('built on a Tuesday');
     expect(custom?.subject).toEqual([{ name: `${registry.host}/att`, digest: { sha256: image.digest.slice(7) } }]);
+    for (const [type, uri] of [
+      ['cyclonedx', 'https://cyclonedx.org/bom'],
+      ['https://openvex.dev/ns', 'https://openvex.dev/ns'],
+      ['custom', 'https://cosign.sigstore.dev/attestation/v1'],
+    ] as const) {
+      const v = await verifyAttestation(ref, { key: join(dir, 'cosign.pub'), type });
+      expect(v.attestations.map((a) => a.predicateType), type).toEqual([uri]);
+    }
 
     const vex = await run(['verify-attestation', '--key', 'cosign.pub', '--type', 'openvex', '-o', 'json', ref]);
     expect(vex.code, vex.stderr).toBe(0);
@@ -317,7 +326,7 @@ describe('attestations and tree', () => {
 
     const none = await run(['verify-attestation', '--key', 'cosign.pub', '--type', 'slsaprovenance1', ref]);
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/none of the attestations matched the predicate type https:\/\/slsa\.dev\/provenance\/v1, found: /);
+    expect(none.stderr).toMatch(/none of the attestations matched the predicate type slsaprovenance1 \(https:\/\/slsa\.dev\/provenance\/v1\), found: /);
     const badType = await run(['verify-attestation', '--key', 'cosign.pub', '--type', 'not a type', ref]);
     expect(badType.code).toBe(1);
     expect(badType.stderr).toMatch(/invalid predicate type "not a type"/);
@@ -352,6 +361,11 @@ describe('attestations and tree', () => {
     expect(m.layers.map((l) => l.annotations?.['predicateType'])).toEqual(['https://cyclonedx.org/bom', 'https://openvex.dev/ns']);
     const v = await verifyAttestation(ref, { key: join(dir, 'cosign.pub'), type: 'openvex' });
     expect(v.attestations.map((a) => a.statement.predicate)).toEqual([{ v: 2 }]);
+    // Without --type only custom attestations count (cosign's default), and there are none.
+    const byDefault = await run(['verify-attestation', '--key', 'cosign.pub', ref]);
+    expect(byDefault.code).toBe(1);
+    expect(byDefault.stdout).toBe('');
+    expect(byDefault.stderr).toContain('none of the attestations matched the predicate type custom (https://cosign.sigstore.dev/attestation/v1), found: https://cyclonedx.org/bom, https://openvex.dev/ns');
   });
 
   it('a bad predicate names the file', async () => {

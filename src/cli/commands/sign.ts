@@ -230,7 +230,7 @@ export const registerSignCommands: CommandModule = (program, io) => {
         .description('Verify the attestations on an image with a public key and print them')
         .argument('<reference>', 'image or artifact reference')
         .requiredOption('--key <path>', 'public key (cosign.pub)')
-        .option('--type <type>', 'only attestations of this predicate type (alias or URI); default: all')
+        .option('--type <type>', 'only attestations of this predicate type (alias or URI; custom is https://cosign.sigstore.dev/attestation/v1), as cosign', 'custom')
         .option('-a, --annotations <key=value>', 'annotation the attested subject must carry (repeatable)', collect)
         .option('-o, --output <format>', 'text (one DSSE envelope per line, as cosign), json (statements), yaml or table', 'text'),
     ),
