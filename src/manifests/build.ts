@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from './errors.js';
 import { generate, type GeneratorArgs, type GeneratorOptions } from './generators.js';
+import { crdConfig } from './crds.js';
 import { classifyPatch } from './patch/index.js';
 import { applyReplacements } from './replacements.js';
 import { ResMap, type Selector, type TransformerConfig } from './resmap.js';
@@ -72,6 +73,15 @@ function mergeConfigSpecs<T extends FieldSpec>(base: T[], more: T[], where: stri
   return out;
 }
 
+function mergeConfigs(a: TransformerConfig, b: TransformerConfig, where: string): TransformerConfig {
+  const out = { ...a };
+  for (const key of Object.keys(b) as Array<keyof TransformerConfig>) {
+    if (key === 'nameReference') out.nameReference = mergeConfigSpecs(a.nameReference, b.nameReference, where);
+    else out[key] = mergeConfigSpecs(a[key], b[key], where);
+  }
+  return out;
+}
+
 const KNOWN_FIELDS = new Set([
   'apiVersion', 'kind', 'metadata', 'resources', 'bases', 'components', 'crds', 'namespace', 'namePrefix', 'nameSuffix',
   'commonLabels', 'labels', 'commonAnnotations', 'images', 'replicas', 'patches', 'patchesStrategicMerge',
@@ -86,7 +96,6 @@ const UNSUPPORTED_FIELDS: Record<string, string> = {
   helmChartInflationGenerator: 'helmChartInflationGenerator is not supported',
   openapi: 'custom OpenAPI schemas are not supported',
   validators: 'validators are not supported',
-  crds: 'crds (OpenAPI definitions for custom kinds) are not supported',
   buildMetadata: 'buildMetadata (origin/transformer annotations, managed-by label) is not supported',
   imageTags: 'imageTags is not supported (use images)',
 };
@@ -311,10 +320,30 @@ class Target {
     ra.config = cfg;
   }
 
+  /** Merges what the kustomization's `crds` files say about custom kinds into the config. */
+  private async loadCrds(ra: ResMap): Promise<void> {
+    const files = stringList(this.k, 'crds', this.file);
+    let cfg = this.cfg(ra);
+    for (let i = 0; i < files.length; i++) {
+      const where = this.where(`crds[${i}]`);
+      const text = (await this.readFile(files[i] as string, `crds[${i}]`)).toString('utf8');
+      const more = crdConfig(text, `${where} (${files[i] as string})`);
+      cfg = {
+        ...cfg,
+        commonAnnotations: mergeConfigSpecs(cfg.commonAnnotations, more.commonAnnotations, where),
+        commonLabels: mergeConfigSpecs(cfg.commonLabels, more.commonLabels, where),
+        namePrefix: mergeConfigSpecs(cfg.namePrefix, more.namePrefix, where),
+        nameReference: mergeConfigSpecs(cfg.nameReference, more.nameReference, where),
+      };
+    }
+    ra.config = cfg;
+  }
+
   async accumulate(ra: ResMap): Promise<ResMap> {
     const resources = [...stringList(this.k, 'resources', this.file), ...stringList(this.k, 'bases', this.file)];
     await this.accumulateResources(ra, resources, 'resources');
     await this.loadConfigurations(ra);
+    await this.loadCrds(ra);
     for (const comp of stringList(this.k, 'components', this.file)) {
       ra = await this.accumulateDirectory(ra, comp, true, 'components');
     }
@@ -326,7 +355,7 @@ class Target {
   private async accumulateResources(ra: ResMap, paths: string[], field: string): Promise<void> {
     // Entries are independent until they are added: load them concurrently, add them in order.
     const loaded = await Promise.all(
-      paths.map(async (p): Promise<{ list: Resource[]; warnings: string[] }> => {
+      paths.map(async (p): Promise<{ list: Resource[]; warnings: string[]; config?: TransformerConfig }> => {
         this.ctx.signal?.throwIfAborted();
         if (isRemote(p)) fail('UNSUPPORTED', `${this.where(field)}: remote resource "${p}" is not supported (lading builds from local files only)`);
         const abs = path.resolve(this.dir, p);
@@ -336,14 +365,15 @@ class Target {
           const sub = new ResMap();
           const warnings: string[] = [];
           await this.accumulateDirectory(sub, p, false, field, warnings);
-          return { list: sub.list, warnings };
+          return sub.config ? { list: sub.list, warnings, config: sub.config } : { list: sub.list, warnings };
         }
         resolveInRoot(this.dir, p, this.where(field));
         return { list: await loadResourceFile(abs, this.where(field)), warnings: [] };
       }),
     );
-    for (const { list, warnings } of loaded) {
+    for (const { list, warnings, config } of loaded) {
       ra.appendAll(list);
+      if (config) ra.config = mergeConfigs(this.cfg(ra), config, this.where(field));
       this.warnings.push(...warnings);
     }
   }
@@ -372,6 +402,8 @@ class Target {
     const subRa = await sub.accumulate(new ResMap());
     warnings.push(...sub.warnings);
     ra.appendAll(subRa.list);
+    // What a base learnt from its `configurations` and `crds` holds in the overlay too.
+    if (subRa.config) ra.config = mergeConfigs(this.cfg(ra), subRa.config, this.where(field));
     return ra;
   }
 
