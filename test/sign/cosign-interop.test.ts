@@ -156,8 +156,40 @@ for (const flavor of ['distribution2', 'distribution3'] as const) {
         expect(v.attestations[0]?.statement.subject[0]?.digest['sha256']).toBe(image.digest.slice(7));
         const cli = await lading(['verify-attestation', '--key', ladingKey.pub, '--type', 'cyclonedx', ref], { cwd: dir });
         expectOk(cli, 'lading verify-attestation');
-        const wrong = await lading(['verify-attestation', '--key', cosignKey.pub, ref], { cwd: dir });
+        const wrong = await lading(['verify-attestation', '--key', cosignKey.pub, '--type', 'cyclonedx', ref], { cwd: dir });
         expect(wrong.code).toBe(1);
+        expect(wrong.stderr).toMatch(/no matching attestations: .*the signature does not verify with the key .*cosign\.pub\n$/);
+      }
+    });
+
+    it('verify-attestation without --type keeps only custom attestations, as cosign (classic and bundle)', async () => {
+      writeFileSync(join(dir, 'notes.txt'), 'built on a Tuesday');
+      for (const format of ['classic', 'bundle'] as const) {
+        const name = `att-default-${format}`;
+        await pushRandomImage(registry.host, name, 'both');
+        const both = `${registry.host}/${name}:both`;
+        const env = { COSIGN_PASSWORD: COSIGN_PASS };
+        expectOk(await lading(['attest', '--key', cosignKey.key, '--type', 'cyclonedx', '--predicate', 'sbom.json', '--format', format, both], { cwd: dir, env }), 'lading attest cyclonedx');
+        expectOk(await lading(['attest', '--key', cosignKey.key, '--predicate', 'notes.txt', '--format', format, both], { cwd: dir, env }), 'lading attest custom');
+        const predicateTypes = (stdout: string) => stdout.trim().split('\n').map((line) => (JSON.parse(Buffer.from((JSON.parse(line) as { payload: string }).payload, 'base64').toString('utf8')) as { predicateType: string }).predicateType);
+        const c = await cosign(['verify-attestation', '--key', cosignKey.pub, ...OFFLINE_VERIFY, both], { cwd: dir });
+        expectOk(c, `cosign verify-attestation (${format})`);
+        const l = await lading(['verify-attestation', '--key', cosignKey.pub, both], { cwd: dir });
+        expectOk(l, `lading verify-attestation (${format})`);
+        expect(predicateTypes(c.stdout)).toEqual(['https://cosign.sigstore.dev/attestation/v1']);
+        expect(predicateTypes(l.stdout)).toEqual(predicateTypes(c.stdout));
+
+        // Only an SBOM: both refuse, naming the type they looked for and the one they found.
+        await pushRandomImage(registry.host, name, 'sbom');
+        const sbom = `${registry.host}/${name}:sbom`;
+        expectOk(await lading(['attest', '--key', cosignKey.key, '--type', 'cyclonedx', '--predicate', 'sbom.json', '--format', format, sbom], { cwd: dir, env }), 'lading attest cyclonedx');
+        const cNone = await cosign(['verify-attestation', '--key', cosignKey.pub, ...OFFLINE_VERIFY, sbom], { cwd: dir });
+        expect(cNone.code).not.toBe(0);
+        expect(cNone.stderr).toContain('none of the attestations matched the predicate type: custom, found: https://cyclonedx.org/bom');
+        const lNone = await lading(['verify-attestation', '--key', cosignKey.pub, sbom], { cwd: dir });
+        expect(lNone.code).toBe(1);
+        expect(lNone.stdout).toBe('');
+        expect(lNone.stderr).toContain('none of the attestations matched the predicate type custom (https://cosign.sigstore.dev/attestation/v1), found: https://cyclonedx.org/bom');
       }
     });
 
