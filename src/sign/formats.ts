@@ -3,7 +3,7 @@
  * in-toto statements, DSSE envelopes and Sigstore bundles (v0.3). Pure data; no I/O.
  */
 import { SignError } from './errors.js';
-import type { SigningKey, VerificationKey } from './keys.js';
+import { signatureMismatch, type SigningKey, type VerificationKey } from './keys.js';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
@@ -262,7 +262,7 @@ export async function verifyEnvelope(env: DsseEnvelope, key: VerificationKey, wh
     }
     if (await key.verify(message, sig)) return { ok: true, payload };
   }
-  return { ok: false, reason: `the signature does not verify with the key ${key.source}` };
+  return { ok: false, reason: signatureMismatch(key) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -235,6 +235,19 @@ function verifyWithHash(algorithm: KeyAlgorithm, publicKey: KeyObject, hash: str
   }
 }
 
+const ALGORITHM_NAMES: Readonly<Record<KeyAlgorithm, string>> = {
+  'ecdsa-p256': 'ECDSA P-256',
+  'ecdsa-p384': 'ECDSA P-384',
+  'ecdsa-p521': 'ECDSA P-521',
+  rsa: 'RSA',
+  ed25519: 'Ed25519; checked as Ed25519 and Ed25519ph',
+};
+
+/** Why a signature was rejected by `key`, for messages: names the key and its algorithm. */
+export function signatureMismatch(key: VerificationKey): string {
+  return `the signature does not verify with the key ${key.source} (${ALGORITHM_NAMES[key.algorithm]})`;
+}
+
 /** The 32-byte Ed25519 public key inside an SPKI DER (RFC 8410: a fixed 12-byte prefix). */
 function rawEd25519(spki: Buffer): Uint8Array {
   return new Uint8Array(spki.subarray(spki.length - 32));

@@ -18,7 +18,7 @@ import {
   type SimpleSigningPayload,
   type Statement,
 } from './formats.js';
-import type { VerificationKey } from './keys.js';
+import { signatureMismatch, type VerificationKey } from './keys.js';
 import type { SignatureFormat } from './sign.js';
 import { mapLimit, resolveTarget, verificationKey, type Target, type TargetOptions } from './target.js';
 
@@ -94,7 +94,7 @@ async function verifyClassicLayer(storage: Storage, image: AttachedImage, layer:
   } catch (err) {
     return fail(`fetching the signed payload: ${describeFailure(err)}`);
   }
-  if (!(await key.verify(payloadBytes, signature))) return fail(`the signature does not verify with the key ${key.source}`);
+  if (!(await key.verify(payloadBytes, signature))) return fail(signatureMismatch(key));
   let payload: SimpleSigningPayload;
   try {
     payload = parseSimpleSigningPayload(payloadBytes, 'signed payload');

@@ -90,7 +90,7 @@ describe('Ed25519 keys with cosign v3', () => {
       expect(wrong.stdout).toBe('');
       const digestPattern = 'sha256:[0-9a-f]{64}';
       const source = format === 'classic' ? `${escape(`${registry.host}/${name}:${attachmentTag(image.digest, 'sig')} layer `)}${digestPattern}` : `${escape(`${registry.host}/${name}@`)}${digestPattern}`;
-      expect(wrong.stderr).toMatch(new RegExp(`^✗ verifying ${escape(ref)}: no matching signatures: ${source}: the signature does not verify with the key ${escape(other.pub)}\\n$`));
+      expect(wrong.stderr).toMatch(new RegExp(`^✗ verifying ${escape(ref)}: no matching signatures: ${source}: the signature does not verify with the key ${escape(other.pub)} \\(Ed25519; checked as Ed25519 and Ed25519ph\\)\\n$`));
     });
 
     it(`lading signs (${format}) with an Ed25519 key → cosign verify --key accepts`, async () => {
@@ -129,7 +129,7 @@ describe('Ed25519 keys with cosign v3', () => {
       expect(own.stderr).toContain('accepted signatures do not match threshold, Found: 0, Expected 1');
       const wrong = await run(['verify-attestation', '--key', other.pub, '--type', 'cyclonedx', cRef]);
       expect(wrong.code).toBe(1);
-      expect(wrong.stderr).toMatch(/no matching attestations: .*: the signature does not verify with the key .*other\.pub\n$/);
+      expect(wrong.stderr).toMatch(/no matching attestations: .*: the signature does not verify with the key .*other\.pub \(Ed25519; checked as Ed25519 and Ed25519ph\)\n$/);
 
       const byLading = await pushRandomImage(registry.host, `l-ed-att-${format}`, '1');
       const lRef = `${registry.host}/l-ed-att-${format}:1`;

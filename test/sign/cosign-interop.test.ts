@@ -158,7 +158,7 @@ for (const flavor of ['distribution2', 'distribution3'] as const) {
         expectOk(cli, 'lading verify-attestation');
         const wrong = await lading(['verify-attestation', '--key', cosignKey.pub, '--type', 'cyclonedx', ref], { cwd: dir });
         expect(wrong.code).toBe(1);
-        expect(wrong.stderr).toMatch(/no matching attestations: .*the signature does not verify with the key .*cosign\.pub\n$/);
+        expect(wrong.stderr).toMatch(/no matching attestations: .*the signature does not verify with the key .*cosign\.pub \(ECDSA P-256\)\n$/);
       }
     });
 
