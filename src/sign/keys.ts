@@ -269,7 +269,7 @@ function makeVerificationKey(publicKey: KeyObject, source: string): Verification
       if (algorithm !== 'ed25519' || signature.length !== 64) return false;
       const ed25519ph = await loadEd25519ph();
       try {
-        // zip215: false is RFC 8032's strict rule set (canonical encodings), as Go's crypto/ed25519.
+        // zip215: false: RFC 8032's decoding rules (canonical point encodings), not ZIP-215's looser ones.
         return ed25519ph.verify(signature, data, rawEd25519(spki), { zip215: false });
       } catch {
         return false;
