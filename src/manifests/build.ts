@@ -5,7 +5,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ManifestError } from './errors.js';
 import { generate, type GeneratorArgs, type GeneratorOptions } from './generators.js';
+import { emptyConfig, mergeConfigs, mergeFieldSpecs, sortedConfig } from './config/merge.js';
 import { crdConfig } from './crds.js';
+import { normalizeKustomization } from './kustomization-fields.js';
 import { classifyPatch } from './patch/index.js';
 import { applyReplacements } from './replacements.js';
 import { ResMap, type Selector, type TransformerConfig } from './resmap.js';
@@ -55,40 +57,6 @@ function defaultConfig(): TransformerConfig {
   };
 }
 
-function sameSpec(a: FieldSpec, b: FieldSpec): boolean {
-  return a.path === b.path && (a.group ?? '') === (b.group ?? '') && (a.version ?? '') === (b.version ?? '') && (a.kind ?? '') === (b.kind ?? '');
-}
-
-/** Merges field specs as kustomize does: duplicates dropped, a conflicting `create` is an error. */
-function mergeConfigSpecs<T extends FieldSpec>(base: T[], more: T[], where: string): T[] {
-  const out = [...base];
-  for (const f of more) {
-    const dup = out.find((x) => sameSpec(x, f) && JSON.stringify((x as { target?: unknown }).target ?? null) === JSON.stringify((f as { target?: unknown }).target ?? null));
-    if (dup) {
-      if (dup.create !== f.create) fail('INVALID_KUSTOMIZATION', `${where}: conflicting fieldspecs for path ${f.path}`);
-      continue;
-    }
-    out.push(f);
-  }
-  return out;
-}
-
-function mergeConfigs(a: TransformerConfig, b: TransformerConfig, where: string): TransformerConfig {
-  const out = { ...a };
-  for (const key of Object.keys(b) as Array<keyof TransformerConfig>) {
-    if (key === 'nameReference') out.nameReference = mergeConfigSpecs(a.nameReference, b.nameReference, where);
-    else out[key] = mergeConfigSpecs(a[key], b[key], where);
-  }
-  return out;
-}
-
-const KNOWN_FIELDS = new Set([
-  'apiVersion', 'kind', 'metadata', 'resources', 'bases', 'components', 'crds', 'namespace', 'namePrefix', 'nameSuffix',
-  'commonLabels', 'labels', 'commonAnnotations', 'images', 'replicas', 'patches', 'patchesStrategicMerge',
-  'patchesJson6902', 'configMapGenerator', 'secretGenerator', 'generatorOptions', 'generators', 'transformers',
-  'replacements', 'sortOptions', 'buildMetadata', 'vars', 'helmCharts', 'helmGlobals', 'helmChartInflationGenerator',
-  'configurations', 'openapi', 'validators', 'imageTags',
-]);
 const UNSUPPORTED_FIELDS: Record<string, string> = {
   vars: 'vars are not supported (use replacements)',
   helmCharts: 'helmCharts are not supported (render the chart first)',
@@ -220,13 +188,13 @@ function fieldSpecList(v: unknown, where: string): FieldSpec[] {
 
 async function readKustomization(file: string): Promise<Kustomization> {
   const text = (await readLimited(file, 'reading kustomization')).toString('utf8');
-  const docs = parseYamlDocuments(text, file).filter((d) => d.value !== null);
+  const docs = parseYamlDocuments(text, file, { uniqueKeys: false }).filter((d) => d.value !== null);
   if (docs.length === 0) return {};
   if (docs.length > 1) fail('INVALID_KUSTOMIZATION', `${file}: a kustomization must be a single YAML document`);
-  const k = docs[0]?.value;
-  if (!isPlainObject(k)) fail('INVALID_KUSTOMIZATION', `${file}: expected a YAML mapping`);
+  const raw = docs[0]?.value;
+  if (!isPlainObject(raw)) fail('INVALID_KUSTOMIZATION', `${file}: expected a YAML mapping`);
+  const k = normalizeKustomization(raw, file);
   for (const key of Object.keys(k)) {
-    if (!KNOWN_FIELDS.has(key)) fail('INVALID_KUSTOMIZATION', `${file}: invalid Kustomization: unknown field "${key}"`);
     const unsupported = UNSUPPORTED_FIELDS[key];
     const value = k[key];
     const empty = value === null || (Array.isArray(value) && value.length === 0) || (isPlainObject(value) && Object.keys(value).length === 0);
@@ -234,6 +202,11 @@ async function readKustomization(file: string): Promise<Kustomization> {
   }
   const kind = k['kind'];
   if (kind !== undefined && kind !== 'Kustomization' && kind !== 'Component') fail('INVALID_KUSTOMIZATION', `${file}: kind "${String(kind)}" is not Kustomization or Component`);
+  const required = kind === 'Component' ? 'kustomize.config.k8s.io/v1alpha1' : 'kustomize.config.k8s.io/v1beta1';
+  const apiVersion = k['apiVersion'];
+  if (apiVersion !== undefined && apiVersion !== null && apiVersion !== '' && apiVersion !== required) {
+    fail('INVALID_KUSTOMIZATION', `${file}: apiVersion for ${String(kind ?? 'Kustomization')} should be ${required}`);
+  }
   return k;
 }
 
@@ -286,20 +259,23 @@ class Target {
   }
 
   cfg(ra: ResMap): TransformerConfig {
-    if (!ra.config) ra.config = defaultConfig();
+    if (!ra.config) ra.config = emptyConfig();
     return ra.config;
   }
 
-  /** Merges the kustomization's `configurations` files into the accumulator's transformer config. */
+  /**
+   * kustomize's MakeTransformerConfig + MergeConfig: the default config merged with the
+   * kustomization's `configurations` files, merged into the accumulator's config.
+   */
   private async loadConfigurations(ra: ResMap): Promise<void> {
     const files = stringList(this.k, 'configurations', this.file);
-    let cfg = this.cfg(ra);
+    let custom = emptyConfig();
     for (let i = 0; i < files.length; i++) {
       const where = this.where(`configurations[${i}]`);
       const text = (await this.readFile(files[i] as string, `configurations[${i}]`)).toString('utf8');
       const doc = parseYamlDocuments(text, files[i] as string).find((d) => d.value !== null)?.value ?? {};
       if (!isPlainObject(doc)) fail('INVALID_KUSTOMIZATION', `${where}: expected a map of field specs`);
-      const next: TransformerConfig = { ...cfg };
+      const next = emptyConfig();
       const lists: Array<[keyof Omit<TransformerConfig, 'nameReference'>, string]> = [
         ['namePrefix', 'namePrefix'], ['nameSuffix', 'nameSuffix'], ['namespace', 'namespace'], ['commonLabels', 'commonLabels'],
         ['templateLabels', 'templateLabels'], ['commonAnnotations', 'commonAnnotations'], ['images', 'images'], ['replicas', 'replicas'],
@@ -307,36 +283,29 @@ class Target {
       for (const key of Object.keys(doc)) {
         if (![...lists.map((l) => l[1]), 'nameReference', 'varReference', 'labels'].includes(key)) fail('INVALID_KUSTOMIZATION', `${where}: unknown field "${key}"`);
       }
-      for (const [field, key] of lists) next[field] = mergeConfigSpecs(cfg[field], fieldSpecList(doc[key], `${where}: ${key}`), where);
-      const refs: TransformerConfig['nameReference'] = [];
+      for (const [field, key] of lists) next[field] = mergeFieldSpecs([], fieldSpecList(doc[key], `${where}: ${key}`), where);
       for (const [j, nr] of objList(doc['nameReference'], `${where}: nameReference`).entries()) {
         const target: Partial<Gvk> = {};
         for (const f of ['group', 'version', 'kind'] as const) if (typeof nr[f] === 'string' && nr[f] !== '') target[f] = nr[f];
-        for (const fs of fieldSpecList(nr['fieldSpecs'], `${where}: nameReference[${j}].fieldSpecs`)) refs.push({ ...fs, target });
+        for (const fs of fieldSpecList(nr['fieldSpecs'], `${where}: nameReference[${j}].fieldSpecs`)) next.nameReference.push({ ...fs, target });
       }
-      next.nameReference = mergeConfigSpecs(cfg.nameReference, refs, where);
-      cfg = next;
+      custom = mergeConfigs(custom, sortedConfig(next), where);
     }
-    ra.config = cfg;
+    const defaults = sortedConfig(defaultConfig());
+    const tConfig = files.length === 0 ? defaults : mergeConfigs(defaults, custom, this.where('configurations'));
+    ra.config = mergeConfigs(this.cfg(ra), tConfig, this.where('configurations'));
   }
 
   /** Merges what the kustomization's `crds` files say about custom kinds into the config. */
   private async loadCrds(ra: ResMap): Promise<void> {
     const files = stringList(this.k, 'crds', this.file);
-    let cfg = this.cfg(ra);
+    let crdTc = emptyConfig();
     for (let i = 0; i < files.length; i++) {
       const where = this.where(`crds[${i}]`);
       const text = (await this.readFile(files[i] as string, `crds[${i}]`)).toString('utf8');
-      const more = crdConfig(text, `${where} (${files[i] as string})`);
-      cfg = {
-        ...cfg,
-        commonAnnotations: mergeConfigSpecs(cfg.commonAnnotations, more.commonAnnotations, where),
-        commonLabels: mergeConfigSpecs(cfg.commonLabels, more.commonLabels, where),
-        namePrefix: mergeConfigSpecs(cfg.namePrefix, more.namePrefix, where),
-        nameReference: mergeConfigSpecs(cfg.nameReference, more.nameReference, where),
-      };
+      crdTc = mergeConfigs(crdTc, { ...emptyConfig(), ...crdConfig(text, `${where} (${files[i] as string})`) }, where);
     }
-    ra.config = cfg;
+    ra.config = mergeConfigs(this.cfg(ra), crdTc, this.where('crds'));
   }
 
   async accumulate(ra: ResMap): Promise<ResMap> {
@@ -484,13 +453,17 @@ class Target {
     const k = this.k;
     // Legacy patchesStrategicMerge.
     const psm = stringList(k, 'patchesStrategicMerge', this.file);
+    const psmDocs: Array<{ doc: KubeObject; source: string; i: number }> = [];
     for (let i = 0; i < psm.length; i++) {
-      const entry = psm[i] as string;
-      const { text, source } = await this.patchText(entry, `patchesStrategicMerge[${i}]`, true);
-      for (const doc of this.parseSmDocs(text, source)) {
-        const target = ra.getById(patchId(doc), `${this.where(`patchesStrategicMerge[${i}]`)}`);
-        applySmPatchTo(ra, new Set([target]), doc, { targeted: true }, source);
-      }
+      const { text, source } = await this.patchText(psm[i] as string, `patchesStrategicMerge[${i}]`, true);
+      for (const doc of this.parseSmDocs(text, source)) psmDocs.push({ doc, source, i });
+    }
+    if (psm.length > 0 && psmDocs.length === 0) {
+      fail('INVALID_KUSTOMIZATION', `${this.where('patchesStrategicMerge')}: patch appears to be empty; files=[${psm.join(' ')}]`);
+    }
+    for (const { doc, source, i } of psmDocs) {
+      const target = ra.getById(patchId(doc), `${this.where(`patchesStrategicMerge[${i}]`)}`);
+      applySmPatchTo(ra, new Set([target]), doc, { targeted: true }, source);
     }
     // patches
     const patches = objList(k['patches'], this.where('patches'));
@@ -726,12 +699,13 @@ class Target {
         const paths = Array.isArray(cfg['paths']) ? cfg['paths'].map(String) : [];
         const texts: Array<{ text: string; source: string }> = [];
         for (const p of paths) texts.push(await this.patchText(p, `${source}: paths`, false));
-        if (typeof cfg['patches'] === 'string') texts.push({ text: cfg['patches'], source: `${source}: patches` });
-        for (const t of texts) {
-          for (const doc of this.parseSmDocs(t.text, t.source)) {
-            const target = ra.getById(patchId(doc), source);
-            applySmPatchTo(ra, new Set([target]), doc, { targeted: true }, t.source);
-          }
+        if (typeof cfg['patches'] === 'string' && cfg['patches'] !== '') texts.push({ text: cfg['patches'], source: `${source}: patches` });
+        if (texts.length === 0) fail('INVALID_KUSTOMIZATION', `${source}: empty file path and empty patch content`);
+        const docs = texts.flatMap((t) => this.parseSmDocs(t.text, t.source).map((doc) => ({ doc, source: t.source })));
+        if (docs.length === 0) fail('INVALID_KUSTOMIZATION', `${source}: patch appears to be empty; files=[${paths.join(' ')}]`);
+        for (const { doc, source: from } of docs) {
+          const target = ra.getById(patchId(doc), source);
+          applySmPatchTo(ra, new Set([target]), doc, { targeted: true }, from);
         }
         return;
       }
@@ -807,6 +781,20 @@ function sortOptionsOf(k: Kustomization, file: string): { order: 'legacy' | 'fif
 }
 
 /**
+ * Objects annotated `config.kubernetes.io/local-config` (with any value but "false") take part
+ * in the build — as sources of replacements and name references — and are left out of its
+ * output, as kustomize does at the very end.
+ */
+function isLocalConfig(r: Resource): boolean {
+  const meta = r.obj['metadata'];
+  const annotations = isPlainObject(meta) ? meta['annotations'] : undefined;
+  if (!isPlainObject(annotations) || !Object.prototype.hasOwnProperty.call(annotations, LOCAL_CONFIG)) return false;
+  return annotationText(annotations, LOCAL_CONFIG, annotations[LOCAL_CONFIG]) !== 'false';
+}
+
+const LOCAL_CONFIG = 'config.kubernetes.io/local-config';
+
+/**
  * The objects as kustomize prints them: at the end of a build kustomize re-sets each object's
  * annotations (removing its build annotations), which writes every value as a string made from
  * its YAML text (1.50 → "1.50", null → "null", a map or list → "") and drops an empty or null
@@ -868,11 +856,11 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     addHashSuffixes(ra);
     fixNameReferences(ra, t.cfg(ra).nameReference);
     warnings.push(...t.warnings);
-    resources = ra.list;
+    resources = ra.list.filter((r) => !isLocalConfig(r));
   } else {
     const ra = new ResMap();
     ra.appendAll(await loadResourceFile(abs, `building ${target}`));
-    resources = ra.list;
+    resources = ra.list.filter((r) => !isLocalConfig(r));
   }
   if (sort.order === 'legacy') resources = legacySort(resources, sort.first, sort.last);
 

@@ -12,6 +12,18 @@ export interface GeneratorOptions {
   immutable?: boolean;
 }
 
+/**
+ * Base64 as kustomize's generators write it: an encoding of 70 characters or more is cut into
+ * lines of 70, each ending in a newline (so it prints as a block, and the name hash covers it).
+ */
+function kustomizeBase64(buf: Buffer): string {
+  const encoded = buf.toString('base64');
+  if (encoded.length < 70) return encoded;
+  let out = '';
+  for (let i = 0; i < encoded.length; i += 70) out += encoded.slice(i, i + 70) + '\n';
+  return out;
+}
+
 export interface GeneratorArgs {
   name?: string;
   namespace?: string;
@@ -164,11 +176,11 @@ export async function generate(
     if (seen.has(key)) throw new ManifestError('INVALID_KUSTOMIZATION', `${where}: ${kind === 'ConfigMap' ? 'configmap' : 'secret'} ${args.name} illegally repeats the key \`${key}\``);
     seen.add(key);
     const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-    if (kind === 'Secret') data[key] = buf.toString('base64');
+    if (kind === 'Secret') data[key] = kustomizeBase64(buf);
     else {
       const text = buf.toString('utf8');
       if (Buffer.from(text, 'utf8').equals(buf)) data[key] = text;
-      else binaryData[key] = buf.toString('base64');
+      else binaryData[key] = kustomizeBase64(buf);
     }
   }
   if (Object.keys(data).length > 0) obj['data'] = data;

@@ -233,5 +233,7 @@ function copyMergeMetadata(res: Resource, old: Resource): void {
   res.prevIds = old.prevIds.map((x) => ({ ...x }));
   res.prefixes = [...old.prefixes];
   res.suffixes = [...old.suffixes];
-  // The hash suffix follows the new resource's options.
+  // The name gets a hash suffix only when both want one (kustomize drops it when either the
+  // resource merged into was not generated with a hash or the new options disable it).
+  res.needsHash = res.needsHash && old.needsHash;
 }

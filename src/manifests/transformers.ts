@@ -366,16 +366,23 @@ function roleBindingNamespaces(r: Resource): Set<string> {
   if (r.kind !== 'RoleBinding') return out;
   const subjects = r.obj['subjects'];
   if (!Array.isArray(subjects)) return out;
-  for (const s of subjects) if (isPlainObject(s) && s['kind'] === 'ServiceAccount' && typeof s['namespace'] === 'string') out.add(s['namespace']);
+  for (const s of subjects) {
+    if (!isPlainObject(s) || s['kind'] !== 'ServiceAccount' || !Object.prototype.hasOwnProperty.call(s, 'namespace')) continue;
+    const ns = s['namespace'];
+    if (typeof ns !== 'string') {
+      throw new ManifestError('INVALID_KUSTOMIZATION', `${r.source}: Invalid Input: namespace is blank for resource ${idString(r.curId())} (a ServiceAccount subject with namespace ${ns === null ? 'empty' : String(ns)})`);
+    }
+    out.add(ns);
+  }
   return out;
 }
 
-/** Updates references to renamed objects everywhere kustomize does (its nameReference config). */
 /** kustomize's built-in name-reference configuration. */
 export function defaultNameReferences(): Referrer[] {
   return referrers();
 }
 
+/** Updates references to renamed objects everywhere kustomize does (its nameReference config). */
 export function fixNameReferences(m: ResMap, refs: Referrer[] = referrers()): void {
   const all = m.list;
   // Ids do not change while references are fixed: compute them once.
@@ -424,7 +431,8 @@ export function fixNameReferences(m: ResMap, refs: Referrer[] = referrers()): vo
       candidates = all.filter((t) => set.has(t));
     }
     for (const f of mine) {
-      if (!fieldSpecMatches(f, r.obj)) continue;
+      // Chosen by the referrer's original id; kustomize then applies the spec whatever the
+      // referrer's kind is now (a patch may have changed it).
       const select = (oldName: string, cands: Resource[], identical: (rs: Resource[]) => boolean): Resource | undefined => {
         const named = byPrevName.get(oldName);
         if (!named) return undefined;
@@ -528,6 +536,20 @@ function gvkSortString(g: Gvk): string {
 function byteCompare(a: string, b: string): number {
   if (a === b) return 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+const DEFAULT_KIND_ORDER = new Map<string, number>([
+  ...DEFAULT_ORDER_FIRST.map((k, i): [string, number] => [k, -DEFAULT_ORDER_FIRST.length + i]),
+  ...DEFAULT_ORDER_LAST.map((k, i): [string, number] => [k, 1 + i]),
+]);
+
+/** kyaml's Gvk.IsLessThan as a comparator: kinds in the default legacy order, then group_version_kind. */
+export function compareGvk(a: Partial<Gvk>, b: Partial<Gvk>): number {
+  const ia = DEFAULT_KIND_ORDER.get(a.kind ?? '') ?? 0;
+  const ib = DEFAULT_KIND_ORDER.get(b.kind ?? '') ?? 0;
+  if (ia !== ib) return ia - ib;
+  const norm = (g: Partial<Gvk>): Gvk => ({ group: g.group ?? '', version: g.version ?? '', kind: g.kind ?? '' });
+  return byteCompare(gvkSortString(norm(a)), gvkSortString(norm(b)));
 }
 
 /** kustomize's legacy output order: kinds in a fixed order, then group/version/kind, namespace, name. */

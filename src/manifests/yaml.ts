@@ -311,10 +311,10 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Parses every document of a YAML stream into plain values (empty documents included as null). */
-export function parseYamlDocuments(text: string, source = '<input>'): ParsedDocument[] {
+export function parseYamlDocuments(text: string, source = '<input>', opts: { uniqueKeys?: boolean } = {}): ParsedDocument[] {
   if (text.length > MAX_YAML_BYTES) throw new ManifestError('TOO_LARGE', `${source}: YAML larger than ${MAX_YAML_BYTES} bytes`);
   const counter = new LineCounter();
-  const docs = parseAllDocuments(text, { schema: 'failsafe', lineCounter: counter, prettyErrors: true, uniqueKeys: true, strict: false });
+  const docs = parseAllDocuments(text, { schema: 'failsafe', lineCounter: counter, prettyErrors: true, uniqueKeys: opts.uniqueKeys ?? true, strict: false });
   const list = Array.isArray(docs) ? docs : [];
   const out: ParsedDocument[] = [];
   for (const doc of list) {

@@ -1,0 +1,93 @@
+// The fields a kustomization file may hold, at every level, as kustomize v5.5 reads it: its
+// Kustomization type decoded from JSON with unknown fields refused (so a misspelt field
+// anywhere, e.g. in a `labels` entry, fails) and field names matched without regard to case,
+// as Go's JSON decoding does (`nameprefix:` sets namePrefix). Duplicate keys are allowed; the
+// last one wins, and of two spellings of one field the one later in byte order.
+import { ManifestError } from './errors.js';
+import { isPlainObject, setOwn } from './yaml.js';
+
+type Shape = 'value' | { list: Shape } | { fields: Record<string, Shape> };
+
+const fields = (f: Record<string, Shape>): Shape => ({ fields: f });
+const list = (s: Shape): Shape => ({ list: s });
+const V: Shape = 'value';
+
+const GVK = { group: V, version: V, kind: V };
+const FIELD_SPEC = fields({ ...GVK, path: V, create: V });
+const SELECTOR = fields({ ...GVK, name: V, namespace: V, annotationSelector: V, labelSelector: V });
+const PATCH = fields({ path: V, patch: V, target: SELECTOR, options: V });
+const GENERATOR_OPTIONS = fields({ labels: V, annotations: V, disableNameSuffixHash: V, immutable: V });
+const GENERATOR = { namespace: V, name: V, behavior: V, literals: V, files: V, envs: V, env: V, options: GENERATOR_OPTIONS };
+const FIELD_OPTIONS = fields({ delimiter: V, index: V, encoding: V, create: V });
+
+const KUSTOMIZATION: Shape = fields({
+  apiVersion: V,
+  kind: V,
+  metadata: fields({ name: V, namespace: V, labels: V, annotations: V }),
+  openapi: V,
+  namePrefix: V,
+  nameSuffix: V,
+  namespace: V,
+  commonLabels: V,
+  labels: list(fields({ pairs: V, includeSelectors: V, includeTemplates: V, fields: list(FIELD_SPEC) })),
+  commonAnnotations: V,
+  patchesStrategicMerge: V,
+  patchesJson6902: list(PATCH),
+  patches: list(PATCH),
+  images: list(fields({ name: V, newName: V, tagSuffix: V, newTag: V, digest: V })),
+  imageTags: V,
+  replacements: list(
+    fields({
+      path: V,
+      source: fields({ ...GVK, name: V, namespace: V, fieldPath: V, options: FIELD_OPTIONS }),
+      targets: list(fields({ select: SELECTOR, reject: list(SELECTOR), fieldPaths: V, options: FIELD_OPTIONS })),
+    }),
+  ),
+  replicas: list(fields({ name: V, count: V })),
+  vars: V,
+  sortOptions: fields({ order: V, legacySortOptions: fields({ orderFirst: V, orderLast: V }) }),
+  resources: V,
+  components: V,
+  crds: V,
+  bases: V,
+  configMapGenerator: list(fields(GENERATOR)),
+  secretGenerator: list(fields({ ...GENERATOR, type: V })),
+  helmGlobals: V,
+  helmCharts: V,
+  helmChartInflationGenerator: V,
+  generatorOptions: GENERATOR_OPTIONS,
+  configurations: V,
+  generators: V,
+  transformers: V,
+  validators: V,
+  buildMetadata: V,
+});
+
+/**
+ * Checks a kustomization's fields at every level and returns it with field names as kustomize
+ * spells them. Throws INVALID_KUSTOMIZATION naming the file and the unknown field's path.
+ */
+export function normalizeKustomization(k: Record<string, unknown>, file: string): Record<string, unknown> {
+  return normalize(k, KUSTOMIZATION, file, '') as Record<string, unknown>;
+}
+
+function normalize(value: unknown, shape: Shape, file: string, path: string): unknown {
+  if (shape === 'value') return value;
+  if ('list' in shape) {
+    if (!Array.isArray(value)) return value;
+    return value.map((e, i) => normalize(e, shape.list, file, `${path}[${i}]`));
+  }
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  // kustomize turns the YAML into JSON through a Go map, so keys come in byte order, and a later
+  // key for the same field (another spelling) wins.
+  const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [key, v] of entries) {
+    const name = Object.prototype.hasOwnProperty.call(shape.fields, key) ? key : Object.keys(shape.fields).find((f) => f.toLowerCase() === key.toLowerCase());
+    const where = path === '' ? key : `${path}.${key}`;
+    if (name === undefined) throw new ManifestError('INVALID_KUSTOMIZATION', `${file}: invalid Kustomization: unknown field "${where}"`);
+    if (Object.prototype.hasOwnProperty.call(out, name)) delete out[name];
+    setOwn(out, name, normalize(v, shape.fields[name] as Shape, file, path === '' ? name : `${path}.${name}`));
+  }
+  return out;
+}
