@@ -7,7 +7,7 @@ import { ManifestError } from './errors.js';
 import { generate, type GeneratorArgs, type GeneratorOptions } from './generators.js';
 import { emptyConfig, mergeConfigs, mergeFieldSpecs, sortedConfig } from './config/merge.js';
 import { crdConfig } from './crds.js';
-import { normalizeKustomization } from './kustomization-fields.js';
+import { normalizeKustomization, normalizePluginConfig } from './kustomization-fields.js';
 import { classifyPatch } from './patch/index.js';
 import { applyReplacements } from './replacements.js';
 import { ResMap, type Selector, type TransformerConfig } from './resmap.js';
@@ -636,12 +636,12 @@ class Target {
       const entry = entries[i] as string;
       // An entry is either inline YAML of a plugin config or a path.
       if (entry.includes('\n')) {
-        for (const r of objectsToResources(entry, `${this.where(`${field}[${i}]`)} (inline)`)) out.push({ obj: r.obj, source: r.source });
+        for (const r of objectsToResources(entry, `${this.where(`${field}[${i}]`)} (inline)`)) out.push({ obj: normalizePluginConfig(r.obj), source: r.source });
         continue;
       }
       const ra = new ResMap();
       await this.accumulateResources(ra, [entry], field);
-      for (const r of ra.list) out.push({ obj: r.obj, source: r.source });
+      for (const r of ra.list) out.push({ obj: normalizePluginConfig(r.obj), source: r.source });
     }
     return out;
   }
@@ -712,6 +712,10 @@ class Target {
       case 'PatchJson6902Transformer': {
         const target = this.selector(cfg['target'], source);
         if (!target) fail('INVALID_KUSTOMIZATION', `${source}: must specify a target`);
+        const hasPath = typeof cfg['path'] === 'string' && cfg['path'] !== '';
+        const hasOp = typeof cfg['jsonOp'] === 'string' && cfg['jsonOp'] !== '';
+        if (hasPath && hasOp) fail('INVALID_KUSTOMIZATION', `${source}: must specify a file path or jsonOp, not both`);
+        if (!hasPath && !hasOp) fail('INVALID_KUSTOMIZATION', `${source}: empty file path and empty jsonOp`);
         const t = typeof cfg['jsonOp'] === 'string' ? { text: cfg['jsonOp'], source } : await this.patchText(cfg, source, false);
         const parsed = this.classifyPatch(t.text, t.source, source);
         if (parsed.kind !== 'json') fail('INVALID_KUSTOMIZATION', `${source}: expected a JSON 6902 patch`);

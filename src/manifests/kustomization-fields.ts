@@ -63,19 +63,55 @@ const KUSTOMIZATION: Shape = fields({
   buildMetadata: V,
 });
 
+const REPLACEMENT = fields({
+  path: V,
+  source: fields({ ...GVK, name: V, namespace: V, fieldPath: V, options: FIELD_OPTIONS }),
+  targets: list(fields({ select: SELECTOR, reject: list(SELECTOR), fieldPaths: V, options: FIELD_OPTIONS })),
+});
+const PLUGIN_BASE = { apiVersion: V, kind: V, metadata: V };
+const FIELD_SPECS = list(FIELD_SPEC);
+const PLUGINS: Record<string, Record<string, Shape>> = {
+  LabelTransformer: { labels: V, fieldSpecs: FIELD_SPECS },
+  AnnotationsTransformer: { annotations: V, fieldSpecs: FIELD_SPECS },
+  NamespaceTransformer: { fieldSpecs: FIELD_SPECS, unsetOnly: V, setRoleBindingSubjects: V },
+  PrefixSuffixTransformer: { prefix: V, suffix: V, fieldSpecs: FIELD_SPECS },
+  PrefixTransformer: { prefix: V, fieldSpecs: FIELD_SPECS },
+  SuffixTransformer: { suffix: V, fieldSpecs: FIELD_SPECS },
+  ImageTagTransformer: { imageTag: fields({ name: V, newName: V, tagSuffix: V, newTag: V, digest: V }), fieldSpecs: FIELD_SPECS },
+  ReplicaCountTransformer: { replica: fields({ name: V, count: V }), fieldSpecs: FIELD_SPECS },
+  PatchTransformer: { path: V, patch: V, target: SELECTOR, options: V },
+  PatchJson6902Transformer: { target: SELECTOR, path: V, jsonOp: V },
+  PatchStrategicMergeTransformer: { paths: V, patches: V },
+  ReplacementTransformer: { replacements: list(REPLACEMENT) },
+  SortOrderTransformer: { sortOptions: fields({ order: V, legacySortOptions: fields({ orderFirst: V, orderLast: V }) }) },
+  ConfigMapGenerator: GENERATOR,
+  SecretGenerator: { ...GENERATOR, type: V },
+};
+
+/**
+ * A built-in plugin's configuration with field names as kustomize spells them: kustomize reads
+ * these through Go's JSON decoding too (field names without regard to case), but leniently —
+ * fields it does not know are ignored, and kept here as they are.
+ */
+export function normalizePluginConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const known = PLUGINS[String(config['kind'])];
+  if (known === undefined) return config;
+  return normalize(config, { fields: { ...PLUGIN_BASE, ...known } }, '', '', false) as Record<string, unknown>;
+}
+
 /**
  * Checks a kustomization's fields at every level and returns it with field names as kustomize
  * spells them. Throws INVALID_KUSTOMIZATION naming the file and the unknown field's path.
  */
 export function normalizeKustomization(k: Record<string, unknown>, file: string): Record<string, unknown> {
-  return normalize(k, KUSTOMIZATION, file, '') as Record<string, unknown>;
+  return normalize(k, KUSTOMIZATION, file, '', true) as Record<string, unknown>;
 }
 
-function normalize(value: unknown, shape: Shape, file: string, path: string): unknown {
+function normalize(value: unknown, shape: Shape, file: string, path: string, strict: boolean): unknown {
   if (shape === 'value') return value;
   if ('list' in shape) {
     if (!Array.isArray(value)) return value;
-    return value.map((e, i) => normalize(e, shape.list, file, `${path}[${i}]`));
+    return value.map((e, i) => normalize(e, shape.list, file, `${path}[${i}]`, strict));
   }
   if (!isPlainObject(value)) return value;
   const out: Record<string, unknown> = {};
@@ -85,9 +121,13 @@ function normalize(value: unknown, shape: Shape, file: string, path: string): un
   for (const [key, v] of entries) {
     const name = Object.prototype.hasOwnProperty.call(shape.fields, key) ? key : Object.keys(shape.fields).find((f) => f.toLowerCase() === key.toLowerCase());
     const where = path === '' ? key : `${path}.${key}`;
-    if (name === undefined) throw new ManifestError('INVALID_KUSTOMIZATION', `${file}: invalid Kustomization: unknown field "${where}"`);
+    if (name === undefined) {
+      if (strict) throw new ManifestError('INVALID_KUSTOMIZATION', `${file}: invalid Kustomization: unknown field "${where}"`);
+      setOwn(out, key, v);
+      continue;
+    }
     if (Object.prototype.hasOwnProperty.call(out, name)) delete out[name];
-    setOwn(out, name, normalize(v, shape.fields[name] as Shape, file, path === '' ? name : `${path}.${name}`));
+    setOwn(out, name, normalize(v, shape.fields[name] as Shape, file, path === '' ? name : `${path}.${name}`, strict));
   }
   return out;
 }

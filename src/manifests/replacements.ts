@@ -48,8 +48,12 @@ export function splitDotted(p: string): string[] {
 
 type Slot = { parent: Record<string, unknown> | unknown[]; key: string | number };
 
-/** Finds (and with `create`, makes) the fields a path names, as kyaml's PathMatcher does. */
-function match(root: unknown, segs: string[], create: boolean): Slot[] {
+/**
+ * Finds (and with `create`, makes) the fields a path names, as kyaml's PathMatcher does. A
+ * missing field followed by an index is created as a list; with `create`, an index equal to a
+ * list's length appends an element, a larger one is an error (`fail`).
+ */
+function match(root: unknown, segs: string[], create: boolean, fail: (message: string) => never): Slot[] {
   const out: Slot[] = [];
   const walk = (parent: Record<string, unknown> | unknown[], key: string | number, i: number) => {
     if (i === segs.length) {
@@ -88,11 +92,25 @@ function match(root: unknown, segs: string[], create: boolean): Slot[] {
       else if (isPlainObject(node)) for (const k of Object.keys(node)) walk(node, k, i + 1);
       return;
     }
-    if (Array.isArray(node) && /^-?\d+$/.test(seg)) {
+    if (/^\d+$/.test(seg) && (Array.isArray(node) || (create && (node === undefined || node === null)))) {
+      let arr = node;
+      if (!Array.isArray(arr)) {
+        arr = [];
+        (parent as Record<string, unknown>)[key as string] = arr;
+      }
+      const list = arr as unknown[];
       const idx = Number(seg);
-      if (idx >= 0 && idx < node.length) walk(node, idx, i + 1);
+      if (idx < list.length) walk(list, idx, i + 1);
+      else if (create) {
+        if (idx > list.length) fail(`index ${idx} specified but only ${list.length} elements found`);
+        list.push(null);
+        walk(list, idx, i + 1);
+      }
       return;
     }
+    if (Array.isArray(node) && /^-\d+$/.test(seg)) return;
+    // [key] names a map key that holds dots
+    const name = /^\[([^=\]]*)\]$/.exec(seg)?.[1] ?? seg;
     let obj = node;
     if (!isPlainObject(obj)) {
       if (!create || (obj !== undefined && obj !== null)) return;
@@ -100,11 +118,11 @@ function match(root: unknown, segs: string[], create: boolean): Slot[] {
       (parent as Record<string, unknown>)[key as string] = obj;
     }
     const m = obj as Record<string, unknown>;
-    if (!(seg in m) || m[seg] === undefined) {
+    if (!(name in m) || m[name] === undefined) {
       if (!create) return;
-      if (i === segs.length - 1) m[seg] = null;
+      if (i === segs.length - 1) m[name] = null;
     }
-    walk(m, seg, i + 1);
+    walk(m, name, i + 1);
   };
   walk({ root }, 'root', 0);
   return out;
@@ -149,7 +167,7 @@ export async function applyReplacements(m: ResMap, replacements: Record<string, 
     if (matches.length === 0) throw new ManifestError('NO_MATCH', `${w}: nothing selected by ${describe(sel)}`);
     if (matches.length > 1) throw new ManifestError('CONFLICT', `${w}: multiple matches for selector ${describe(sel)}`);
     const fieldPath = typeof src['fieldPath'] === 'string' && src['fieldPath'] !== '' ? src['fieldPath'] : 'metadata.name';
-    const found = match((matches[0] as Resource).obj, splitDotted(fieldPath), false);
+    const found = match((matches[0] as Resource).obj, splitDotted(fieldPath), false, (message) => { throw new ManifestError('NO_MATCH', message); });
     const first = found[0];
     let value = first ? (first.parent as Record<string, unknown>)[first.key as string] : undefined;
     const isEmpty = value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0) || (isPlainObject(value) && Object.keys(value).length === 0);
@@ -187,7 +205,9 @@ export async function applyReplacements(m: ResMap, replacements: Record<string, 
         if (rejected) continue;
         if (!idsOf(r).some((id) => isSelectedBy(id, select))) continue;
         for (const fp of fieldPaths) {
-          const slots = match(r.obj, splitDotted(fp), to.create === true);
+          const slots = match(r.obj, splitDotted(fp), to.create === true, (message) => {
+            throw new ManifestError('NO_MATCH', `${tw}: unable to find or create field "${fp}" in replacement target ${r.kind}/${r.name}: ${message}`);
+          });
           if (slots.length === 0) {
             throw new ManifestError('NO_MATCH', `${tw}: unable to find ${to.create ? 'or create ' : ''}field "${fp}" in replacement target ${r.kind}/${r.name}`);
           }

@@ -251,6 +251,11 @@ export function visitField(
     const isSeq = seg.endsWith('[]');
     const name = isSeq ? seg.slice(0, -2) : seg;
     const last = i === path.length - 1;
+    if (isSeq && !last && name in node && node[name] === null) {
+      // kyaml's field-spec walk turns a null it must go through as a list into an empty list
+      node[name] = [];
+      return;
+    }
     if (!(name in node) || node[name] === null) {
       if (!create || isSeq || createLeaf === undefined) {
         if (!(name in node)) return;

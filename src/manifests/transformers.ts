@@ -100,7 +100,13 @@ export function transformNamespace(m: ResMap, o: NamespaceOptions): void {
       if ((gvk.kind === 'RoleBinding' || gvk.kind === 'ClusterRoleBinding') && fs.path === 'subjects/namespace') continue;
       if (!fieldSpecMatches(fs, r.obj)) continue;
       try {
-        visitField(r.obj, splitPath(fs.path), fs.create, (parent, key) => setIn(parent, key), () => '');
+        visitField(r.obj, splitPath(fs.path), fs.create, (parent, key) => {
+          const current = parent[key];
+          if (typeof current === 'object' && current !== null) {
+            throw new ManifestError('INVALID_KUSTOMIZATION', `${r.source}: namespace field specs must target scalar nodes: considering field '${fs.path}' of object ${idString(r.curId())}: expected a scalar but got a ${Array.isArray(current) ? 'list' : 'map'}`);
+          }
+          setIn(parent, key);
+        }, () => '');
       } catch (err) {
         describeFieldError(err, fs, r);
       }
