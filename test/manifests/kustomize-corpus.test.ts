@@ -1,0 +1,162 @@
+// kustomize's own test inputs, built by lading and by `kubectl kustomize`, compared.
+//
+// The Go module proxy serves kustomize's modules with their tests: the api module (v0.18.0, the
+// one in kustomize v5.5.0 and so in kubectl 1.32) holds ~200 end-to-end build tests (api/krusty)
+// and the replacement tables, kyaml (v0.18.1) the strategic-merge tables. A small Go program
+// (kustomize-corpus/) lifts the inputs out of those tests; nothing of them is kept in this
+// repository. kustomize's expected outputs are not used: `kubectl kustomize` is the oracle, so
+// every case is judged the same way as the rest of the differential suite.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { build, ManifestError } from '../../src/manifests/index.js';
+import { requireKubectl } from './kubectl.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = mkdtempSync(path.join(tmpdir(), 'lading-kustomize-corpus-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const API = 'sigs.k8s.io/kustomize/api@v0.18.0';
+const KYAML = 'sigs.k8s.io/kustomize/kyaml@v0.18.1';
+
+interface CorpusCase {
+  name: string;
+  kind: 'krusty' | 'replacement' | 'merge2';
+  files?: Record<string, string>;
+  build?: string;
+  source?: string;
+  dest?: string;
+}
+
+/** Where the lading result may differ from kubectl's, and why. Everything else must match. */
+const KNOWN: Record<string, string> = {
+  // the input carries kustomize's internal build annotations (previousKinds), which lading does
+  // not read from input files
+  'replacement/29': 'kustomize-internal annotations in the input',
+};
+
+/** Features lading refuses with UNSUPPORTED (see docs): such cases may fail in lading only. */
+const UNSUPPORTED = /vars are not supported|buildMetadata|generator kind "IAMPolicyGenerator"/;
+
+function moduleDir(mod: string): string {
+  const r = spawnSync('go', ['mod', 'download', '-json', mod], { encoding: 'utf8', env: { ...process.env, GOFLAGS: '-mod=mod' } });
+  if (r.error) throw new Error(`go is required to fetch ${mod} from the Go module proxy: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`go mod download ${mod} failed (the Go module proxy must be reachable): ${r.stderr || r.stdout}`);
+  return (JSON.parse(r.stdout) as { Dir: string }).Dir;
+}
+
+function corpus(): CorpusCase[] {
+  const r = spawnSync('go', ['run', '.', moduleDir(API), moduleDir(KYAML)], {
+    cwd: path.join(here, 'kustomize-corpus'),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, GOFLAGS: '-mod=mod' },
+  });
+  if (r.status !== 0) throw new Error(`kustomize-corpus failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as CorpusCase[];
+}
+
+/** A merge2 table row as a kustomization: dest is the resource, source the patch. */
+function merge2Files(c: CorpusCase): Record<string, string> | undefined {
+  const one = (text: string): Record<string, unknown> | undefined => {
+    const v: unknown = parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  };
+  const dest = one(c.dest ?? '');
+  const source = one(c.source ?? '');
+  if (!dest || !source) return undefined;
+  // kustomize needs an identity; give both the same one
+  const meta = (o: Record<string, unknown>) => (typeof o['metadata'] === 'object' && o['metadata'] !== null ? (o['metadata'] as Record<string, unknown>) : (o['metadata'] = {}));
+  dest['apiVersion'] ??= 'example.com/v1';
+  dest['kind'] ??= 'Thing';
+  meta(dest)['name'] ??= 'x';
+  delete meta(dest)['namespace'];
+  source['apiVersion'] = dest['apiVersion'];
+  source['kind'] = dest['kind'];
+  meta(source)['name'] = meta(dest)['name'];
+  delete meta(source)['namespace'];
+  return { 'res.yaml': stringify(dest), 'patch.yaml': stringify(source), 'kustomization.yaml': 'resources:\n- res.yaml\npatches:\n- path: patch.yaml\n' };
+}
+
+function kubectl(dir: string): Promise<{ ok: boolean; out: string }> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env['KUBECONFIG'];
+    const child = spawn('kubectl', ['kustomize', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code === 0 ? { ok: true, out } : { ok: false, out: err }));
+  });
+}
+
+interface Outcome {
+  name: string;
+  result: 'same' | 'different' | 'both fail' | 'lading fails' | 'kubectl fails';
+  detail: string;
+}
+
+async function run(c: CorpusCase, index: number): Promise<Outcome> {
+  const files = c.kind === 'merge2' ? merge2Files(c) : c.files;
+  if (!files) return { name: c.name, result: 'both fail', detail: 'not a single YAML map' };
+  const dir = path.join(root, String(index));
+  for (const [p, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, p)), { recursive: true });
+    writeFileSync(path.join(dir, p), content);
+  }
+  const target = path.join(dir, c.build ?? '.');
+  mkdirSync(target, { recursive: true });
+  const [oracle, mine] = await Promise.all([
+    kubectl(target),
+    build(target).then(
+      (r) => r.yaml,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    ),
+  ]);
+  if (!oracle.ok) {
+    // lading builds a directory without a kustomization file from its YAML files, as Flux does
+    const plainDirectory = /unable to find one of 'kustomization.yaml'/.test(oracle.out);
+    return { name: c.name, result: mine instanceof Error || plainDirectory ? 'both fail' : 'kubectl fails', detail: oracle.out.slice(0, 300) };
+  }
+  if (mine instanceof Error) {
+    const unsupported = mine instanceof ManifestError && mine.code === 'UNSUPPORTED' && UNSUPPORTED.test(mine.message);
+    return { name: c.name, result: unsupported ? 'both fail' : 'lading fails', detail: mine.message.slice(0, 300) };
+  }
+  if (mine === oracle.out) return { name: c.name, result: 'same', detail: '' };
+  const a = oracle.out.split('\n');
+  const b = mine.split('\n');
+  const at = a.findIndex((l, i) => l !== b[i]);
+  return { name: c.name, result: 'different', detail: `line ${at + 1}: kubectl ${JSON.stringify(a[at])}, lading ${JSON.stringify(b[at])}` };
+}
+
+describe("kustomize's own test inputs", () => {
+  it('build with lading exactly as with kubectl kustomize', async () => {
+    requireKubectl();
+    const cases = corpus();
+    const outcomes: Outcome[] = [];
+    // a few kubectl processes at a time
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < cases.length) {
+          const i = next++;
+          outcomes[i] = await run(cases[i] as CorpusCase, i);
+        }
+      }),
+    );
+    const count = (kind: string, result: Outcome['result']) => outcomes.filter((o, i) => o.result === result && (cases[i] as CorpusCase).kind === kind).length;
+    const summary = ['krusty', 'replacement', 'merge2'].map((k) => `${k}: ${count(k, 'same')} identical`).join(', ');
+    const bad = outcomes.filter((o) => o.result !== 'same' && o.result !== 'both fail' && KNOWN[o.name] === undefined);
+    expect(bad.map((o) => `${o.name}: ${o.result}: ${o.detail}`), summary).toEqual([]);
+    // the corpus really ran (not vacuously green)
+    expect(count('krusty', 'same'), summary).toBeGreaterThanOrEqual(110);
+    expect(count('replacement', 'same'), summary).toBeGreaterThanOrEqual(30);
+    expect(count('merge2', 'same'), summary).toBeGreaterThanOrEqual(55);
+  });
+});

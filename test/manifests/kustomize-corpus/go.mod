@@ -1,0 +1,3 @@
+module lading/kustomize-corpus
+
+go 1.22
