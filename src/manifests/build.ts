@@ -313,10 +313,12 @@ class Target {
     await this.accumulateResources(ra, resources, 'resources');
     await this.loadConfigurations(ra);
     await this.loadCrds(ra);
+    // kustomize v5.5 runs a kustomization's generators before its components, so a component's
+    // generator can merge into the kustomization's own.
+    await this.runGenerators(ra);
     for (const comp of stringList(this.k, 'components', this.file)) {
       ra = await this.accumulateDirectory(ra, comp, true, 'components');
     }
-    await this.runGenerators(ra);
     await this.runTransformers(ra);
     return ra;
   }
