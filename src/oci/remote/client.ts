@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadDockerConfig, type Credential, type CredentialStore } from '../credentials.js';
@@ -30,9 +30,19 @@ const DEFAULT_RETRIES = 4;
 const MAX_TOKEN_BYTES = 1024 * 1024;
 const MAX_ERROR_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
+/** How long a loopback registry gets to answer the plain-http probe before https is tried. */
+const PROBE_TIMEOUT_MS = 5_000;
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const RETRY_ERRNO = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
 const TLS_ERRNO = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_TLS|HOSTNAME_MISMATCH/;
+
+// node:https (and tls with it) is loaded on the first https request: a CLI run against a plain
+// http registry on loopback never needs it.
+let httpsModule: typeof https | undefined;
+function loadHttps(): typeof https {
+  httpsModule ??= process.getBuiltinModule('node:https');
+  return httpsModule;
+}
 
 /** Reads a response body into memory, failing beyond `max` bytes. */
 export async function readBody(res: IncomingMessage, max: number, what: string): Promise<Buffer> {
@@ -114,7 +124,9 @@ function errorCodeFromBody(body: Buffer): { code?: string; message?: string } {
 export class RegistryClient {
   readonly registry: string;
   private readonly opts: RegistryOptions;
-  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly httpAgent: http.Agent;
+  private readonly tlsOpts: https.AgentOptions;
+  private httpsAgent: https.Agent | undefined;
   private readonly credentials: CredentialStore;
   private baseUrl: string | undefined;
   private pinging: Promise<void> | undefined;
@@ -140,14 +152,20 @@ export class RegistryClient {
       throw new OciError('TLS', `reading TLS files for ${registry}: ${(err as Error).message}`, { cause: err });
     }
     if (opts.certFile && !opts.keyFile) throw new OciError('TLS', `client certificate for ${registry} given without a key file`);
-    this.agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent(tlsOpts) };
+    this.tlsOpts = tlsOpts;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     this.credentials = opts.credentials ?? loadDockerConfig(opts.env ? { env: opts.env } : undefined);
   }
 
   /** Closes idle keep-alive connections. */
   close(): void {
-    this.agents.http.destroy();
-    this.agents.https.destroy();
+    this.httpAgent.destroy();
+    this.httpsAgent?.destroy();
+  }
+
+  private get agentForHttps(): https.Agent {
+    this.httpsAgent ??= new (loadHttps().Agent)(this.tlsOpts);
+    return this.httpsAgent;
   }
 
   private get userAgent(): string {
@@ -162,19 +180,19 @@ export class RegistryClient {
   }
 
   /** One HTTP exchange, no retries. */
-  private send(url: URL, method: string, headers: Record<string, string>, body: Body | undefined, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  private send(url: URL, method: string, headers: Record<string, string>, body: Body | undefined, signal: AbortSignal | undefined, timeoutMs = this.timeoutMs): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const isHttps = url.protocol === 'https:';
-      const mod = isHttps ? https : http;
+      const mod = isHttps ? loadHttps() : http;
       const options: https.RequestOptions = {
         method,
         headers: { 'User-Agent': this.userAgent, ...headers },
-        agent: isHttps ? this.agents.https : this.agents.http,
-        timeout: this.timeoutMs,
+        agent: isHttps ? this.agentForHttps : this.httpAgent,
+        timeout: timeoutMs,
       };
       if (signal) options.signal = signal;
       const req = mod.request(url, options);
-      req.on('timeout', () => req.destroy(new OciError('TIMEOUT', `no response from ${url.host} within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new OciError('TIMEOUT', `no response from ${url.host} within ${timeoutMs} ms`)));
       req.on('error', reject);
       req.on('response', (res) => {
         // The socket idle timeout keeps applying while the body is read.
@@ -205,30 +223,49 @@ export class RegistryClient {
     });
   }
 
-  /** Decides https or http for this registry (https first; http only when allowed). */
+  /**
+   * Decides https or http for this registry: https first, http only when allowed. A loopback
+   * registry is asked over plain http first (one request, no retries): that is what such
+   * registries usually speak, and it spares a short CLI run the TLS set-up (loading the CA store
+   * alone takes ~20 ms). Anything that does not answer as a plain http server there (a TLS
+   * server's 400, a reset connection) goes on to the usual https-then-http order.
+   */
   private async ping(signal: AbortSignal | undefined): Promise<void> {
     if (this.baseUrl) return;
     this.pinging ??= (async () => {
-      const allowHttp = this.opts.insecure === true || isLoopbackRegistry(this.registry);
+      const what = `contacting registry ${this.registry}`;
+      const loopback = isLoopbackRegistry(this.registry);
+      const allowHttp = this.opts.insecure === true || loopback;
+      const accept = (base: string, res: IncomingMessage) => {
+        this.baseUrl = base;
+        if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
+        drain(res);
+      };
+      if (loopback) {
+        const base = `http://${this.registry}`;
+        const probe = await this.probePlainHttp(base, signal);
+        if (probe && !RETRY_STATUS.has(probe.statusCode ?? 0)) return accept(base, probe);
+        if (probe) {
+          // A plain http server that is busy or failing: retry it as any request is retried.
+          drain(probe);
+          return accept(base, await this.withRetries(() => this.send(new URL('/v2/', base), 'GET', {}, undefined, signal), what, true, signal));
+        }
+      }
       const schemes = allowHttp ? ['https', 'http'] : ['https'];
       let lastErr: unknown;
       for (const scheme of schemes) {
         const base = `${scheme}://${this.registry}`;
         try {
-          const res = await this.withRetries(() => this.send(new URL('/v2/', base), 'GET', {}, undefined, signal), `contacting registry ${this.registry}`, true, signal);
-          this.baseUrl = base;
-          if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
-          drain(res);
-          return;
+          return accept(base, await this.withRetries(() => this.send(new URL('/v2/', base), 'GET', {}, undefined, signal), what, true, signal));
         } catch (err) {
           lastErr = err;
-          const mapped = networkError(err, `contacting registry ${this.registry}`, this.registry);
+          const mapped = networkError(err, what, this.registry);
           // A certificate problem is final; a protocol mismatch means try plain http.
           if (mapped.code === 'TLS' && !this.opts.insecure && !/wrong version number|packet length|EPROTO|http request/i.test(String((err as Error).message) + ((err as NodeJS.ErrnoException).code ?? ''))) throw mapped;
           if (mapped.code === 'ABORTED') throw mapped;
         }
       }
-      throw networkError(lastErr, `contacting registry ${this.registry}`, this.registry);
+      throw networkError(lastErr, what, this.registry);
     })();
     try {
       await this.pinging;
@@ -236,6 +273,28 @@ export class RegistryClient {
       this.pinging = undefined;
       throw err;
     }
+  }
+
+  /**
+   * One plain-http `GET /v2/` to a loopback registry. Returns the response when an http server
+   * answered, undefined when it looks like something else (a TLS server answers an http request
+   * with 400 or drops the connection; one that stays silent is given up after a few seconds).
+   * Only an abort is thrown.
+   */
+  private async probePlainHttp(base: string, signal: AbortSignal | undefined): Promise<IncomingMessage | undefined> {
+    let res: IncomingMessage;
+    try {
+      res = await this.send(new URL('/v2/', base), 'GET', {}, undefined, signal, Math.min(this.timeoutMs, PROBE_TIMEOUT_MS));
+    } catch (err) {
+      const mapped = networkError(err, `contacting registry ${this.registry}`, this.registry);
+      if (mapped.code === 'ABORTED') throw mapped;
+      return undefined;
+    }
+    if (res.statusCode === 400) {
+      drain(res);
+      return undefined;
+    }
+    return res;
   }
 
   private async withRetries(
