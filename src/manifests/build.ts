@@ -7,6 +7,7 @@ import { ManifestError } from './errors.js';
 import { generate, type GeneratorArgs, type GeneratorOptions } from './generators.js';
 import { emptyConfig, mergeConfigs, mergeFieldSpecs, sortedConfig } from './config/merge.js';
 import { crdConfig } from './crds.js';
+import { addVars, mergeVars, parseVars, resolveVars } from './vars.js';
 import { normalizeKustomization, normalizePluginConfig } from './kustomization-fields.js';
 import { classifyPatch } from './patch/index.js';
 import { applyReplacements } from './replacements.js';
@@ -36,6 +37,7 @@ import {
   NAMESPACE_FIELDS,
   REPLICA_FIELDS,
   TEMPLATE_LABEL_FIELDS,
+  VAR_REFERENCE_FIELDS,
 } from './config/fieldspecs.js';
 import type { BuildOptions, BuildResult, KubeObject } from './types.js';
 import { formatManifests, formatNumber, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments, scalarSource, setOwn } from './yaml.js';
@@ -54,11 +56,11 @@ function defaultConfig(): TransformerConfig {
     namePrefix: [{ path: 'metadata/name', create: false }],
     nameSuffix: [{ path: 'metadata/name', create: false }],
     nameReference: defaultNameReferences(),
+    varReference: specs(VAR_REFERENCE_FIELDS),
   };
 }
 
 const UNSUPPORTED_FIELDS: Record<string, string> = {
-  vars: 'vars are not supported (use replacements)',
   helmCharts: 'helmCharts are not supported (render the chart first)',
   helmGlobals: 'helmGlobals are not supported',
   helmChartInflationGenerator: 'helmChartInflationGenerator is not supported',
@@ -77,6 +79,7 @@ const DEPRECATIONS: Array<[string, string]> = [
   ['imageTags', `# Warning: 'imageTags' is deprecated. Please use 'images' instead. ${EDIT_FIX}`],
   ['patchesJson6902', `# Warning: 'patchesJson6902' is deprecated. Please use 'patches' instead. ${EDIT_FIX}`],
   ['patchesStrategicMerge', `# Warning: 'patchesStrategicMerge' is deprecated. Please use 'patches' instead. ${EDIT_FIX}`],
+  ['vars', `# Warning: 'vars' is deprecated. Please use 'replacements' instead. [EXPERIMENTAL] ${EDIT_FIX}`],
 ];
 
 /** The warnings kustomize prints when a kustomization uses deprecated fields (same text). */
@@ -279,9 +282,10 @@ class Target {
       const lists: Array<[keyof Omit<TransformerConfig, 'nameReference'>, string]> = [
         ['namePrefix', 'namePrefix'], ['nameSuffix', 'nameSuffix'], ['namespace', 'namespace'], ['commonLabels', 'commonLabels'],
         ['templateLabels', 'templateLabels'], ['commonAnnotations', 'commonAnnotations'], ['images', 'images'], ['replicas', 'replicas'],
+        ['varReference', 'varReference'],
       ];
       for (const key of Object.keys(doc)) {
-        if (![...lists.map((l) => l[1]), 'nameReference', 'varReference', 'labels'].includes(key)) fail('INVALID_KUSTOMIZATION', `${where}: unknown field "${key}"`);
+        if (![...lists.map((l) => l[1]), 'nameReference', 'labels'].includes(key)) fail('INVALID_KUSTOMIZATION', `${where}: unknown field "${key}"`);
       }
       for (const [field, key] of lists) next[field] = mergeFieldSpecs([], fieldSpecList(doc[key], `${where}: ${key}`), where);
       for (const [j, nr] of objList(doc['nameReference'], `${where}: nameReference`).entries()) {
@@ -320,13 +324,14 @@ class Target {
       ra = await this.accumulateDirectory(ra, comp, true, 'components');
     }
     await this.runTransformers(ra);
+    mergeVars(ra, parseVars(this.k['vars'], this.where('vars')));
     return ra;
   }
 
   private async accumulateResources(ra: ResMap, paths: string[], field: string): Promise<void> {
     // Entries are independent until they are added: load them concurrently, add them in order.
     const loaded = await Promise.all(
-      paths.map(async (p): Promise<{ list: Resource[]; warnings: string[]; config?: TransformerConfig }> => {
+      paths.map(async (p): Promise<{ list: Resource[]; warnings: string[]; config?: TransformerConfig; vars?: ResMap['vars'] }> => {
         this.ctx.signal?.throwIfAborted();
         if (isRemote(p)) fail('UNSUPPORTED', `${this.where(field)}: remote resource "${p}" is not supported (lading builds from local files only)`);
         const abs = path.resolve(this.dir, p);
@@ -336,15 +341,16 @@ class Target {
           const sub = new ResMap();
           const warnings: string[] = [];
           await this.accumulateDirectory(sub, p, false, field, warnings);
-          return sub.config ? { list: sub.list, warnings, config: sub.config } : { list: sub.list, warnings };
+          return { list: sub.list, warnings, vars: sub.vars, ...(sub.config ? { config: sub.config } : {}) };
         }
         resolveInRoot(this.dir, p, this.where(field));
         return { list: await loadResourceFile(abs, this.where(field)), warnings: [] };
       }),
     );
-    for (const { list, warnings, config } of loaded) {
+    for (const { list, warnings, config, vars } of loaded) {
       ra.appendAll(list);
       if (config) ra.config = mergeConfigs(this.cfg(ra), config, this.where(field));
+      if (vars) addVars(ra, vars.values());
       this.warnings.push(...warnings);
     }
   }
@@ -375,6 +381,7 @@ class Target {
     ra.appendAll(subRa.list);
     // What a base learnt from its `configurations` and `crds` holds in the overlay too.
     if (subRa.config) ra.config = mergeConfigs(this.cfg(ra), subRa.config, this.where(field));
+    addVars(ra, subRa.vars.values());
     return ra;
   }
 
@@ -861,6 +868,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     const ra = await t.accumulate(new ResMap());
     addHashSuffixes(ra);
     fixNameReferences(ra, t.cfg(ra).nameReference);
+    resolveVars(ra, t.cfg(ra).varReference);
     warnings.push(...t.warnings);
     resources = ra.list.filter((r) => !isLocalConfig(r));
   } else {

@@ -44,7 +44,7 @@ const KUSTOMIZATION: Shape = fields({
     }),
   ),
   replicas: list(fields({ name: V, count: V })),
-  vars: V,
+  vars: list(fields({ name: V, objref: fields({ apiVersion: V, ...GVK, name: V, namespace: V }), fieldref: fields({ fieldPath: V }) })),
   sortOptions: fields({ order: V, legacySortOptions: fields({ orderFirst: V, orderLast: V }) }),
   resources: V,
   components: V,

@@ -3,6 +3,7 @@
 import { ManifestError } from './errors.js';
 import { effectiveNamespace, idEquals, idKey, idString, type FieldSpec, type Gvk, type ResId, type Resource } from './resource.js';
 import { isPlainObject } from './yaml.js';
+import type { VarDef } from './vars.js';
 
 export interface Selector {
   group?: string;
@@ -118,12 +119,16 @@ export interface TransformerConfig {
   replicas: FieldSpec[];
   /** Referrer field specs, each with the kind it refers to. */
   nameReference: Array<FieldSpec & { target: Partial<Gvk> }>;
+  /** Where `$(VAR)` references are substituted. */
+  varReference: FieldSpec[];
 }
 
 export class ResMap {
   list: Resource[] = [];
   /** Set by the build from the defaults plus the kustomization's `configurations`. */
   config: TransformerConfig | undefined;
+  /** The build's vars by name (kustomize's VarSet). */
+  vars = new Map<string, VarDef>();
 
   append(r: Resource): void {
     const id = r.curId();
@@ -233,6 +238,7 @@ function copyMergeMetadata(res: Resource, old: Resource): void {
   res.prevIds = old.prevIds.map((x) => ({ ...x }));
   res.prefixes = [...old.prefixes];
   res.suffixes = [...old.suffixes];
+  res.refVarNames = [...old.refVarNames];
   // The name gets a hash suffix only when both want one (kustomize drops it when either the
   // resource merged into was not generated with a hash or the new options disable it).
   res.needsHash = res.needsHash && old.needsHash;

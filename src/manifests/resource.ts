@@ -99,6 +99,8 @@ export class Resource {
   suffixes: string[] = [];
   needsHash = false;
   behavior: Behavior | undefined;
+  /** Vars whose value this object holds (kustomize's refVarNames). */
+  refVarNames: string[] = [];
   /** Where the object came from, for error messages. */
   source: string;
   readonly serial = nextSerial++;
@@ -172,6 +174,7 @@ export class Resource {
     r.prevIds = this.prevIds.map((x) => ({ ...x }));
     r.prefixes = [...this.prefixes];
     r.suffixes = [...this.suffixes];
+    r.refVarNames = [...this.refVarNames];
     r.needsHash = this.needsHash;
     r.behavior = this.behavior;
     return r;

@@ -19,7 +19,7 @@ type Reference = TransformerConfig['nameReference'][number];
 
 /** A config with every list empty: what kustomize's accumulator starts from. */
 export function emptyConfig(): TransformerConfig {
-  return { namePrefix: [], nameSuffix: [], namespace: [], commonLabels: [], templateLabels: [], commonAnnotations: [], images: [], replicas: [], nameReference: [] };
+  return { namePrefix: [], nameSuffix: [], namespace: [], commonLabels: [], templateLabels: [], commonAnnotations: [], images: [], replicas: [], nameReference: [], varReference: [] };
 }
 
 /** `x` is selected by `selector` (kyaml's Gvk.IsSelected: empty parts of the selector match anything). */
