@@ -13,6 +13,7 @@
 //   are not substituted;
 // - fields are replaced only in strings (and in maps and lists of strings at a listed path).
 import { ManifestError } from './errors.js';
+import { splitDotted } from './replacements.js';
 import type { ResMap } from './resmap.js';
 import { effectiveNamespace, fieldSpecMatches, idString, isClusterScoped, splitPath, visitField, type FieldSpec, type ResId, type Resource } from './resource.js';
 import { formatNumber, isPlainObject, scalarSource } from './yaml.js';
@@ -84,18 +85,7 @@ export function addVars(ra: ResMap, vars: Iterable<VarDef>): void {
 
 /** kyaml's GetFieldValue: a dotted path (`a.b[0].c`, `[k=v]` list elements) to a typed value. */
 function fieldValue(obj: unknown, path: string): { found: boolean; value: unknown } {
-  const parts: string[] = [];
-  let cur = '';
-  let depth = 0;
-  for (const c of path) {
-    if (c === '[') depth++;
-    if (c === ']') depth--;
-    if (c === '.' && depth === 0) {
-      parts.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  parts.push(cur);
+  const parts = splitDotted(path);
   const fields: string[] = [];
   for (const p of parts) {
     const m = /^(.*)\[(\d+)\]$/.exec(p);
