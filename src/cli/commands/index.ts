@@ -2,6 +2,8 @@ import type { CommandModule } from '../util.js';
 
 /** A command module and the top-level verbs it adds, so a run loads only what it needs. */
 export interface CommandModuleEntry {
+  /** Its file in this folder, without `.ts`; scripts/build-cli.mjs bundles each module apart. */
+  name: string;
   verbs: readonly string[];
   load: () => Promise<CommandModule>;
 }
@@ -12,20 +14,29 @@ export interface CommandModuleEntry {
  * start-up time is most of a short command's wall time.
  */
 export const commandModules: readonly CommandModuleEntry[] = [
-  { verbs: ['login', 'logout', 'copy', 'cp', 'digest', 'ls', 'manifest'], load: async () => (await import('./registry.js')).registryCommands },
+  { name: 'registry', verbs: ['login', 'logout', 'copy', 'cp', 'digest', 'ls', 'manifest'], load: async () => (await import('./registry.js')).registryCommands },
   {
+    name: 'sign',
     verbs: ['generate-key-pair', 'sign', 'verify', 'attest', 'verify-attestation', 'tree'],
     load: async () => (await import('./sign.js')).registerSignCommands,
   },
-  { verbs: ['push', 'pull', 'tag', 'list', 'inspect', 'diff', 'build'], load: async () => (await import('./artifact.js')).artifactCommands },
-  { verbs: ['apply', 'diff', 'delete', 'get', 'inspect'], load: async () => (await import('./kube.js')).kubeCommands },
-  { verbs: ['build'], load: async () => (await import('./build.js')).buildCommands },
+  { name: 'artifact', verbs: ['push', 'pull', 'tag', 'list', 'inspect', 'diff', 'build'], load: async () => (await import('./artifact.js')).artifactCommands },
+  { name: 'kube', verbs: ['apply', 'diff', 'delete', 'get', 'inspect'], load: async () => (await import('./kube.js')).kubeCommands },
+  { name: 'build', verbs: ['build'], load: async () => (await import('./build.js')).buildCommands },
 ];
 
-/** The modules a command line needs: those adding its verb, or all of them (help, unknown verbs). */
-export async function loadCommandModules(argv: readonly string[]): Promise<CommandModule[]> {
+/**
+ * The entries a command line needs: those adding its verb, or all of them (help, unknown verbs);
+ * none for `--version`. The bundled CLI's launcher makes the same choice to pick a bundle.
+ */
+export function commandModulesFor(argv: readonly string[]): readonly CommandModuleEntry[] {
   const first = argv.find((a) => !a.startsWith('-'));
   if (first === undefined && argv.includes('--version')) return [];
   const wanted = commandModules.filter((m) => first !== undefined && first !== 'help' && m.verbs.includes(first));
-  return Promise.all((wanted.length > 0 ? wanted : commandModules).map((m) => m.load()));
+  return wanted.length > 0 ? wanted : commandModules;
+}
+
+/** The modules a command line needs (see commandModulesFor). */
+export async function loadCommandModules(argv: readonly string[]): Promise<CommandModule[]> {
+  return Promise.all(commandModulesFor(argv).map((m) => m.load()));
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// Builds the installed `lading` command (run by `npm run build` after tsc):
+//   dist/cli/bundles/<module>.cjs  src/cli/main.ts bundled with esbuild for each command module of
+//                                  src/cli/commands/index.ts (the other modules left out), and
+//                                  all.cjs with every module (help, verbs several modules add);
+//   dist/cli/bundles/*.v8cache     V8 code caches, written by running each bundle's --help;
+//   dist/cli/lading.cjs            the launcher (scripts/cli-launcher.cjs) with the verb map.
+// Start-up is most of a short command's wall time: one file, read once, with its compiled code
+// cached, saves the module resolution and compilation of ~40 files (see bench/verify.ts).
+// npm dependencies other than commander stay external: they are loaded from node_modules by the
+// commands that need them (the kube client, yaml, tar-stream, noble, ...).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'dist', 'cli', 'bundles');
+const launcherOut = join(root, 'dist', 'cli', 'lading.cjs');
+const commandsIndex = join(root, 'src', 'cli', 'commands', 'index.ts');
+
+const { commandModules, commandModulesFor } = await import(join(root, 'dist', 'cli', 'commands', 'index.js'));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const bundled = new Set(['commander']);
+const external = Object.keys(pkg.dependencies ?? {})
+  .filter((d) => !bundled.has(d))
+  .flatMap((d) => [d, `${d}/*`]);
+
+/** Leaves the command modules other than `keep` out of a bundle (`keep` undefined: keep all). */
+function onlyModule(keep) {
+  return {
+    name: 'lading-only-module',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/[a-z-]+\.js$/ }, (args) => {
+        if (keep === undefined || args.importer !== commandsIndex || args.kind !== 'dynamic-import') return undefined;
+        const name = basename(args.path, '.js');
+        return name === keep ? undefined : { path: name, namespace: 'lading-left-out' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lading-left-out' }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`the ${args.path} commands are not in the ${keep} bundle of lading (a bug in dist/cli/lading.cjs's choice of bundle)`)});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+async function bundle(name, keep) {
+  const file = join(outDir, `${name}.cjs`);
+  await build({
+    entryPoints: [join(root, 'src', 'cli', 'main.ts')],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external,
+    // import.meta.url (createRequire in output.ts) as the bundle's own URL.
+    define: { 'import.meta.url': '__ladingBundleUrl' },
+    banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins: [onlyModule(keep)],
+    logLevel: 'warning',
+    legalComments: 'none',
+  });
+  // The launcher wraps the bundle in a function: the hashbang line must go (kept as a comment
+  // so line numbers stay the file's).
+  const source = readFileSync(file, 'utf8');
+  if (source.startsWith('#!')) writeFileSync(file, `//${source.slice(2)}`);
+  return file;
+}
+
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+
+// One bundle per module, for the verbs only that module adds; `all` for everything else.
+const verbs = {};
+for (const m of commandModules) {
+  for (const verb of m.verbs) {
+    const wanted = commandModulesFor([verb]);
+    if (wanted.length === 1) verbs[verb] = wanted[0].name;
+  }
+}
+const names = [...new Set(Object.values(verbs))];
+await Promise.all([bundle('all', undefined), ...names.map((n) => bundle(n, n))]);
+
+const template = readFileSync(join(root, 'scripts', 'cli-launcher.cjs'), 'utf8');
+const marker = '/* VERBS */ {}';
+if (!template.includes(marker)) throw new Error(`scripts/cli-launcher.cjs: the verb map placeholder ${marker} is missing`);
+const launcher = template.replace(marker, JSON.stringify(verbs)).replace(
+  /^\/\/ scripts\/build-cli\.mjs copies this file.*$/m,
+  '// Generated from scripts/cli-launcher.cjs by scripts/build-cli.mjs: edit that file, not this one.',
+);
+writeFileSync(launcherOut, launcher);
+chmodSync(launcherOut, 0o755);
+
+// The launcher must choose as the CLI does: check it for every verb and for no verb.
+const { bundleFor } = (await import('node:module')).createRequire(import.meta.url)(launcherOut);
+for (const argv of [[], ['--help'], ['help'], ['nope'], ...commandModules.flatMap((m) => m.verbs.map((v) => [v]))]) {
+  const wanted = commandModulesFor(argv);
+  const expected = wanted.length === 1 ? wanted[0].name : 'all';
+  if (bundleFor(argv) !== expected) throw new Error(`dist/cli/lading.cjs picks ${bundleFor(argv)} for "${argv.join(' ')}", the CLI needs ${expected}`);
+}
+
+// Code caches: each bundle runs its --help in a child process that writes the cache on exit.
+for (const name of ['all', ...names]) {
+  const verb = Object.keys(verbs).find((v) => verbs[v] === name);
+  const argv = verb ? [verb, '--help'] : ['--help'];
+  execFileSync(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argv)})`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' },
+  });
+}
+process.stdout.write(`built ${launcherOut} and ${names.length + 1} bundles in ${outDir}\n`);

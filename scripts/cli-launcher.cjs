@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// The `lading` command as installed (package.json "bin"): picks the bundle that holds the
+// command's module (dist/cli/bundles/<name>.cjs, built by scripts/build-cli.mjs from
+// src/cli/main.ts) and runs it with the V8 code cache written beside it at build time, so a short
+// command neither resolves dozens of files nor compiles what it runs. A cache this Node cannot
+// use (another V8 version or flags) is ignored and the bundle is compiled from source.
+// scripts/build-cli.mjs copies this file to dist/cli/lading.cjs with the verb map filled in.
+'use strict';
+const { readFileSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname, join } = require('node:path');
+const vm = require('node:vm');
+
+/** Verb → bundle, for verbs that one command module adds; anything else runs the `all` bundle. */
+const BUNDLE_BY_VERB = new Map(Object.entries(/* VERBS */ {}));
+
+/** The same choice as commandModulesFor in src/cli/commands/index.ts. */
+function bundleFor(argv) {
+  const first = argv.find((a) => !a.startsWith('-'));
+  return (first !== undefined && BUNDLE_BY_VERB.get(first)) || 'all';
+}
+
+/** Compiles and runs a bundle as a CommonJS module; returns the compiled script. */
+function runBundle(name) {
+  const file = join(__dirname, 'bundles', `${name}.cjs`);
+  const source = readFileSync(file, 'utf8');
+  let cachedData;
+  try {
+    cachedData = readFileSync(`${file}.v8cache`);
+  } catch {
+    // no cache: compile from source
+  }
+  // The wrapper stays on the bundle's first line so line numbers in stack traces are the file's.
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const mod = { exports: {}, filename: file, id: file, loaded: false };
+  script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));
+  return script;
+}
+
+/**
+ * Build step: runs a bundle with `argv` and, when the process exits, writes the code cache of
+ * everything compiled so far beside it.
+ */
+function writeCodeCache(name, argv) {
+  process.argv = [process.argv[0], __filename, ...argv];
+  const script = runBundle(name);
+  process.once('exit', () => writeFileSync(join(__dirname, 'bundles', `${name}.cjs.v8cache`), script.createCachedData()));
+}
+
+if (require.main === module) runBundle(bundleFor(process.argv.slice(2)));
+else module.exports = { bundleFor, writeCodeCache };
