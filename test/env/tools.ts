@@ -1,6 +1,7 @@
 // The reference tools (Kubernetes control plane, etcd, kwok, cosign, crane, flux, distribution v3,
-// the OCI conformance suite), built from the pinned Go modules under test/tools/ into
-// .cache/testenv/<hash-of-pins>/bin. Rebuilt only when the pins or the build recipe change.
+// go-containerregistry's registry with the referrers API, the OCI conformance suite), built from
+// the pinned Go modules under test/tools/ into .cache/testenv/<hash-of-pins>/bin. Rebuilt only
+// when the pins or the build recipe change.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -26,6 +27,7 @@ export type ToolName =
   | 'crane'
   | 'flux'
   | 'registry'
+  | 'referrers-registry'
   | 'kube-apiserver'
   | 'kube-controller-manager'
   | 'kube-scheduler'
@@ -84,6 +86,8 @@ export const modules: Record<'kube' | 'oci' | 'flux', ModuleRecipe> = {
       cosign: 'github.com/sigstore/cosign/v3/cmd/cosign',
       crane: 'github.com/google/go-containerregistry/cmd/crane',
       registry: 'github.com/distribution/distribution/v3/cmd/registry',
+      // go-containerregistry's pkg/registry with the OCI 1.1 referrers API on (referrers-registry/main.go).
+      'referrers-registry': './referrers-registry',
       conformance: 'github.com/opencontainers/distribution-spec/conformance',
     },
     ldflags: ['-s', '-w'],
