@@ -1,7 +1,9 @@
 // Starts a real OCI registry on a free loopback port for tests, the demo and the benchmarks:
 // Debian's docker-registry (distribution 2.8) or distribution v3 built by test/env/tools.ts,
 // plain, with htpasswd basic auth, with TLS (a CA made for the run), or with token auth (the
-// registry validates JWTs from a token server the caller runs). Stopped by pid.
+// registry validates JWTs from a token server the caller runs); or go-containerregistry's
+// registry with the OCI 1.1 referrers API (`ggcr-referrers`, plain http only), the one local
+// registry that has that API. Stopped by pid.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,13 @@ import { join } from 'node:path';
 import { freePort, isAlive, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor } from './process.js';
 import { createTestPki, type TestPki } from './tls.js';
 
-export type RegistryFlavor = 'distribution2' | 'distribution3';
+/**
+ * `distribution2`: Debian's docker-registry 2.8; `distribution3`: distribution v3.1.2;
+ * `ggcr-referrers`: go-containerregistry v0.21.7's pkg/registry with `WithReferrersSupport(true)`
+ * (test/tools/oci/referrers-registry; manifests in memory, blobs in `dataDir`, no auth, no TLS,
+ * every request logged to `logFile`).
+ */
+export type RegistryFlavor = 'distribution2' | 'distribution3' | 'ggcr-referrers';
 
 export interface StartRegistryOptions {
   flavor?: RegistryFlavor;
@@ -48,6 +56,10 @@ export interface RunningRegistry {
 const DEBIAN_REGISTRY = '/usr/bin/docker-registry';
 
 async function registryBinary(flavor: RegistryFlavor): Promise<string> {
+  if (flavor === 'ggcr-referrers') {
+    const tools = (await import('./tools.js')) as { toolPath: (name: 'referrers-registry') => string };
+    return tools.toolPath('referrers-registry');
+  }
   if (flavor === 'distribution2') {
     if (!existsSync(DEBIAN_REGISTRY)) {
       throw new Error(`${DEBIAN_REGISTRY} is missing: install it with \`sudo apt-get install -y docker-registry\` (or run \`npm run setup\`)`);
@@ -113,6 +125,7 @@ function installHandlers(): void {
 /** Starts a registry and waits until it answers /v2/. */
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const flavor = opts.flavor ?? 'distribution2';
+  if (flavor === 'ggcr-referrers') return startReferrersRegistry(opts);
   const binary = opts.binary ?? (await registryBinary(flavor));
   const dataDir = mkdtempSync(join(tmpdir(), 'lading-registry-'));
   const tls = opts.tls === true || opts.clientCerts === true;
@@ -197,4 +210,47 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     running.caFile = pki.caFile;
   }
   return running;
+}
+
+/**
+ * go-containerregistry's registry with the referrers API (test/tools/oci/referrers-registry): it
+ * picks a free loopback port itself and prints `serving on http://HOST:PORT`, read here from its
+ * log, so no port can be taken between choosing and listening.
+ */
+async function startReferrersRegistry(opts: StartRegistryOptions): Promise<RunningRegistry> {
+  const unsupported = (['auth', 'tls', 'clientCerts', 'token'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+  if (unsupported.length > 0) {
+    throw new Error(`startRegistry: the ggcr-referrers registry serves plain http without auth; ${unsupported.join(', ')} cannot be used with it`);
+  }
+  const flavor: RegistryFlavor = 'ggcr-referrers';
+  const binary = opts.binary ?? (await registryBinary(flavor));
+  const dataDir = mkdtempSync(join(tmpdir(), 'lading-registry-'));
+  const logFile = join(dataDir, 'registry.log');
+  installHandlers();
+  const proc = spawnLogged({ name: `registry (${flavor})`, command: binary, args: ['-addr', '127.0.0.1:0', '-blobs', join(dataDir, 'blobs')], logFile });
+  live.set(proc.pid, dataDir);
+  const stop = async () => {
+    await stopProcess(proc.pid);
+    live.delete(proc.pid);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let url: string;
+  try {
+    url = await waitFor(
+      async () => {
+        const m = /^serving on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(readFileSync(logFile, 'utf8'));
+        if (!m?.[1]) return undefined;
+        return (await probe(m[1], undefined, undefined, false)) === 200 ? m[1] : undefined;
+      },
+      {
+        what: `registry ${flavor} (${binary})`,
+        timeoutMs: 30_000,
+        failIf: () => (isAlive(proc.pid) ? undefined : `the registry exited:\n${tailFile(logFile)}`),
+      },
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { host: url.slice('http://'.length), url, flavor, dataDir, pid: proc.pid, logFile, stop };
 }
