@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_BYTES,
   MAX_MANIFEST_BYTES,
   isManifestMediaType,
+  mapLimit,
   parseManifest,
   readAll,
   referrerDescriptor,
@@ -20,6 +21,8 @@ import { RegistryClient, drain, header, isRetryableError, readBody } from './cli
 const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
 const MAX_TAG_PAGES = 10_000;
 const RECENT_MANIFESTS = 32;
+/** At most this many referrer manifests are read to complete a registry's referrers listing. */
+const MAX_LISTING_REPAIRS = 1000;
 
 /** A registry repository as a Storage (OCI distribution spec v1.1). */
 export class RemoteRepository implements Storage {
@@ -29,6 +32,8 @@ export class RemoteRepository implements Storage {
   private readonly opts: RegistryOptions;
   /** Manifests pushed or fetched lately, so tagging needs no round trip. */
   private readonly recent = new Map<string, Buffer>();
+  /** Whether the registry answers the referrers API here; undefined until seen. */
+  private referrersApi: boolean | undefined;
 
   constructor(ref: Reference, opts: RegistryOptions = {}, client?: RegistryClient) {
     this.ref = ref;
@@ -139,13 +144,26 @@ export class RemoteRepository implements Storage {
     const returned = header(res.headers, 'docker-content-digest');
     if (returned && returned !== desc.digest) throw new OciError('DIGEST_MISMATCH', `${what}: the registry stored digest ${returned}`);
     this.remember(desc.digest, bytes);
-    // Registries without the referrers API need the tag-schema index updated by the client.
-    if (manifest.subject && !header(res.headers, 'oci-subject')) {
+    // Registries without the referrers API need the tag-schema index updated by the client. A
+    // registry that processed the subject says so with OCI-Subject; some that serve the API do
+    // not (go-containerregistry's registry), so without the header the API is asked once, as
+    // oras-go does, before falling back to the referrers tag.
+    if (manifest.subject && !header(res.headers, 'oci-subject') && !(await this.hasReferrersApi(manifest.subject, opts))) {
       await this.updateReferrersIndex(manifest.subject, (list) => {
         const entry = referrerDescriptor(desc, manifest);
         return list.some((d) => d.digest === desc.digest) ? undefined : [...list, entry];
       }, opts);
     }
+  }
+
+  /** Whether GET /v2/<name>/referrers/<digest> is served (an OCI index comes back); remembered. */
+  private async hasReferrersApi(subject: Descriptor, opts?: OpOptions): Promise<boolean> {
+    if (this.referrersApi !== undefined) return this.referrersApi;
+    const what = `checking for the referrers API of ${this.location}`;
+    const res = await this.client.request({ method: 'GET', path: this.path('referrers', subject.digest), headers: { Accept: MediaTypes.ociIndex }, scopes: this.pull, signal: opts?.signal, what });
+    drain(res);
+    this.referrersApi = res.statusCode === 200 && header(res.headers, 'content-type')?.split(';')[0]?.trim() === MediaTypes.ociIndex;
+    return this.referrersApi;
   }
 
   private async updateReferrersIndex(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | undefined, opts?: OpOptions): Promise<void> {
@@ -368,13 +386,46 @@ export class RemoteRepository implements Storage {
     let list: Descriptor[];
     const type = header(res.headers, 'content-type')?.split(';')[0]?.trim();
     if (res.statusCode === 200 && type === MediaTypes.ociIndex) {
+      this.referrersApi = true;
       const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
-      list = (parseManifest(bytes, MediaTypes.ociIndex, what) as ImageIndex).manifests;
+      list = await this.completeListing((parseManifest(bytes, MediaTypes.ociIndex, what) as ImageIndex).manifests ?? [], what, opts);
     } else {
       drain(res);
       list = (await this.fallbackIndex(subject, opts))?.index.manifests ?? [];
     }
     return opts?.artifactType ? list.filter((d) => d.artifactType === opts.artifactType) : list;
+  }
+
+  /**
+   * The referrers API must list each manifest's artifactType (else its config media type) and
+   * annotations. Some registries list the config media type even when the manifest has an
+   * artifactType, or leave it out (go-containerregistry's registry reports
+   * `application/vnd.oci.empty.v1+json` for every artifact with an empty config, and no
+   * annotations): those entries are completed from the manifests themselves.
+   */
+  private async completeListing(list: Descriptor[], what: string, opts?: OpOptions): Promise<Descriptor[]> {
+    const incomplete = (d: Descriptor): boolean => isManifestMediaType(d.mediaType) && (!d.artifactType || d.artifactType === MediaTypes.ociEmpty);
+    const count = list.filter(incomplete).length;
+    if (count === 0) return list;
+    if (count > MAX_LISTING_REPAIRS) {
+      throw new OciError('TOO_LARGE', `${what}: the registry lists ${count} referrers without their artifactType; reading more than ${MAX_LISTING_REPAIRS} manifests to learn it is refused`);
+    }
+    const signal = opts?.signal ? { signal: opts.signal } : undefined;
+    return mapLimit(list, 8, async (d) => {
+      if (!incomplete(d)) return d;
+      let bytes: Buffer;
+      try {
+        bytes = await this.fetchBytes(d, signal);
+      } catch (err) {
+        if (isOciError(err, 'NOT_FOUND')) return d; // deleted since it was listed: left as listed
+        throw err;
+      }
+      const listed = referrerDescriptor(d, parseManifest(bytes, d.mediaType, `${what}: reading referrer ${d.digest}`));
+      const out: Descriptor = { ...d };
+      if (listed.artifactType) out.artifactType = listed.artifactType;
+      if (listed.annotations) out.annotations = { ...listed.annotations, ...d.annotations };
+      return out;
+    });
   }
 
   async delete(desc: Descriptor, opts?: OpOptions): Promise<void> {
