@@ -55,6 +55,9 @@ async function bundle(name, keep) {
     target: 'node20',
     format: 'cjs',
     external,
+    // import() of an external package becomes require() (Node >= 20.19 loads ES modules with it):
+    // code compiled from a V8 code cache by vm.Script loses its dynamic-import callback.
+    supported: { 'dynamic-import': false },
     // import.meta.url (createRequire in output.ts) as the bundle's own URL.
     define: { 'import.meta.url': '__ladingBundleUrl' },
     banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
@@ -66,6 +69,8 @@ async function bundle(name, keep) {
   // so line numbers stay the file's).
   const source = readFileSync(file, 'utf8');
   if (source.startsWith('#!')) writeFileSync(file, `//${source.slice(2)}`);
+  const dynamicImport = /\bimport\s*\(/.exec(source);
+  if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
   return file;
 }
 

@@ -31,11 +31,8 @@ function runBundle(name) {
     // no cache: compile from source
   }
   // The wrapper stays on the bundle's first line so line numbers in stack traces are the file's.
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // The bundles contain no import(): scripts/build-cli.mjs turns them into require().
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));
   return script;
