@@ -130,6 +130,8 @@ export class RegistryClient {
   private readonly credentials: CredentialStore;
   private baseUrl: string | undefined;
   private pinging: Promise<void> | undefined;
+  /** A loopback registry did not answer plain http as an http server (see loopbackFirstRequest). */
+  private plainHttpRefused = false;
   private challenge: Challenge | undefined;
   private credential: Credential | undefined | null = null;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
@@ -241,7 +243,7 @@ export class RegistryClient {
         if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
         drain(res);
       };
-      if (loopback) {
+      if (loopback && !this.plainHttpRefused) {
         const base = `http://${this.registry}`;
         const probe = await this.probePlainHttp(base, signal);
         if (probe && !RETRY_STATUS.has(probe.statusCode ?? 0)) return accept(base, probe);
@@ -273,6 +275,41 @@ export class RegistryClient {
       this.pinging = undefined;
       throw err;
     }
+  }
+
+  /**
+   * The first request to a loopback registry, a GET or HEAD, goes straight to plain http and
+   * stands in for the `/v2/` probe (one round trip less for a short CLI run). An http server's
+   * answer settles the scheme: a 401 gives the challenge (sent again by request() with
+   * credentials, as after a ping), a retryable status is sent again by request()'s retries, any
+   * other answer is request()'s first response. Anything else (a TLS server's 400, a dropped
+   * connection, silence) leaves it to ping(), without a second plain-http probe.
+   */
+  private async loopbackFirstRequest(req: RegistryRequest, signal: AbortSignal | undefined): Promise<IncomingMessage | undefined> {
+    if (!isLoopbackRegistry(this.registry) || this.plainHttpRefused || (req.method !== 'GET' && req.method !== 'HEAD') || req.body !== undefined || !req.path.startsWith('/v2/')) return undefined;
+    const base = `http://${this.registry}`;
+    let res: IncomingMessage;
+    try {
+      res = await this.send(new URL(req.path, base), req.method, { ...req.headers }, undefined, signal, Math.min(this.timeoutMs, PROBE_TIMEOUT_MS));
+    } catch (err) {
+      const mapped = networkError(err, req.what, this.registry);
+      if (mapped.code === 'ABORTED') throw mapped;
+      this.plainHttpRefused = true;
+      return undefined;
+    }
+    const status = res.statusCode ?? 0;
+    if (status === 400) {
+      drain(res);
+      this.plainHttpRefused = true;
+      return undefined;
+    }
+    this.baseUrl ??= base;
+    if (status === 401 || RETRY_STATUS.has(status)) {
+      if (status === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
+      drain(res);
+      return undefined;
+    }
+    return res;
   }
 
   /**
@@ -401,6 +438,7 @@ export class RegistryClient {
    */
   async request(req: RegistryRequest): Promise<IncomingMessage> {
     const signal = this.signalFor(req.signal);
+    let early = this.baseUrl === undefined ? await this.loopbackFirstRequest(req, signal) : undefined;
     try {
       await this.ping(signal);
     } catch (err) {
@@ -413,11 +451,12 @@ export class RegistryClient {
     for (let redirects = 0; ; ) {
       const headers: Record<string, string> = { ...req.headers };
       const sameHost = url.host === new URL(this.baseUrl as string).host;
-      if (sameHost) {
+      if (sameHost && !early) {
         const auth = await this.authorization(req.scopes, signal);
         if (auth) headers['Authorization'] = auth;
       }
-      const res = await this.withRetries(() => this.send(url, req.method, headers, req.body, signal), req.what, replayable, signal);
+      const res = early ?? (await this.withRetries(() => this.send(url, req.method, headers, req.body, signal), req.what, replayable, signal));
+      early = undefined;
       const status = res.statusCode ?? 0;
       if (status === 401 && sameHost && !authRetried && replayable) {
         const ch = parseChallenge(header(res.headers, 'www-authenticate'));
