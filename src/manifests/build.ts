@@ -67,7 +67,6 @@ const UNSUPPORTED_FIELDS: Record<string, string> = {
   openapi: 'custom OpenAPI schemas are not supported',
   validators: 'validators are not supported',
   buildMetadata: 'buildMetadata (origin/transformer annotations, managed-by label) is not supported',
-  imageTags: 'imageTags is not supported (use images)',
 };
 
 type Kustomization = Record<string, unknown>;
@@ -523,8 +522,12 @@ class Target {
       transformReplicas(ra, name, count, this.cfg(ra).replicas);
     }
     // images
-    const images = objList(k['images'], this.where('images'));
-    for (let i = 0; i < images.length; i++) transformImage(ra, this.imageArgs(images[i] as Record<string, unknown>, `images[${i}]`), this.cfg(ra).images);
+    // kustomize appends the deprecated imageTags to images
+    const images = [
+      ...objList(k['images'], this.where('images')).map((e, i) => ({ e, where: `images[${i}]` })),
+      ...objList(k['imageTags'], this.where('imageTags')).map((e, i) => ({ e, where: `imageTags[${i}]` })),
+    ];
+    for (const { e, where } of images) transformImage(ra, this.imageArgs(e as Record<string, unknown>, where), this.cfg(ra).images);
     // replacements
     const replacements = objList(k['replacements'], this.where('replacements'));
     if (replacements.length > 0) await applyReplacements(ra, await this.loadReplacements(replacements, 'replacements'), this.where('replacements'));

@@ -18,6 +18,7 @@ const SELECTOR = fields({ ...GVK, name: V, namespace: V, annotationSelector: V, 
 const PATCH = fields({ path: V, patch: V, target: SELECTOR, options: V });
 const GENERATOR_OPTIONS = fields({ labels: V, annotations: V, disableNameSuffixHash: V, immutable: V });
 const GENERATOR = { namespace: V, name: V, behavior: V, literals: V, files: V, envs: V, env: V, options: GENERATOR_OPTIONS };
+const IMAGE = fields({ name: V, newName: V, tagSuffix: V, newTag: V, digest: V });
 const FIELD_OPTIONS = fields({ delimiter: V, index: V, encoding: V, create: V });
 
 const KUSTOMIZATION: Shape = fields({
@@ -34,8 +35,8 @@ const KUSTOMIZATION: Shape = fields({
   patchesStrategicMerge: V,
   patchesJson6902: list(PATCH),
   patches: list(PATCH),
-  images: list(fields({ name: V, newName: V, tagSuffix: V, newTag: V, digest: V })),
-  imageTags: V,
+  images: list(IMAGE),
+  imageTags: list(IMAGE),
   replacements: list(
     fields({
       path: V,
@@ -77,7 +78,7 @@ const PLUGINS: Record<string, Record<string, Shape>> = {
   PrefixSuffixTransformer: { prefix: V, suffix: V, fieldSpecs: FIELD_SPECS },
   PrefixTransformer: { prefix: V, fieldSpecs: FIELD_SPECS },
   SuffixTransformer: { suffix: V, fieldSpecs: FIELD_SPECS },
-  ImageTagTransformer: { imageTag: fields({ name: V, newName: V, tagSuffix: V, newTag: V, digest: V }), fieldSpecs: FIELD_SPECS },
+  ImageTagTransformer: { imageTag: IMAGE, fieldSpecs: FIELD_SPECS },
   ReplicaCountTransformer: { replica: fields({ name: V, count: V }), fieldSpecs: FIELD_SPECS },
   PatchTransformer: { path: V, patch: V, target: SELECTOR, options: V },
   PatchJson6902Transformer: { target: SELECTOR, path: V, jsonOp: V },
