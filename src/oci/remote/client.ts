@@ -304,6 +304,8 @@ export class RegistryClient {
       return undefined;
     }
     this.baseUrl ??= base;
+    // The body is read under the usual time limit, not the probe's.
+    res.socket?.setTimeout(this.timeoutMs);
     if (status === 401 || RETRY_STATUS.has(status)) {
       if (status === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
       drain(res);
