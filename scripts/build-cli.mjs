@@ -3,14 +3,16 @@
 //   dist/cli/bundles/<module>.cjs  src/cli/main.ts bundled with esbuild for each command module of
 //                                  src/cli/commands/index.ts (the other modules left out), and
 //                                  all.cjs with every module (help, verbs several modules add);
-//   dist/cli/bundles/*.v8cache     V8 code caches, written by running each bundle's --help;
+//   dist/cli/bundles/*.v8cache     V8 code caches, written by running a command of each bundle;
 //   dist/cli/lading.cjs            the launcher (scripts/cli-launcher.cjs) with the verb map.
 // Start-up is most of a short command's wall time: one file, read once, with its compiled code
 // cached, saves the module resolution and compilation of ~40 files (see bench/verify.ts).
 // npm dependencies other than commander stay external: they are loaded from node_modules by the
 // commands that need them (the kube client, yaml, tar-stream, noble, ...).
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -106,13 +108,28 @@ for (const argv of [[], ['--help'], ['help'], ['nope'], ...commandModules.flatMa
   if (bundleFor(argv) !== expected) throw new Error(`dist/cli/lading.cjs picks ${bundleFor(argv)} for "${argv.join(' ')}", the CLI needs ${expected}`);
 }
 
-// Code caches: each bundle runs its --help in a child process that writes the cache on exit.
-for (const name of ['all', ...names]) {
-  const verb = Object.keys(verbs).find((v) => verbs[v] === name);
-  const argv = verb ? [verb, '--help'] : ['--help'];
-  execFileSync(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argv)})`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' },
-  });
+// Code caches: each bundle runs a command in a child process that writes the cache on exit, so
+// the functions that command compiled are in it. --help for most; the sign bundle runs `verify`
+// (the short command people time) up to its first request, to a loopback port where nothing
+// listens, with a throwaway key: the key loading, the library's start-up and the registry client
+// are compiled too.
+const warmDir = mkdtempSync(join(tmpdir(), 'lading-build-cli-'));
+try {
+  const pub = join(warmDir, 'warm-up.pub');
+  writeFileSync(pub, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
+  const warmUps = { sign: ['verify', '--key', pub, '127.0.0.1:1/lading/warm-up:0'] };
+  for (const name of ['all', ...names]) {
+    const verb = Object.keys(verbs).find((v) => verbs[v] === name);
+    const argv = warmUps[name] ?? (verb ? [verb, '--help'] : ['--help']);
+    const cache = join(outDir, `${name}.cjs.v8cache`);
+    const child = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argv)})`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '', HOME: warmDir },
+      timeout: 60_000,
+    });
+    if (!existsSync(cache)) throw new Error(`writing ${cache} (lading ${argv.join(' ')}) failed: ${child.error?.message ?? String(child.stderr)}`);
+  }
+} finally {
+  rmSync(warmDir, { recursive: true, force: true });
 }
 process.stdout.write(`built ${launcherOut} and ${names.length + 1} bundles in ${outDir}\n`);
