@@ -12,7 +12,7 @@ import { normalizeKustomization, normalizePluginConfig } from './kustomization-f
 import { classifyPatch } from './patch/index.js';
 import { applyReplacements } from './replacements.js';
 import { ResMap, type Selector, type TransformerConfig } from './resmap.js';
-import { parseFieldSpec, Resource, str, type FieldSpec, type Gvk } from './resource.js';
+import { parseFieldSpec, Resource, str, type FieldSpec, type Gvk, type Origin } from './resource.js';
 import {
   addHashSuffixes,
   applyJsonPatchTo,
@@ -40,7 +40,7 @@ import {
   VAR_REFERENCE_FIELDS,
 } from './config/fieldspecs.js';
 import type { BuildOptions, BuildResult, KubeObject } from './types.js';
-import { formatManifests, formatNumber, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments, scalarSource, setOwn } from './yaml.js';
+import { formatManifests, formatNumber, formatObject, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments, scalarSource, setOwn } from './yaml.js';
 
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
@@ -66,7 +66,6 @@ const UNSUPPORTED_FIELDS: Record<string, string> = {
   helmChartInflationGenerator: 'helmChartInflationGenerator is not supported',
   openapi: 'custom OpenAPI schemas are not supported',
   validators: 'validators are not supported',
-  buildMetadata: 'buildMetadata (origin/transformer annotations, managed-by label) is not supported',
 };
 
 type Kustomization = Record<string, unknown>;
@@ -90,6 +89,55 @@ interface Ctx {
   signal: AbortSignal | undefined;
   /** Directories on the current build path, to detect cycles between bases. */
   stack: string[];
+  /** Set when the top-level kustomization asks for buildMetadata: where objects came from is recorded. */
+  origins?: { root: string };
+}
+
+interface PluginConfig {
+  obj: KubeObject;
+  source: string;
+  /** The config's origin path (its file, or the kustomization it is inline in). */
+  originPath: string;
+}
+
+/** kustomize's OriginFromCustomPlugin: configured in the config's file, by the config. */
+function pluginOrigin(cfg: PluginConfig): Origin {
+  const meta = isPlainObject(cfg.obj['metadata']) ? cfg.obj['metadata'] : {};
+  const by: NonNullable<Origin['configuredBy']> = { apiVersion: str(cfg.obj['apiVersion']), kind: str(cfg.obj['kind']) };
+  if (str(meta['name']) !== '') by.name = str(meta['name']);
+  if (str(meta['namespace']) !== '') by.namespace = str(meta['namespace']);
+  return { configuredIn: cfg.originPath, configuredBy: by };
+}
+
+/** kustomize's origin annotation text (the Origin as YAML, fields in kustomize's order). */
+function originYaml(o: Origin, indent = ''): string {
+  const scalar = (v: string) => formatObject({ v }).slice(3, -1);
+  const lines: string[] = [];
+  if (o.path !== undefined) lines.push(`path: ${scalar(o.path)}`);
+  if (o.configuredIn !== undefined) lines.push(`configuredIn: ${scalar(o.configuredIn)}`);
+  if (o.configuredBy !== undefined) {
+    lines.push('configuredBy:');
+    for (const key of ['apiVersion', 'kind', 'name', 'namespace'] as const) {
+      const v = o.configuredBy[key];
+      if (v !== undefined) lines.push(`  ${key}: ${scalar(v)}`);
+    }
+  }
+  return lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n') + '\n';
+}
+
+/** Writes the buildMetadata annotations the top-level kustomization asked for. */
+function writeBuildMetadata(resources: Resource[], options: string[]): void {
+  for (const r of resources) {
+    const notes: Record<string, string> = {};
+    if (options.includes('originAnnotations') && r.origin) notes['config.kubernetes.io/origin'] = originYaml(r.origin);
+    if (options.includes('transformerAnnotations') && r.transformations.length > 0) {
+      notes['alpha.config.kubernetes.io/transformations'] = r.transformations.map((t) => `- ${originYaml(t, '  ')}`).join('');
+    }
+    if (Object.keys(notes).length === 0) continue;
+    const meta = (isPlainObject(r.obj['metadata']) ? r.obj['metadata'] : (r.obj['metadata'] = {})) as Record<string, unknown>;
+    const annotations = isPlainObject(meta['annotations']) ? meta['annotations'] : (meta['annotations'] = {});
+    Object.assign(annotations, notes);
+  }
 }
 
 function fail(code: ConstructorParameters<typeof ManifestError>[0], msg: string, cause?: unknown): never {
@@ -256,6 +304,26 @@ class Target {
     return `${this.file}: ${field}`;
   }
 
+  /** A path of this kustomization's, relative to the top-level one's directory (origins). */
+  private originPath(rel: string): string {
+    const root = this.ctx.origins?.root ?? this.dir;
+    return path.posix.join(path.relative(root, this.dir).split(path.sep).join('/'), rel);
+  }
+
+  /** kustomize's origin for a built-in generator or transformer of this kustomization. */
+  private builtinOrigin(kind: string): Origin {
+    return { configuredIn: this.originPath(path.basename(this.file)), configuredBy: { apiVersion: 'builtin', kind } };
+  }
+
+  /** After a transformer ran: every object records it (or, if it had no origin, takes it as one). */
+  private transformed(ra: ResMap, origin: Origin): void {
+    if (!this.ctx.origins) return;
+    for (const r of ra.list) {
+      if (r.origin === undefined) r.origin = origin;
+      else r.transformations.push(origin);
+    }
+  }
+
   async readFile(rel: string, field: string): Promise<Buffer> {
     return readLimited(resolveInRoot(this.dir, rel, this.where(field)), this.where(field));
   }
@@ -343,7 +411,9 @@ class Target {
           return { list: sub.list, warnings, vars: sub.vars, ...(sub.config ? { config: sub.config } : {}) };
         }
         resolveInRoot(this.dir, p, this.where(field));
-        return { list: await loadResourceFile(abs, this.where(field)), warnings: [] };
+        const list = await loadResourceFile(abs, this.where(field));
+        if (this.ctx.origins) for (const r of list) r.origin ??= { path: this.originPath(p) };
+        return { list, warnings: [] };
       }),
     );
     for (const { list, warnings, config, vars } of loaded) {
@@ -397,6 +467,7 @@ class Target {
         const r = new Resource(g.obj, this.where(`${field}[${i}]`));
         r.needsHash = g.needsHash;
         r.behavior = g.behavior;
+        if (this.ctx.origins) r.origin = this.builtinOrigin(`${kind}Generator`);
         ra.absorb(r);
       }
     }
@@ -406,11 +477,13 @@ class Target {
         fail('UNSUPPORTED', `${cfg.source}: generator kind "${kind}" is not supported (built-in ConfigMapGenerator and SecretGenerator only; KRM function plugins are not supported)`);
       }
       const meta = isPlainObject(cfg.obj['metadata']) ? cfg.obj['metadata'] : {};
-      const args = this.generatorArgs({ ...cfg.obj, name: meta['name'], namespace: meta['namespace'] }, cfg.source);
+      // the config's own name/namespace fields win; metadata's are the fallback
+      const args = this.generatorArgs({ ...cfg.obj, name: str(cfg.obj['name']) || meta['name'], namespace: str(cfg.obj['namespace']) || meta['namespace'] }, cfg.source);
       const g = await generate(kind === 'ConfigMapGenerator' ? 'ConfigMap' : 'Secret', args, undefined, read, cfg.source);
       const r = new Resource(g.obj, cfg.source);
       r.needsHash = g.needsHash;
       r.behavior = g.behavior;
+      if (this.ctx.origins) r.origin = pluginOrigin(cfg);
       ra.absorb(r);
     }
   }
@@ -473,17 +546,26 @@ class Target {
       const target = ra.getById(patchId(doc), `${this.where(`patchesStrategicMerge[${i}]`)}`);
       applySmPatchTo(ra, new Set([target]), doc, { targeted: true }, source);
     }
+    if (psm.length > 0) this.transformed(ra, this.builtinOrigin('PatchStrategicMergeTransformer'));
     // patches
     const patches = objList(k['patches'], this.where('patches'));
-    for (let i = 0; i < patches.length; i++) await this.applyPatchEntry(ra, patches[i] as Record<string, unknown>, `patches[${i}]`);
+    for (let i = 0; i < patches.length; i++) {
+      await this.applyPatchEntry(ra, patches[i] as Record<string, unknown>, `patches[${i}]`);
+      this.transformed(ra, this.builtinOrigin('PatchTransformer'));
+    }
     // namespace
     const ns = optString(k['namespace'], this.where('namespace'));
-    if (ns) transformNamespace(ra, { namespace: ns, fieldSpecs: this.cfg(ra).namespace });
+    if (ns) {
+      transformNamespace(ra, { namespace: ns, fieldSpecs: this.cfg(ra).namespace });
+      this.transformed(ra, this.builtinOrigin('NamespaceTransformer'));
+    }
     // prefix / suffix
     const prefix = optString(k['namePrefix'], this.where('namePrefix'));
     if (prefix !== undefined) transformPrefixSuffix(ra, prefix, 'prefix', this.cfg(ra).namePrefix);
+    if (prefix) this.transformed(ra, this.builtinOrigin('PrefixTransformer'));
     const suffix = optString(k['nameSuffix'], this.where('nameSuffix'));
     if (suffix !== undefined) transformPrefixSuffix(ra, suffix, 'suffix', this.cfg(ra).nameSuffix);
+    if (suffix) this.transformed(ra, this.builtinOrigin('SuffixTransformer'));
     // labels, then commonLabels
     const labels = objList(k['labels'], this.where('labels'));
     for (let i = 0; i < labels.length; i++) {
@@ -496,10 +578,15 @@ class Target {
         if (l['includeTemplates'] === true) fss = mergeSpecs(fss, this.cfg(ra).templateLabels);
       }
       setMapEntries(ra, pairs, fss);
+      this.transformed(ra, this.builtinOrigin('LabelTransformer'));
     }
     const commonLabels = stringMap(k['commonLabels'], this.where('commonLabels'));
     setMapEntries(ra, commonLabels, this.cfg(ra).commonLabels);
-    setMapEntries(ra, stringMap(k['commonAnnotations'], this.where('commonAnnotations')), this.cfg(ra).commonAnnotations);
+    // kustomize runs one more LabelTransformer (for commonLabels) whenever there are labels
+    if (labels.length > 0 || Object.keys(commonLabels).length > 0) this.transformed(ra, this.builtinOrigin('LabelTransformer'));
+    const commonAnnotations = stringMap(k['commonAnnotations'], this.where('commonAnnotations'));
+    setMapEntries(ra, commonAnnotations, this.cfg(ra).commonAnnotations);
+    if (Object.keys(commonAnnotations).length > 0) this.transformed(ra, this.builtinOrigin('AnnotationsTransformer'));
     // legacy patchesJson6902
     const pj = objList(k['patchesJson6902'], this.where('patchesJson6902'));
     for (let i = 0; i < pj.length; i++) {
@@ -511,6 +598,7 @@ class Target {
       const parsed = this.classifyPatch(text, source, where);
       if (parsed.kind !== 'json') fail('INVALID_KUSTOMIZATION', `${this.where(where)}: expected a JSON 6902 patch`);
       applyJsonPatchTo(ra.select(target, this.where(where)), parsed.ops, source);
+      this.transformed(ra, this.builtinOrigin('PatchJson6902Transformer'));
     }
     // replicas
     const replicas = objList(k['replicas'], this.where('replicas'));
@@ -520,6 +608,7 @@ class Target {
       const count = r['count'];
       if (typeof count !== 'number' || !Number.isInteger(count)) fail('INVALID_KUSTOMIZATION', `${this.where(`replicas[${i}].count`)}: expected an integer`);
       transformReplicas(ra, name, count, this.cfg(ra).replicas);
+      this.transformed(ra, this.builtinOrigin('ReplicaCountTransformer'));
     }
     // images
     // kustomize appends the deprecated imageTags to images
@@ -527,12 +616,21 @@ class Target {
       ...objList(k['images'], this.where('images')).map((e, i) => ({ e, where: `images[${i}]` })),
       ...objList(k['imageTags'], this.where('imageTags')).map((e, i) => ({ e, where: `imageTags[${i}]` })),
     ];
-    for (const { e, where } of images) transformImage(ra, this.imageArgs(e as Record<string, unknown>, where), this.cfg(ra).images);
+    for (const { e, where } of images) {
+      transformImage(ra, this.imageArgs(e as Record<string, unknown>, where), this.cfg(ra).images);
+      this.transformed(ra, this.builtinOrigin('ImageTagTransformer'));
+    }
     // replacements
     const replacements = objList(k['replacements'], this.where('replacements'));
-    if (replacements.length > 0) await applyReplacements(ra, await this.loadReplacements(replacements, 'replacements'), this.where('replacements'));
+    if (replacements.length > 0) {
+      await applyReplacements(ra, await this.loadReplacements(replacements, 'replacements'), this.where('replacements'));
+      this.transformed(ra, this.builtinOrigin('ReplacementTransformer'));
+    }
     // transformers: built-in transformer configurations
-    for (const cfg of await this.pluginConfigs('transformers')) await this.runBuiltinTransformer(ra, cfg.obj, cfg.source);
+    for (const cfg of await this.pluginConfigs('transformers')) {
+      await this.runBuiltinTransformer(ra, cfg.obj, cfg.source);
+      this.transformed(ra, pluginOrigin(cfg));
+    }
   }
 
   private async loadReplacements(list: Record<string, unknown>[], field: string): Promise<Record<string, unknown>[]> {
@@ -641,19 +739,21 @@ class Target {
 
   // ---- external (built-in) plugins given as files or inline
 
-  private async pluginConfigs(field: 'generators' | 'transformers'): Promise<Array<{ obj: KubeObject; source: string }>> {
-    const out: Array<{ obj: KubeObject; source: string }> = [];
+  private async pluginConfigs(field: 'generators' | 'transformers'): Promise<PluginConfig[]> {
+    const out: PluginConfig[] = [];
     const entries = stringList(this.k, field, this.file);
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as string;
       // An entry is either inline YAML of a plugin config or a path.
       if (entry.includes('\n')) {
-        for (const r of objectsToResources(entry, `${this.where(`${field}[${i}]`)} (inline)`)) out.push({ obj: normalizePluginConfig(r.obj), source: r.source });
+        for (const r of objectsToResources(entry, `${this.where(`${field}[${i}]`)} (inline)`)) {
+          out.push({ obj: normalizePluginConfig(r.obj), source: r.source, originPath: this.originPath(path.basename(this.file)) });
+        }
         continue;
       }
       const ra = new ResMap();
       await this.accumulateResources(ra, [entry], field);
-      for (const r of ra.list) out.push({ obj: normalizePluginConfig(r.obj), source: r.source });
+      for (const r of ra.list) out.push({ obj: normalizePluginConfig(r.obj), source: r.source, originPath: r.origin?.path ?? this.originPath(entry) });
     }
     return out;
   }
@@ -853,6 +953,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
   const st = await statOrUndefined(abs);
   if (!st) fail('NOT_FOUND', `building ${target}: no such file or directory`);
   let resources: Resource[];
+  let buildMetadata: string[] = [];
   const warnings: string[] = [];
   let sort: ReturnType<typeof sortOptionsOf> = { order: 'legacy', first: DEFAULT_ORDER_FIRST, last: DEFAULT_ORDER_LAST };
   if (st.isDirectory()) {
@@ -862,6 +963,11 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     if (file) {
       const k = await readKustomization(file);
       if (k['kind'] === 'Component') fail('INVALID_KUSTOMIZATION', `${file}: a Component cannot be built on its own; use it from a kustomization's components`);
+      buildMetadata = Array.isArray(k['buildMetadata']) ? k['buildMetadata'].map(String) : [];
+      if (buildMetadata.includes('managedByLabel')) {
+        fail('UNSUPPORTED', `${file}: field "buildMetadata": managedByLabel is not supported (originAnnotations and transformerAnnotations are)`);
+      }
+      if (buildMetadata.length > 0) ctx.origins = { root: dir };
       t = new Target(dir, file, k, { ...ctx, stack: [dir] });
       sort = sortOptionsOf(k, file);
     } else {
@@ -874,6 +980,8 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     resolveVars(ra, t.cfg(ra).varReference);
     warnings.push(...t.warnings);
     resources = ra.list.filter((r) => !isLocalConfig(r));
+    if (buildMetadata.length > 0) writeBuildMetadata(resources, buildMetadata);
+    delete ctx.origins;
   } else {
     const ra = new ResMap();
     ra.appendAll(await loadResourceFile(abs, `building ${target}`));

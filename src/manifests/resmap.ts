@@ -239,6 +239,9 @@ function copyMergeMetadata(res: Resource, old: Resource): void {
   res.prefixes = [...old.prefixes];
   res.suffixes = [...old.suffixes];
   res.refVarNames = [...old.refVarNames];
+  // a merge keeps where the object came from; a replacement is the new object's
+  if (res.behavior === 'merge' || res.origin === undefined) res.origin = old.origin;
+  res.transformations = [...old.transformations];
   // The name gets a hash suffix only when both want one (kustomize drops it when either the
   // resource merged into was not generated with a hash or the new options disable it).
   res.needsHash = res.needsHash && old.needsHash;

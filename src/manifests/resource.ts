@@ -10,6 +10,13 @@ export interface Gvk {
   kind: string;
 }
 
+/** kustomize's resource.Origin: a file the object was read from, or the plugin that made or changed it. */
+export interface Origin {
+  path?: string;
+  configuredIn?: string;
+  configuredBy?: { apiVersion: string; kind: string; name?: string; namespace?: string };
+}
+
 export interface ResId extends Gvk {
   name: string;
   namespace: string;
@@ -101,6 +108,10 @@ export class Resource {
   behavior: Behavior | undefined;
   /** Vars whose value this object holds (kustomize's refVarNames). */
   refVarNames: string[] = [];
+  /** Where the object came from, when the build records it (buildMetadata). */
+  origin: Origin | undefined;
+  /** The transformers that ran over the object, when the build records them (buildMetadata). */
+  transformations: Origin[] = [];
   /** Where the object came from, for error messages. */
   source: string;
   readonly serial = nextSerial++;
@@ -175,6 +186,8 @@ export class Resource {
     r.prefixes = [...this.prefixes];
     r.suffixes = [...this.suffixes];
     r.refVarNames = [...this.refVarNames];
+    r.origin = this.origin;
+    r.transformations = [...this.transformations];
     r.needsHash = this.needsHash;
     r.behavior = this.behavior;
     return r;
