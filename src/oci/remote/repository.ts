@@ -181,17 +181,25 @@ export class RemoteRepository implements Storage {
     }
   }
 
+  /**
+   * The referrers tag schema's index for `subject`, read with one GET of the tag (not a HEAD and
+   * a GET: one round trip less on every registry without the referrers API).
+   */
   private async fallbackIndex(subject: Descriptor, opts?: OpOptions): Promise<{ descriptor: Descriptor; index: ImageIndex } | undefined> {
     const tag = referrersTag(subject.digest);
-    let desc: Descriptor;
-    try {
-      desc = await this.resolve(tag, opts);
-    } catch (err) {
-      if (isOciError(err, 'NOT_FOUND')) return undefined;
-      throw err;
+    const what = `reading referrers index ${tag} in ${this.location}`;
+    const res = await this.client.request({ method: 'GET', path: this.path('manifests', tag), headers: { Accept: MANIFEST_ACCEPT }, scopes: this.pull, signal: opts?.signal, what });
+    if (res.statusCode === 404) {
+      drain(res);
+      return undefined;
     }
-    const bytes = await this.fetchBytes(desc, opts?.signal ? { signal: opts.signal } : undefined);
-    const index = parseManifest(bytes, desc.mediaType, `reading referrers index ${tag} in ${this.location}`) as ImageIndex;
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
+    const type = header(res.headers, 'content-type')?.split(';')[0]?.trim();
+    const desc = descriptorFor(type && isManifestMediaType(type) ? type : MediaTypes.ociIndex, bytes);
+    const claimed = header(res.headers, 'docker-content-digest');
+    if (claimed && claimed !== desc.digest) throw new OciError('DIGEST_MISMATCH', `${what}: Docker-Content-Digest ${claimed} does not match the content's ${desc.digest}`);
+    this.remember(desc.digest, bytes);
+    const index = parseManifest(bytes, desc.mediaType, what) as ImageIndex;
     return { descriptor: desc, index: { ...index, manifests: index.manifests ?? [] } };
   }
 
