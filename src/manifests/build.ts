@@ -93,6 +93,23 @@ interface Ctx {
   origins?: { root: string };
 }
 
+/**
+ * kustomize's IAMPolicyGenerator (GKE workload identity): a ServiceAccount annotated with the
+ * Google service account it acts as.
+ */
+function iamPolicyServiceAccount(cfg: KubeObject, source: string): KubeObject {
+  const cloud = str(cfg['cloud']);
+  if (cloud !== 'gke') fail('INVALID_KUSTOMIZATION', `${source}: cloud: provider "${cloud}" is not supported (gke only)`);
+  const k8s = isPlainObject(cfg['kubernetesService']) ? cfg['kubernetesService'] : {};
+  const gsa = isPlainObject(cfg['serviceAccount']) ? cfg['serviceAccount'] : {};
+  const metadata: Record<string, unknown> = {
+    annotations: { 'iam.gke.io/gcp-service-account': `${str(gsa['name'])}@${str(gsa['projectId'])}.iam.gserviceaccount.com` },
+    name: str(k8s['name']),
+  };
+  if (str(k8s['namespace']) !== '') metadata['namespace'] = str(k8s['namespace']);
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata };
+}
+
 interface PluginConfig {
   obj: KubeObject;
   source: string;
@@ -473,8 +490,14 @@ class Target {
     }
     for (const cfg of await this.pluginConfigs('generators')) {
       const kind = str(cfg.obj['kind']);
+      if (kind === 'IAMPolicyGenerator') {
+        const r = new Resource(iamPolicyServiceAccount(cfg.obj, cfg.source), cfg.source);
+        if (this.ctx.origins) r.origin = pluginOrigin(cfg);
+        ra.absorb(r);
+        continue;
+      }
       if (kind !== 'ConfigMapGenerator' && kind !== 'SecretGenerator') {
-        fail('UNSUPPORTED', `${cfg.source}: generator kind "${kind}" is not supported (built-in ConfigMapGenerator and SecretGenerator only; KRM function plugins are not supported)`);
+        fail('UNSUPPORTED', `${cfg.source}: generator kind "${kind}" is not supported (built-in ConfigMapGenerator, SecretGenerator and IAMPolicyGenerator only; KRM function plugins are not supported)`);
       }
       const meta = isPlainObject(cfg.obj['metadata']) ? cfg.obj['metadata'] : {};
       // the config's own name/namespace fields win; metadata's are the fallback

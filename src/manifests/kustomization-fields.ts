@@ -86,6 +86,7 @@ const PLUGINS: Record<string, Record<string, Shape>> = {
   ReplacementTransformer: { replacements: list(REPLACEMENT) },
   SortOrderTransformer: { sortOptions: fields({ order: V, legacySortOptions: fields({ orderFirst: V, orderLast: V }) }) },
   ConfigMapGenerator: GENERATOR,
+  IAMPolicyGenerator: { cloud: V, kubernetesService: fields({ name: V, namespace: V }), serviceAccount: fields({ name: V, projectId: V }) },
   SecretGenerator: { ...GENERATOR, type: V },
 };
 
