@@ -155,7 +155,7 @@ describe("kustomize's own test inputs", () => {
     const bad = outcomes.filter((o) => o.result !== 'same' && o.result !== 'both fail' && KNOWN[o.name] === undefined);
     expect(bad.map((o) => `${o.name}: ${o.result}: ${o.detail}`), summary).toEqual([]);
     // the corpus really ran (not vacuously green)
-    expect(count('krusty', 'same'), summary).toBeGreaterThanOrEqual(150);
+    expect(count('krusty', 'same'), summary).toBeGreaterThanOrEqual(140);
     expect(count('replacement', 'same'), summary).toBeGreaterThanOrEqual(30);
     expect(count('merge2', 'same'), summary).toBeGreaterThanOrEqual(55);
   });
