@@ -18,12 +18,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive, sleep } from './process.js';
 
 export type ToolName =
   | 'cosign'
+  | 'cosign2'
   | 'crane'
   | 'flux'
   | 'registry'
@@ -68,7 +69,7 @@ interface ModuleRecipe {
  * shares go-containerregistry, sigstore and client-go v0.36; flux is alone because its
  * dependencies clash with cosign's (tablewriter v0 vs v1).
  */
-export const modules: Record<'kube' | 'oci' | 'flux', ModuleRecipe> = {
+export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2', ModuleRecipe> = {
   kube: {
     dir: 'kube',
     tools: {
@@ -103,6 +104,19 @@ export const modules: Record<'kube' | 'oci' | 'flux', ModuleRecipe> = {
         dir: '.cache/testenv/src/flux2-v2.9.5',
         addFiles: { 'cmd/flux/manifests/placeholder.yaml': 'flux-manifests-placeholder.yaml' },
       },
+    ],
+  },
+  // cosign v2 (the last v2 release), for interop with signatures made by v2: alone because its
+  // graph (sigstore v1, go-containerregistry v0.20) differs from cosign v3's. The version vars
+  // are the ones cosign's Makefile sets, so `cosign2 version` reports v2.6.5.
+  cosign2: {
+    dir: 'cosign2',
+    tools: { cosign2: 'github.com/sigstore/cosign/v2/cmd/cosign' },
+    ldflags: [
+      '-s',
+      '-w',
+      '-X sigs.k8s.io/release-utils/version.gitVersion=v2.6.5',
+      '-X sigs.k8s.io/release-utils/version.gitTreeState=clean',
     ],
   },
 };
@@ -188,6 +202,7 @@ export function pinnedVersions(): Record<string, string> {
     'go.etcd.io/etcd/server/v3',
     'sigs.k8s.io/kwok',
     'github.com/sigstore/cosign/v3',
+    'github.com/sigstore/cosign/v2',
     'github.com/google/go-containerregistry',
     'github.com/fluxcd/flux2/v2',
     'github.com/distribution/distribution/v3',
@@ -392,7 +407,9 @@ async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (lin
   const bin = binDir(name);
   mkdirSync(bin, { recursive: true });
   for (const tool of toolNames) {
-    const built = join(outDir, tool);
+    // `go build -o DIR/` names each binary after its package's last path element (cosign2 is
+    // built as `cosign`); it is renamed to the tool name.
+    const built = join(outDir, basename(recipe.tools[tool] ?? tool));
     if (!existsSync(built) || statSync(built).size === 0) {
       throw new Error(`building test/tools/${recipe.dir}: go build succeeded but did not produce ${tool}`);
     }
@@ -428,7 +445,7 @@ function pruneOldBuilds(log: (line: string) => void): void {
   for (const entry of readdirSync(root, { withFileTypes: true })) {
     const current = (Object.keys(modules) as ModuleName[]).map((m) => `${m}-${pinsHash(m)}`);
     // Older layouts (<hash>) and other pins of a module (<module>-<hash>).
-    if (!entry.isDirectory() || !/^([a-z]+-)?[0-9a-f]{16}$/.test(entry.name) || current.includes(entry.name)) continue;
+    if (!entry.isDirectory() || !/^([a-z0-9]+-)?[0-9a-f]{16}$/.test(entry.name) || current.includes(entry.name)) continue;
     const oldLock = join(root, entry.name, 'build.lock');
     if (existsSync(oldLock)) {
       const holder = Number(readFileSync(oldLock, 'utf8').trim());
