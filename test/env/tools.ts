@@ -1,4 +1,4 @@
-// The reference tools (Kubernetes control plane, etcd, kwok, cosign, crane, flux, distribution v3,
+// The reference tools (Kubernetes control plane, etcd, kwok, cosign v3 and v2, crane, flux, distribution v3,
 // go-containerregistry's registry with the referrers API, the OCI conformance suite), built from
 // the pinned Go modules under test/tools/ into .cache/testenv/<hash-of-pins>/bin. Rebuilt only
 // when the pins or the build recipe change.
@@ -65,9 +65,10 @@ interface ModuleRecipe {
 }
 
 /**
- * The build recipe. Three modules: kube shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit it); oci
+ * The build recipe. Four modules: kube shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit it); oci
  * shares go-containerregistry, sigstore and client-go v0.36; flux is alone because its
- * dependencies clash with cosign's (tablewriter v0 vs v1).
+ * dependencies clash with cosign's (tablewriter v0 vs v1); cosign2 (cosign v2) keeps its own
+ * dependency versions.
  */
 export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2', ModuleRecipe> = {
   kube: {
@@ -106,9 +107,9 @@ export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2', ModuleRecipe> 
       },
     ],
   },
-  // cosign v2 (the last v2 release), for interop with signatures made by v2: alone because its
-  // graph (sigstore v1, go-containerregistry v0.20) differs from cosign v3's. The version vars
-  // are the ones cosign's Makefile sets, so `cosign2 version` reports v2.6.5.
+  // cosign v2.6.5 (the last v2 release), for interop with what v2 signs: alone so that it is built
+  // with the dependency versions it requires (go-containerregistry v0.20.7, sigstore-go v1.1.4),
+  // not cosign v3's. The version var is the one cosign's Makefile sets (`cosign2 version`).
   cosign2: {
     dir: 'cosign2',
     tools: { cosign2: 'github.com/sigstore/cosign/v2/cmd/cosign' },

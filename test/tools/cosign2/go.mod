@@ -1,7 +1,8 @@
-// Pinned cosign v2 for the lading test environment (test/env): the last v2 release, so the
-// interop tests cover signatures and attestations made by cosign v2 as well as v3. Its own
-// module, so its dependency graph (sigstore v1, older go-containerregistry) cannot clash with
-// cosign v3's in test/tools/oci.
+// Pinned cosign v2 for the lading test environment (test/env): v2.6.5, the last v2 release, so
+// the interop tests cover signatures and attestations made by cosign v2 as well as v3. Its own
+// module, so it is built with the dependency versions cosign v2.6.5 itself requires
+// (go-containerregistry v0.20.7, sigstore-go v1.1.4, client-go v0.34.1); in the oci module
+// minimal version selection would move them to cosign v3's.
 module lading.test/tools/cosign2
 
 go 1.26.0
