@@ -14,7 +14,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -22,7 +22,7 @@ const outDir = join(root, 'dist', 'cli', 'bundles');
 const launcherOut = join(root, 'dist', 'cli', 'lading.cjs');
 const commandsIndex = join(root, 'src', 'cli', 'commands', 'index.ts');
 
-const { commandModules, commandModulesFor } = await import(join(root, 'dist', 'cli', 'commands', 'index.js'));
+const { commandModules, commandModulesFor } = await import(pathToFileURL(join(root, 'dist', 'cli', 'commands', 'index.js')).href);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const bundled = new Set(['commander']);
 const external = Object.keys(pkg.dependencies ?? {})
