@@ -99,12 +99,21 @@ export interface BundleReferrer {
 }
 
 /**
+ * artifactTypes that say nothing about what a referrer holds: config media types that some
+ * writers list instead of the manifest's artifactType. cosign v2.6.5 (go-containerregistry
+ * v0.20.7) puts its bundles in the referrers tag index of a registry without the referrers API as
+ * `artifactType: application/vnd.oci.empty.v1+json`, with no annotations.
+ */
+const UNINFORMATIVE_ARTIFACT_TYPES: ReadonlySet<string> = new Set([EMPTY_MEDIA_TYPE, MediaTypes.ociConfig]);
+
+/**
  * Referrers of `subject` that may hold a sigstore bundle: artifactType is a bundle media type, or
- * unknown (some registries drop it from the list), excluding obvious non-bundles.
+ * unknown (some registries drop it from the list, some writers list the config media type); the
+ * manifests themselves tell (fetchBundleLayer).
  */
 export async function bundleReferrers(storage: Storage, subject: Descriptor, opts: { signal?: AbortSignal; what: string }): Promise<BundleReferrer[]> {
   const list = await storage.referrers(subject, opts.signal ? { signal: opts.signal } : {});
-  const candidates = list.filter((d) => !d.artifactType || d.artifactType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX));
+  const candidates = list.filter((d) => !d.artifactType || d.artifactType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX) || UNINFORMATIVE_ARTIFACT_TYPES.has(d.artifactType));
   if (candidates.length > MAX_REFERRERS) {
     throw new SignError('TOO_MANY', `${opts.what}: ${subject.digest} has ${candidates.length} candidate referrers, more than the ${MAX_REFERRERS} examined`);
   }
