@@ -132,6 +132,8 @@ export class RegistryClient {
   private pinging: Promise<void> | undefined;
   /** A loopback registry did not answer plain http as an http server (see loopbackFirstRequest). */
   private plainHttpRefused = false;
+  /** Nothing listens on the loopback registry's port: https would be refused as well. */
+  private connectionRefused: unknown;
   private challenge: Challenge | undefined;
   private credential: Credential | undefined | null = null;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
@@ -230,7 +232,8 @@ export class RegistryClient {
    * registry is asked over plain http first (one request, no retries): that is what such
    * registries usually speak, and it spares a short CLI run the TLS set-up (loading the CA store
    * alone takes ~20 ms). Anything that does not answer as a plain http server there (a TLS
-   * server's 400, a reset connection) goes on to the usual https-then-http order.
+   * server's 400, a reset connection) goes on to the usual https-then-http order; a refused
+   * connection fails at once (nothing listens on the port, whatever the scheme).
    */
   private async ping(signal: AbortSignal | undefined): Promise<void> {
     if (this.baseUrl) return;
@@ -243,9 +246,19 @@ export class RegistryClient {
         if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
         drain(res);
       };
+      if (loopback && this.connectionRefused !== undefined) {
+        const refused = this.connectionRefused;
+        this.connectionRefused = undefined;
+        throw networkError(refused, what, this.registry);
+      }
       if (loopback && !this.plainHttpRefused) {
         const base = `http://${this.registry}`;
         const probe = await this.probePlainHttp(base, signal);
+        if (this.connectionRefused !== undefined) {
+          const refused = this.connectionRefused;
+          this.connectionRefused = undefined;
+          throw networkError(refused, what, this.registry);
+        }
         if (probe && !RETRY_STATUS.has(probe.statusCode ?? 0)) return accept(base, probe);
         if (probe) {
           // A plain http server that is busy or failing: retry it as any request is retried.
@@ -294,7 +307,8 @@ export class RegistryClient {
     } catch (err) {
       const mapped = networkError(err, req.what, this.registry);
       if (mapped.code === 'ABORTED') throw mapped;
-      this.plainHttpRefused = true;
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') this.connectionRefused = err;
+      else this.plainHttpRefused = true;
       return undefined;
     }
     const status = res.statusCode ?? 0;
@@ -327,6 +341,7 @@ export class RegistryClient {
     } catch (err) {
       const mapped = networkError(err, `contacting registry ${this.registry}`, this.registry);
       if (mapped.code === 'ABORTED') throw mapped;
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') this.connectionRefused = err;
       return undefined;
     }
     if (res.statusCode === 400) {
