@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchManifest, type ImageManifest } from '../../src/oci/index.js';
+import { fetchManifest, referrersTag, type ImageIndex, type ImageManifest } from '../../src/oci/index.js';
 import { attachmentTag, generateKeyPair, sign, verify, verifyAttestation } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { toolPath } from '../env/tools.js';
@@ -131,6 +131,13 @@ for (const flavor of ['distribution2', 'distribution3', 'ggcr-referrers'] as con
       expectOk(await cosign2(['sign', '--key', ladingKey.key, '--new-bundle-format', ...OFFLINE_SIGN, ref], { cwd: dir, password: LADING_PASS }), 'cosign2 sign --new-bundle-format');
       // No classic signature was written: what lading accepts is the bundle.
       await expect(fetchManifest(repo(registry.host, 'c2-bundle'), attachmentTag(image.digest, 'sig'))).rejects.toThrow();
+      if (flavor !== 'ggcr-referrers') {
+        // Without the referrers API, v2 (go-containerregistry v0.20.7) lists the bundle in the
+        // referrers tag index under its config media type and without annotations: lading has to
+        // read the manifest to see that it is a bundle.
+        const index = (await fetchManifest(repo(registry.host, 'c2-bundle'), referrersTag(image.digest))).manifest as ImageIndex;
+        expect(index.manifests.map((d) => [d.artifactType, d.annotations])).toEqual([['application/vnd.oci.empty.v1+json', undefined]]);
+      }
 
       const v = await verify(ref, { key: ladingKey.pub });
       expect(v.signatures.map((s) => [s.format, s.payload.critical.image['docker-manifest-digest'], s.payload.critical.type])).toEqual([['bundle', image.digest, 'https://sigstore.dev/cosign/sign/v1']]);
@@ -145,6 +152,25 @@ for (const flavor of ['distribution2', 'distribution3', 'ggcr-referrers'] as con
       expect(noRoot.code).not.toBe(0);
       expect(noRoot.stderr).toContain('trusted root is required when using new bundle format');
       expectOk(await cosign2(['verify', '--key', ladingKey.pub, ...OFFLINE_VERIFY, '--trusted-root', trustedRoot, ref], { cwd: dir }), 'cosign2 verify (own bundle)');
+
+      const tree = await lading(['tree', '-o', 'json', ref], { cwd: dir });
+      expectOk(tree, 'lading tree');
+      expect((JSON.parse(tree.stdout) as { referrers: Array<{ artifactType: string }> }).referrers.map((r) => r.artifactType)).toEqual(['https://sigstore.dev/cosign/sign/v1']);
+    });
+
+    it('both formats on one image: lading accepts each; cosign v2 then checks the bundles only', async () => {
+      const image = await pushRandomImage(registry.host, 'c2-both', '1.0.0');
+      const ref = `${registry.host}/c2-both:1.0.0`;
+      expectOk(await cosign2(['sign', '--key', cosign2Key.key, ...OFFLINE_SIGN, ref], { cwd: dir, password: COSIGN2_PASS }), 'cosign2 sign (classic)');
+      expectOk(await cosign2(['sign', '--key', ladingKey.key, '--new-bundle-format', ...OFFLINE_SIGN, ref], { cwd: dir, password: LADING_PASS }), 'cosign2 sign (bundle)');
+      const byCosign2Key = await verify(ref, { key: cosign2Key.pub });
+      expect(byCosign2Key.signatures.map((s) => [s.format, s.payload.critical.image['docker-manifest-digest']])).toEqual([['classic', image.digest]]);
+      const byLadingKey = await verify(ref, { key: ladingKey.pub });
+      expect(byLadingKey.signatures.map((s) => [s.format, s.payload.critical.image['docker-manifest-digest']])).toEqual([['bundle', image.digest]]);
+      // v2 switches to bundles when it finds one, so the classic signature is not looked at.
+      const classicOnly = await cosign2(['verify', '--key', cosign2Key.pub, ...OFFLINE_VERIFY, '--trusted-root', trustedRoot, ref], { cwd: dir });
+      expect(classicOnly.code).not.toBe(0);
+      expectOk(await cosign2(['verify', '--key', ladingKey.pub, ...OFFLINE_VERIFY, '--trusted-root', trustedRoot, ref], { cwd: dir }), 'cosign2 verify (bundle)');
     });
 
     it('cosign v2 attests (classic and --new-bundle-format) → lading verify-attestation accepts; the other key is refused', async () => {
