@@ -19,7 +19,7 @@ import { fetchManifest, referrersTag, type ImageIndex, type ImageManifest } from
 import { attachmentTag, generateKeyPair, sign, verify, verifyAttestation } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { toolPath } from '../env/tools.js';
-import { expectOk, lading, pushRandomImage, repo, tempDir, type ProcessRun } from './helpers.js';
+import { expectOk, lading, pushRandomImage, pushRandomIndex, repo, tempDir, type ProcessRun } from './helpers.js';
 
 const LADING_PASS = 'lading-made';
 const COSIGN2_PASS = 'cosign2-made';
@@ -258,6 +258,50 @@ for (const flavor of ['distribution2', 'distribution3', 'ggcr-referrers'] as con
     });
   });
 }
+
+describe('more of what cosign v2 writes (distribution v3)', () => {
+  let registry: RunningRegistry;
+  beforeAll(async () => {
+    registry = await startRegistry({ flavor: 'distribution3' });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  it('cosign v2 sign --recursive of an index → lading verifies the index and each image', async () => {
+    const { index, children } = await pushRandomIndex(registry.host, 'c2-index', '1.0.0');
+    const ref = `${registry.host}/c2-index:1.0.0`;
+    expectOk(await cosign2(['sign', '--key', cosign2Key.key, '--recursive', ...OFFLINE_SIGN, ref], { cwd: dir, password: COSIGN2_PASS }), 'cosign2 sign --recursive');
+    for (const d of [index, ...children]) {
+      const v = await verify(`${registry.host}/c2-index@${d.digest}`, { key: cosign2Key.pub });
+      expect(v.signatures.map((s) => s.payload.critical.image['docker-manifest-digest'])).toEqual([d.digest]);
+    }
+  });
+
+  it('custom predicates both ways, with the default --type of each tool (classic and bundle)', async () => {
+    writeFileSync(join(dir, 'notes.txt'), 'built on a Tuesday');
+    for (const [format, flags] of [
+      ['classic', []],
+      ['bundle', ['--new-bundle-format']],
+    ] as const) {
+      await pushRandomImage(registry.host, `custom-${format}`, 'by-cosign2');
+      const byCosign2 = `${registry.host}/custom-${format}:by-cosign2`;
+      expectOk(await cosign2(['attest', '--key', cosign2Key.key, '--predicate', 'notes.txt', ...flags, ...OFFLINE_SIGN, byCosign2], { cwd: dir, password: COSIGN2_PASS }), `cosign2 attest custom (${format})`);
+      const v = await verifyAttestation(byCosign2, { key: cosign2Key.pub });
+      expect(v.attestations.map((a) => [a.format, a.predicateType])).toEqual([[format, 'https://cosign.sigstore.dev/attestation/v1']]);
+      expect((v.attestations[0]?.statement.predicate as { Data: string }).Data).toBe('built on a Tuesday');
+
+      await pushRandomImage(registry.host, `custom-${format}`, 'by-lading');
+      const byLading = `${registry.host}/custom-${format}:by-lading`;
+      expectOk(await lading(['attest', '--key', cosign2Key.key, '--predicate', 'notes.txt', '--format', format, byLading], { cwd: dir, env: { COSIGN_PASSWORD: COSIGN2_PASS, HOME: dir } }), `lading attest custom (${format})`);
+      const rootFlags = format === 'bundle' ? ['--trusted-root', trustedRoot] : [];
+      const r = await cosign2(['verify-attestation', '--key', cosign2Key.pub, ...OFFLINE_VERIFY, ...rootFlags, byLading], { cwd: dir });
+      expectOk(r, `cosign2 verify-attestation custom (${format})`);
+      const statement = JSON.parse(Buffer.from((JSON.parse(r.stdout.trim().split('\n')[0] as string) as { payload: string }).payload, 'base64').toString('utf8')) as { predicateType: string; predicate: { Data: string } };
+      expect([statement.predicateType, statement.predicate.Data]).toEqual(['https://cosign.sigstore.dev/attestation/v1', 'built on a Tuesday']);
+    }
+  });
+});
 
 describe('key pairs across lading and cosign v2', () => {
   let registry: RunningRegistry;
