@@ -33,24 +33,7 @@ const EMPTY_TRUSTED_ROOT = { mediaType: 'application/vnd.dev.sigstore.trustedroo
 
 /** Runs the real cosign v2 offline: no TUF, no Rekor; an isolated HOME and docker config. */
 function cosign2(args: string[], opts: { cwd: string; password?: string; env?: NodeJS.ProcessEnv }): Promise<ProcessRun> {
-  const bin = toolPath('cosign2');
-  const home = tempDir('lading-cosign2-home-');
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: home,
-    DOCKER_CONFIG: join(home, '.docker'),
-    TUF_ROOT: join(home, '.sigstore'),
-    COSIGN_PASSWORD: opts.password ?? '',
-    COSIGN_EXPERIMENTAL: '0',
-    ...(opts.env ?? {}),
-  };
-  return new Promise((resolvePromise) => {
-    const child = execFile(bin, args, { cwd: opts.cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-    child.stdin?.end(); // never waits for an answer on stdin
-  });
+  return cosign(args, { ...opts, tool: 'cosign2' });
 }
 
 let dir: string;

@@ -73,9 +73,12 @@ export interface ProcessRun {
   stderr: string;
 }
 
-/** Runs cosign offline: no TUF, no Rekor; an isolated HOME and docker config. */
-export function cosign(args: string[], opts: { cwd?: string; password?: string; home?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcessRun> {
-  const bin = cosignPath();
+/**
+ * Runs cosign offline: no TUF, no Rekor; an isolated HOME and docker config. `tool` picks the
+ * binary: cosign v3 (default) or cosign2 (v2).
+ */
+export function cosign(args: string[], opts: { cwd?: string; password?: string; home?: string; env?: NodeJS.ProcessEnv; tool?: 'cosign' | 'cosign2' } = {}): Promise<ProcessRun> {
+  const bin = toolPath(opts.tool ?? 'cosign');
   const home = opts.home ?? tempDir('lading-cosign-home-');
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
