@@ -19,7 +19,7 @@ import { fetchManifest, referrersTag, type ImageIndex, type ImageManifest } from
 import { attachmentTag, generateKeyPair, sign, verify, verifyAttestation } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { toolPath } from '../env/tools.js';
-import { expectOk, lading, pushRandomImage, pushRandomIndex, repo, tempDir, type ProcessRun } from './helpers.js';
+import { cosign, expectOk, lading, pushRandomImage, pushRandomIndex, repo, tempDir, type ProcessRun } from './helpers.js';
 
 const LADING_PASS = 'lading-made';
 const COSIGN2_PASS = 'cosign2-made';
