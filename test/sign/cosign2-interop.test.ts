@@ -11,7 +11,6 @@
 //   (unreachable here) unless `--trusted-root FILE` is given: without it v2 refuses with "trusted
 //   root is required when using new bundle format". A trusted root with no authorities at all is
 //   enough for a key and `--insecure-ignore-tlog=true`.
-import { execFile } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
