@@ -19,7 +19,8 @@ const NAMESPACES = 10;
 const PER_NAMESPACE = 100; // 34 ConfigMaps, 33 Services, 33 Deployments
 const repoRoot = resolve(import.meta.dirname, '..');
 // LADING_MAIN lets a developer point at another build of the CLI.
-const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'main.js');
+// the CLI as installed: package.json's bin (the bundled launcher)
+const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'lading.cjs');
 
 interface Timed {
   ms: number;

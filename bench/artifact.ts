@@ -14,7 +14,8 @@ const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
 const FILES = 500;
 const repoRoot = resolve(import.meta.dirname, '..');
 // LADING_MAIN runs another build of the CLI (e.g. a private out dir while others rebuild dist/).
-const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'main.js');
+// the CLI as installed: package.json's bin (the bundled launcher)
+const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'lading.cjs');
 
 interface Sample {
   ms: number;

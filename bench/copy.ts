@@ -17,7 +17,8 @@ const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 3);
 const LAYERS = 5;
 const LAYER_MIB = 40;
 const repoRoot = resolve(import.meta.dirname, '..');
-const ladingMain = join(repoRoot, 'dist', 'cli', 'main.js');
+// the CLI as installed: package.json's bin (the bundled launcher)
+const ladingMain = join(repoRoot, 'dist', 'cli', 'lading.cjs');
 
 interface Sample {
   ms: number;
