@@ -165,6 +165,31 @@ describe('referrers API (go-containerregistry registry)', () => {
     expect(await openRepository(`${reg.host}/api/nothing-here`).referrers(img.descriptor)).toEqual([]);
   });
 
+  it('a tag-schema index that lists artifacts as the empty type (as cosign v2 writes it) is completed from the manifests (distribution v3)', async () => {
+    const v3 = await startRegistry({ flavor: 'distribution3' });
+    try {
+      const repo = openRepository(`${v3.host}/api/other-tool`);
+      const img = await pushRandomImage(repo, '1.0.0');
+      const sig = await pushReferrer(repo, img.descriptor, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+      // Rewrite the sha256-<hex> index the way go-containerregistry v0.20 lists referrers: the
+      // config's media type as artifactType, no annotations.
+      const tag = referrersTag(img.descriptor.digest);
+      const written = (await fetchManifest(repo, tag)).manifest as ImageIndex;
+      expect(written.manifests.map((d) => d.digest)).toEqual([sig.digest]);
+      const bare: ImageIndex = {
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociIndex,
+        manifests: written.manifests.map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size, artifactType: MediaTypes.ociEmpty })),
+      };
+      await pushManifest(repo, bare, { tag });
+      const fresh = openRepository(`${v3.host}/api/other-tool`);
+      const listed = await fresh.referrers(img.descriptor, { artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json' });
+      expect(listed.map((d) => [d.digest, d.artifactType, d.annotations?.['org.example.note']])).toEqual([[sig.digest, 'application/vnd.dev.sigstore.bundle.v0.3+json', 'test']]);
+    } finally {
+      await v3.stop();
+    }
+  });
+
   it('copy --referrers between the API and the tag schema, both ways (distribution v3)', async () => {
     const v3 = await startRegistry({ flavor: 'distribution3' });
     try {

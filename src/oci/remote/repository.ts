@@ -399,7 +399,8 @@ export class RemoteRepository implements Storage {
       list = await this.completeListing((parseManifest(bytes, MediaTypes.ociIndex, what) as ImageIndex).manifests ?? [], what, opts);
     } else {
       drain(res);
-      list = (await this.fallbackIndex(subject, opts))?.index.manifests ?? [];
+      // tag-schema indexes written by other tools list artifacts the same incomplete way
+      list = await this.completeListing((await this.fallbackIndex(subject, opts))?.index.manifests ?? [], what, opts);
     }
     return opts?.artifactType ? list.filter((d) => d.artifactType === opts.artifactType) : list;
   }
