@@ -117,7 +117,15 @@ const warmDir = mkdtempSync(join(tmpdir(), 'lading-build-cli-'));
 try {
   const pub = join(warmDir, 'warm-up.pub');
   writeFileSync(pub, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
-  const warmUps = { sign: ['verify', '--key', pub, '127.0.0.1:1/lading/warm-up:0'] };
+  // artifact: `push artifact` packages a small directory (file walk, tar, gzip, digests) before
+  // it fails on the same refused connection.
+  const files = join(warmDir, 'files');
+  mkdirSync(files);
+  writeFileSync(join(files, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: warm-up\ndata:\n  a: b\n');
+  const warmUps = {
+    sign: ['verify', '--key', pub, '127.0.0.1:1/lading/warm-up:0'],
+    artifact: ['push', 'artifact', 'oci://127.0.0.1:1/lading/warm-up:0', '--path', files],
+  };
   for (const name of ['all', ...names]) {
     const verb = Object.keys(verbs).find((v) => verbs[v] === name);
     const argv = warmUps[name] ?? (verb ? [verb, '--help'] : ['--help']);
