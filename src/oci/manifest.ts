@@ -32,7 +32,7 @@ export async function fetchManifest(
   opts: FetchManifestOptions = {},
 ): Promise<{ descriptor: Descriptor; manifest: ImageManifest | ImageIndex; bytes: Buffer }> {
   const signal = opts.signal ? { signal: opts.signal } : {};
-  const descriptor = typeof refOrDesc === 'string' ? await storage.resolve(refOrDesc, signal) : refOrDesc;
+  const descriptor = typeof refOrDesc === 'string' ? await storage.resolve(refOrDesc, { ...signal, content: true }) : refOrDesc;
   const bytes = await storage.fetchBytes(descriptor, { maxBytes: opts.maxBytes ?? MAX_MANIFEST_BYTES, ...signal });
   const manifest = parseManifest(bytes, descriptor.mediaType, `reading manifest ${descriptor.digest} from ${storage.location}`);
   return { descriptor, manifest, bytes };

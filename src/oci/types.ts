@@ -68,6 +68,14 @@ export interface OpOptions {
   signal?: AbortSignal;
 }
 
+export interface ResolveOptions extends OpOptions {
+  /**
+   * The caller reads the manifest next: a store that can answer both in one exchange (a registry:
+   * one GET instead of HEAD + GET) does so, and the following fetch is served from memory.
+   */
+  content?: boolean;
+}
+
 export interface ReferrersOptions extends OpOptions {
   /** Only referrers with this artifactType. */
   artifactType?: string;
@@ -101,7 +109,7 @@ export interface Storage {
   exists(desc: Descriptor, opts?: OpOptions): Promise<boolean>;
 
   /** Resolves a tag or digest (`1.0.0`, `sha256:...`) to the manifest descriptor it names. */
-  resolve(reference: string, opts?: OpOptions): Promise<Descriptor>;
+  resolve(reference: string, opts?: ResolveOptions): Promise<Descriptor>;
 
   /** Points `tag` at the manifest `desc` (which must already be stored). */
   tag(desc: Descriptor, tag: string, opts?: OpOptions): Promise<void>;

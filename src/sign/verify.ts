@@ -191,8 +191,11 @@ function bundleAsSimpleSigning(target: Target, statement: Statement): SimpleSign
  * otherwise throws with the reason for each rejected signature.
  */
 export async function verify(reference: string, opts: VerifyOptions): Promise<VerifyResult> {
+  // The key is read while the reference is resolved; a key error still comes first.
+  const pendingTarget = resolveTarget(reference, opts);
+  pendingTarget.catch(() => undefined);
   const key = await verificationKey(opts.key);
-  const target = await resolveTarget(reference, opts);
+  const target = await pendingTarget;
   const what = `verifying ${target.display}`;
   const signal = opts.signal;
   const [classicRead, listed] = await Promise.all([readClassic(target, 'sig', what, signal), listBundles(target, what, signal)]);

@@ -4,7 +4,7 @@ import { VerifyingStream, descriptorFor, isDigest, verifyBytes } from '../digest
 import { OciError, isOciError, throwIfAborted } from '../errors.js';
 import type { RegistryOptions } from '../options.js';
 import { isValidTag, parseReference, type Reference } from '../reference.js';
-import { MediaTypes, type Descriptor, type FetchBytesOptions, type ImageIndex, type OpOptions, type ReferrersOptions, type Storage } from '../types.js';
+import { MediaTypes, type Descriptor, type FetchBytesOptions, type ImageIndex, type OpOptions, type ReferrersOptions, type ResolveOptions, type Storage } from '../types.js';
 import {
   DEFAULT_MAX_BYTES,
   MAX_MANIFEST_BYTES,
@@ -329,21 +329,23 @@ export class RemoteRepository implements Storage {
     return res.statusCode === 200;
   }
 
-  async resolve(reference: string, opts?: OpOptions): Promise<Descriptor> {
+  async resolve(reference: string, opts?: ResolveOptions): Promise<Descriptor> {
     const what = `resolving ${this.ref.name}${reference.includes(':') ? '@' : ':'}${reference}`;
     if (!reference.includes(':') && !isValidTag(reference)) throw new OciError('INVALID_REFERENCE', `${what}: invalid tag "${reference}"`);
     const path = this.path('manifests', reference);
-    const head = await this.client.request({ method: 'HEAD', path, headers: { Accept: MANIFEST_ACCEPT }, scopes: this.pull, signal: opts?.signal, what });
-    drain(head);
-    if (head.statusCode === 404) throw new OciError('NOT_FOUND', `${what}: manifest unknown`, { status: 404 });
-    const digest = header(head.headers, 'docker-content-digest');
-    const mediaType = header(head.headers, 'content-type')?.split(';')[0]?.trim();
-    const size = Number(header(head.headers, 'content-length'));
-    if (digest && mediaType && isManifestMediaType(mediaType) && Number.isSafeInteger(size)) {
-      if (reference.includes(':') && digest !== reference) throw new OciError('DIGEST_MISMATCH', `${what}: the registry answered with digest ${digest}`);
-      return { mediaType, digest, size };
+    if (opts?.content !== true) {
+      const head = await this.client.request({ method: 'HEAD', path, headers: { Accept: MANIFEST_ACCEPT }, scopes: this.pull, signal: opts?.signal, what });
+      drain(head);
+      if (head.statusCode === 404) throw new OciError('NOT_FOUND', `${what}: manifest unknown`, { status: 404 });
+      const digest = header(head.headers, 'docker-content-digest');
+      const mediaType = header(head.headers, 'content-type')?.split(';')[0]?.trim();
+      const size = Number(header(head.headers, 'content-length'));
+      if (digest && mediaType && isManifestMediaType(mediaType) && Number.isSafeInteger(size)) {
+        if (reference.includes(':') && digest !== reference) throw new OciError('DIGEST_MISMATCH', `${what}: the registry answered with digest ${digest}`);
+        return { mediaType, digest, size };
+      }
     }
-    // No usable HEAD answer: GET the manifest and compute its digest.
+    // The caller wants the content, or no usable HEAD answer: GET the manifest and compute its digest.
     const res = await this.client.request({ method: 'GET', path, headers: { Accept: MANIFEST_ACCEPT }, scopes: this.pull, signal: opts?.signal, what });
     if (res.statusCode === 404) throw new OciError('NOT_FOUND', `${what}: manifest unknown`, { status: 404 });
     const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
