@@ -169,7 +169,7 @@ describe('referrers API (go-containerregistry registry)', () => {
     const v3 = await startRegistry({ flavor: 'distribution3' });
     try {
       const repo = openRepository(`${v3.host}/api/other-tool`);
-      const img = await pushRandomImage(repo, '1.0.0');
+      const img = await pushRandomImage(repo, { tag: '1.0.0' });
       const sig = await pushReferrer(repo, img.descriptor, 'application/vnd.dev.sigstore.bundle.v0.3+json');
       // Rewrite the sha256-<hex> index the way go-containerregistry v0.20 lists referrers: the
       // config's media type as artifactType, no annotations.

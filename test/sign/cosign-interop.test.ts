@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchManifest, type ImageManifest } from '../../src/oci/index.js';
-import { attachmentTag, generateKeyPair, sign, verify, verifyAttestation } from '../../src/sign/index.js';
+import { attachmentTag, sign, verify, verifyAttestation } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
-import { cosign, cosignPath, expectOk, lading, pushRandomImage, repo, tempDir } from './helpers.js';
+import { cosign, cosignPath, expectOk, interopKeys, lading, pushRandomImage, repo, tempDir } from './helpers.js';
 
 const LADING_PASS = 'lading-made';
 const COSIGN_PASS = 'cosign-made';
@@ -27,11 +27,7 @@ let cosignKey: { key: string; pub: string };
 beforeAll(async () => {
   cosignPath(); // fails here, with how to build it, when cosign is missing
   dir = tempDir();
-  await generateKeyPair({ dir, outputKeyPrefix: 'lading', password: LADING_PASS });
-  ladingKey = { key: join(dir, 'lading.key'), pub: join(dir, 'lading.pub') };
-  expectOk(await cosign(['generate-key-pair'], { cwd: dir, password: COSIGN_PASS }), 'cosign generate-key-pair');
-  cosignKey = { key: join(dir, 'cosign.key'), pub: join(dir, 'cosign.pub') };
-  writeFileSync(join(dir, 'sbom.json'), JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [{ type: 'library', name: 'left-pad', version: '1.3.0' }] }));
+  ({ lading: ladingKey, cosign: cosignKey } = await interopKeys(dir, { lading: LADING_PASS, cosign: COSIGN_PASS }));
 });
 
 for (const flavor of ['distribution2', 'distribution3'] as const) {

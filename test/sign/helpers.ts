@@ -2,13 +2,14 @@
 // in-process with captured streams, and the real cosign binary from the test environment.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { descriptorFor, MediaTypes, openRepository, pushManifest, type Descriptor, type ImageIndex, type ImageManifest, type RemoteRepository } from '../../src/oci/index.js';
 import { run } from '../../src/cli/program.js';
 import type { CliIO } from '../../src/cli/output.js';
+import { generateKeyPair } from '../../src/sign/index.js';
 import { toolPath } from '../env/tools.js';
 
 export function tempDir(prefix = 'lading-sign-'): string {
@@ -102,4 +103,20 @@ export function cosign(args: string[], opts: { cwd?: string; password?: string; 
 /** Fails the test with everything cosign said when it did not exit 0. */
 export function expectOk(r: ProcessRun | CliRun, what: string): void {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+}
+
+export interface KeyFiles {
+  key: string;
+  pub: string;
+}
+
+/**
+ * The interop tests' set-up in `dir`: a key pair made by lading (lading.key/.pub), one made by
+ * cosign (cosign.key/.pub, by `tool`), and a CycloneDX predicate (sbom.json).
+ */
+export async function interopKeys(dir: string, passwords: { lading: string; cosign: string }, tool: 'cosign' | 'cosign2' = 'cosign'): Promise<{ lading: KeyFiles; cosign: KeyFiles }> {
+  await generateKeyPair({ dir, outputKeyPrefix: 'lading', password: passwords.lading });
+  expectOk(await cosign(['generate-key-pair'], { cwd: dir, password: passwords.cosign, tool }), `${tool} generate-key-pair`);
+  writeFileSync(join(dir, 'sbom.json'), JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [{ type: 'library', name: 'left-pad', version: '1.3.0' }] }));
+  return { lading: { key: join(dir, 'lading.key'), pub: join(dir, 'lading.pub') }, cosign: { key: join(dir, 'cosign.key'), pub: join(dir, 'cosign.pub') } };
 }

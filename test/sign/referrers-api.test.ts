@@ -2,14 +2,12 @@
 // (go-containerregistry's registry with WithReferrersSupport(true), test/tools/oci/referrers-registry),
 // with the real cosign v3 in both directions, offline. The other sign tests run on distribution
 // 2.8 and v3, which have no referrers API (bundles go through the sha256-<hex> tag there).
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchManifest, MediaTypes, referrersTag, type ImageIndex, type ImageManifest } from '../../src/oci/index.js';
-import { BUNDLE_MEDIA_TYPE, COSIGN_SIGN_PREDICATE_TYPE, generateKeyPair, sign, verify, verifyAttestation } from '../../src/sign/index.js';
+import { BUNDLE_MEDIA_TYPE, COSIGN_SIGN_PREDICATE_TYPE, sign, verify, verifyAttestation } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { pushReferrer } from '../oci/helpers.js';
-import { cosign, cosignPath, expectOk, lading, pushRandomImage, repo, tempDir } from './helpers.js';
+import { cosign, cosignPath, expectOk, interopKeys, lading, pushRandomImage, repo, tempDir } from './helpers.js';
 
 const LADING_PASS = 'lading-made';
 const COSIGN_PASS = 'cosign-made';
@@ -29,11 +27,7 @@ beforeAll(async () => {
   cosignPath(); // fails here, with how to build it, when cosign is missing
   registry = await startRegistry({ flavor: 'ggcr-referrers' });
   dir = tempDir();
-  await generateKeyPair({ dir, outputKeyPrefix: 'lading', password: LADING_PASS });
-  ladingKey = { key: join(dir, 'lading.key'), pub: join(dir, 'lading.pub') };
-  expectOk(await cosign(['generate-key-pair'], { cwd: dir, password: COSIGN_PASS }), 'cosign generate-key-pair');
-  cosignKey = { key: join(dir, 'cosign.key'), pub: join(dir, 'cosign.pub') };
-  writeFileSync(join(dir, 'sbom.json'), JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [{ type: 'library', name: 'left-pad', version: '1.3.0' }] }));
+  ({ lading: ladingKey, cosign: cosignKey } = await interopKeys(dir, { lading: LADING_PASS, cosign: COSIGN_PASS }));
 });
 
 afterAll(async () => {
