@@ -21,6 +21,11 @@ const GENERATOR = { namespace: V, name: V, behavior: V, literals: V, files: V, e
 const IMAGE = fields({ name: V, newName: V, tagSuffix: V, newTag: V, digest: V });
 const FIELD_OPTIONS = fields({ delimiter: V, index: V, encoding: V, create: V });
 
+const REPLACEMENT = fields({
+  path: V,
+  source: fields({ ...GVK, name: V, namespace: V, fieldPath: V, options: FIELD_OPTIONS }),
+  targets: list(fields({ select: SELECTOR, reject: list(SELECTOR), fieldPaths: V, options: FIELD_OPTIONS })),
+});
 const KUSTOMIZATION: Shape = fields({
   apiVersion: V,
   kind: V,
@@ -37,13 +42,7 @@ const KUSTOMIZATION: Shape = fields({
   patches: list(PATCH),
   images: list(IMAGE),
   imageTags: list(IMAGE),
-  replacements: list(
-    fields({
-      path: V,
-      source: fields({ ...GVK, name: V, namespace: V, fieldPath: V, options: FIELD_OPTIONS }),
-      targets: list(fields({ select: SELECTOR, reject: list(SELECTOR), fieldPaths: V, options: FIELD_OPTIONS })),
-    }),
-  ),
+  replacements: list(REPLACEMENT),
   replicas: list(fields({ name: V, count: V })),
   vars: list(fields({ name: V, objref: fields({ apiVersion: V, ...GVK, name: V, namespace: V }), fieldref: fields({ fieldPath: V }) })),
   sortOptions: fields({ order: V, legacySortOptions: fields({ orderFirst: V, orderLast: V }) }),
@@ -64,11 +63,6 @@ const KUSTOMIZATION: Shape = fields({
   buildMetadata: V,
 });
 
-const REPLACEMENT = fields({
-  path: V,
-  source: fields({ ...GVK, name: V, namespace: V, fieldPath: V, options: FIELD_OPTIONS }),
-  targets: list(fields({ select: SELECTOR, reject: list(SELECTOR), fieldPaths: V, options: FIELD_OPTIONS })),
-});
 const PLUGIN_BASE = { apiVersion: V, kind: V, metadata: V };
 const FIELD_SPECS = list(FIELD_SPEC);
 const PLUGINS: Record<string, Record<string, Shape>> = {

@@ -179,19 +179,6 @@ export class Resource {
     if (isPlainObject(l)) for (const [k, v] of Object.entries(l)) out[k] = str(v);
     return out;
   }
-
-  deepCopy(): Resource {
-    const r = new Resource(structuredClone(this.obj), this.source);
-    r.prevIds = this.prevIds.map((x) => ({ ...x }));
-    r.prefixes = [...this.prefixes];
-    r.suffixes = [...this.suffixes];
-    r.refVarNames = [...this.refVarNames];
-    r.origin = this.origin;
-    r.transformations = [...this.transformations];
-    r.needsHash = this.needsHash;
-    r.behavior = this.behavior;
-    return r;
-  }
 }
 
 /** A field-spec: which objects (by gvk) and which path inside them. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import {
+  cleanUpOnExit,
   freePorts,
   killGroupsNow,
   removeRecord,
@@ -220,7 +221,6 @@ function fakeNode(name: string): Record<string, unknown> {
 
 // Live clusters of this process, cleaned up synchronously on exit and on SIGINT/SIGTERM.
 const live = new Map<string, { pids: number[]; dataDir: string }>();
-let handlersInstalled = false;
 
 function cleanupAllNow(): void {
   for (const [id, c] of live) {
@@ -231,20 +231,6 @@ function cleanupAllNow(): void {
   live.clear();
 }
 
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', cleanupAllNow);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = (): void => {
-      cleanupAllNow();
-      process.removeListener(sig, handler);
-      // Others (e.g. the test runner) may handle the signal themselves; if nobody does, die of it.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, handler);
-  }
-}
 
 /**
  * Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on free loopback
@@ -285,7 +271,7 @@ async function startClusterOnce(opts: StartClusterOptions): Promise<RunningClust
       info,
     });
   };
-  installHandlers();
+  cleanUpOnExit(cleanupAllNow);
   live.set(id, { pids: [], dataDir });
   const start = (name: ToolName, args: string[]): StartedProcess => {
     const p = spawnLogged({ name, command: tools[name], args, logFile: join(logs, `${name}.log`) });

@@ -342,3 +342,29 @@ export function memoryOf(pid: number): { rss: number; peak: number } | undefined
     return undefined;
   }
 }
+
+const cleanups = new Set<() => void>();
+let cleanupHandlersInstalled = false;
+
+/**
+ * Runs `cleanup` when the process exits or gets SIGINT/SIGTERM/SIGHUP, so an interrupted test run
+ * or benchmark leaves nothing behind. If nobody else handles the signal, the process then dies of it.
+ */
+export function cleanUpOnExit(cleanup: () => void): void {
+  cleanups.add(cleanup);
+  if (cleanupHandlersInstalled) return;
+  cleanupHandlersInstalled = true;
+  const all = (): void => {
+    for (const c of cleanups) c();
+  };
+  process.on('exit', all);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = (): void => {
+      all();
+      process.removeListener(sig, handler);
+      // Others (e.g. the test runner) may handle the signal themselves; if nobody does, die of it.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, handler);
+  }
+}

@@ -12,7 +12,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, isAlive, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor } from './process.js';
+import { cleanUpOnExit, freePort, isAlive, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor } from './process.js';
 import { createTestPki, type TestPki } from './tls.js';
 
 /**
@@ -99,7 +99,6 @@ function probe(url: string, caFile: string | undefined, pki: TestPki | undefined
 // Registries of this process, killed synchronously on exit and on SIGINT/SIGTERM/SIGHUP, so an
 // interrupted test run or benchmark leaves none behind (they run detached, in their own group).
 const live = new Map<number, string>();
-let handlersInstalled = false;
 
 function cleanupAllNow(): void {
   killGroupsNow([...live.keys()]);
@@ -107,20 +106,6 @@ function cleanupAllNow(): void {
   live.clear();
 }
 
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', cleanupAllNow);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = (): void => {
-      cleanupAllNow();
-      process.removeListener(sig, handler);
-      // Others (e.g. the test runner) may handle the signal themselves; if nobody does, die of it.
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, handler);
-  }
-}
 
 /** Starts a registry and waits until it answers /v2/. */
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<RunningRegistry> {
@@ -178,7 +163,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
   writeFileSync(configFile, lines.join('\n') + '\n');
   const logFile = join(dataDir, 'registry.log');
   const args = flavor === 'distribution2' ? ['serve', configFile] : ['serve', configFile];
-  installHandlers();
+  cleanUpOnExit(cleanupAllNow);
   const proc = spawnLogged({ name: `registry (${flavor})`, command: binary, args, logFile, env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
   live.set(proc.pid, dataDir);
   const stop = async () => {
@@ -226,7 +211,7 @@ async function startReferrersRegistry(opts: StartRegistryOptions): Promise<Runni
   const binary = opts.binary ?? (await registryBinary(flavor));
   const dataDir = mkdtempSync(join(tmpdir(), 'lading-registry-'));
   const logFile = join(dataDir, 'registry.log');
-  installHandlers();
+  cleanUpOnExit(cleanupAllNow);
   const proc = spawnLogged({ name: `registry (${flavor})`, command: binary, args: ['-addr', '127.0.0.1:0', '-blobs', join(dataDir, 'blobs')], logFile });
   live.set(proc.pid, dataDir);
   const stop = async () => {

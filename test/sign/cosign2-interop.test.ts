@@ -15,10 +15,10 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchManifest, referrersTag, type ImageIndex, type ImageManifest } from '../../src/oci/index.js';
-import { attachmentTag, generateKeyPair, sign, verify, verifyAttestation } from '../../src/sign/index.js';
+import { attachmentTag, sign, verify, verifyAttestation } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { toolPath } from '../env/tools.js';
-import { cosign, expectOk, lading, pushRandomImage, pushRandomIndex, repo, tempDir, type ProcessRun } from './helpers.js';
+import { cosign, expectOk, interopKeys, lading, pushRandomImage, pushRandomIndex, repo, tempDir, type ProcessRun } from './helpers.js';
 
 const LADING_PASS = 'lading-made';
 const COSIGN2_PASS = 'cosign2-made';
@@ -45,13 +45,9 @@ let trustedRoot: string;
 beforeAll(async () => {
   toolPath('cosign2'); // fails here, with how to build it, when cosign v2 is missing
   dir = tempDir();
-  await generateKeyPair({ dir, outputKeyPrefix: 'lading', password: LADING_PASS });
-  ladingKey = { key: join(dir, 'lading.key'), pub: join(dir, 'lading.pub') };
-  expectOk(await cosign2(['generate-key-pair'], { cwd: dir, password: COSIGN2_PASS }), 'cosign2 generate-key-pair');
-  cosign2Key = { key: join(dir, 'cosign.key'), pub: join(dir, 'cosign.pub') };
+  ({ lading: ladingKey, cosign: cosign2Key } = await interopKeys(dir, { lading: LADING_PASS, cosign: COSIGN2_PASS }, 'cosign2'));
   trustedRoot = join(dir, 'empty-trusted-root.json');
   writeFileSync(trustedRoot, JSON.stringify(EMPTY_TRUSTED_ROOT));
-  writeFileSync(join(dir, 'sbom.json'), JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [{ type: 'library', name: 'left-pad', version: '1.3.0' }] }));
 });
 
 describe('cosign v2 from the test environment', () => {
@@ -241,7 +237,7 @@ for (const flavor of ['distribution2', 'distribution3', 'ggcr-referrers'] as con
   });
 }
 
-describe('more of what cosign v2 writes (distribution v3)', () => {
+describe('more of what cosign v2 writes, and key pairs across lading and cosign v2 (distribution v3)', () => {
   let registry: RunningRegistry;
   beforeAll(async () => {
     registry = await startRegistry({ flavor: 'distribution3' });
@@ -282,16 +278,6 @@ describe('more of what cosign v2 writes (distribution v3)', () => {
       const statement = JSON.parse(Buffer.from((JSON.parse(r.stdout.trim().split('\n')[0] as string) as { payload: string }).payload, 'base64').toString('utf8')) as { predicateType: string; predicate: { Data: string } };
       expect([statement.predicateType, statement.predicate.Data]).toEqual(['https://cosign.sigstore.dev/attestation/v1', 'built on a Tuesday']);
     }
-  });
-});
-
-describe('key pairs across lading and cosign v2', () => {
-  let registry: RunningRegistry;
-  beforeAll(async () => {
-    registry = await startRegistry({ flavor: 'distribution3' });
-  });
-  afterAll(async () => {
-    await registry?.stop();
   });
 
   it('lading generate-key-pair → cosign v2 signs with it, lading verifies; cosign2 generate-key-pair → lading signs, cosign v2 verifies', async () => {
