@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import type https from 'node:https';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadDockerConfig, type Credential, type CredentialStore } from '../credentials.js';
@@ -8,6 +6,7 @@ import { OciError, type OciErrorCode } from '../errors.js';
 import type { RegistryOptions } from '../options.js';
 import { isLoopbackRegistry } from '../reference.js';
 import { parseChallenge, type Challenge } from './auth.js';
+import { HttpClient, type HttpHeaders, type HttpResponse, type HttpTlsOptions } from './http1.js';
 
 /** Request body: bytes (replayable), a factory for a fresh stream (replayable), or a one-shot stream. */
 export type Body = Buffer | { stream: () => Readable; length?: number } | Readable;
@@ -36,36 +35,37 @@ const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const RETRY_ERRNO = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
 const TLS_ERRNO = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_TLS|HOSTNAME_MISMATCH/;
 
-// node:https (and tls with it) is loaded on the first https request: a CLI run against a plain
-// http registry on loopback never needs it.
-let httpsModule: typeof https | undefined;
-function loadHttps(): typeof https {
-  httpsModule ??= process.getBuiltinModule('node:https');
-  return httpsModule;
-}
-
 /** Reads a response body into memory, failing beyond `max` bytes. */
-export async function readBody(res: IncomingMessage, max: number, what: string): Promise<Buffer> {
+export function readBody(res: HttpResponse, max: number, what: string): Promise<Buffer> {
   const declared = Number(res.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > max) {
     res.destroy();
-    throw new OciError('TOO_LARGE', `${what}: response of ${declared} bytes exceeds the limit of ${max} bytes`);
+    return Promise.reject(new OciError('TOO_LARGE', `${what}: response of ${declared} bytes exceeds the limit of ${max} bytes`));
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > max) {
-      res.destroy();
-      throw new OciError('TOO_LARGE', `${what}: response exceeds the limit of ${max} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  // Events rather than async iteration: a body is usually one or two chunks, and the iterator
+  // machinery costs more than reading them.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    res.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > max) {
+        res.destroy();
+        reject(new OciError('TOO_LARGE', `${what}: response exceeds the limit of ${max} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total)));
+    res.on('error', reject);
+    res.on('close', () => {
+      if (!res.complete) reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    });
+  });
 }
 
 /** Discards a response body so the connection can be reused. */
-export function drain(res: IncomingMessage): void {
+export function drain(res: HttpResponse): void {
   res.resume();
   res.on('error', () => undefined);
 }
@@ -124,9 +124,7 @@ function errorCodeFromBody(body: Buffer): { code?: string; message?: string } {
 export class RegistryClient {
   readonly registry: string;
   private readonly opts: RegistryOptions;
-  private readonly httpAgent: http.Agent;
-  private readonly tlsOpts: https.AgentOptions;
-  private httpsAgent: https.Agent | undefined;
+  private readonly http: HttpClient;
   private readonly credentials: CredentialStore;
   private baseUrl: string | undefined;
   private pinging: Promise<void> | undefined;
@@ -147,7 +145,7 @@ export class RegistryClient {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retries = opts.retries ?? DEFAULT_RETRIES;
     this.retryBase = opts.retryBaseMs ?? 250;
-    const tlsOpts: https.AgentOptions = { keepAlive: true, maxSockets: 16, rejectUnauthorized: !opts.insecure };
+    const tlsOpts: HttpTlsOptions = { rejectUnauthorized: !opts.insecure };
     try {
       if (opts.caFile) tlsOpts.ca = readFileSync(opts.caFile);
       if (opts.certFile) tlsOpts.cert = readFileSync(opts.certFile);
@@ -156,20 +154,13 @@ export class RegistryClient {
       throw new OciError('TLS', `reading TLS files for ${registry}: ${(err as Error).message}`, { cause: err });
     }
     if (opts.certFile && !opts.keyFile) throw new OciError('TLS', `client certificate for ${registry} given without a key file`);
-    this.tlsOpts = tlsOpts;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    this.http = new HttpClient({ maxSocketsPerOrigin: 16, tls: tlsOpts });
     this.credentials = opts.credentials ?? loadDockerConfig(opts.env ? { env: opts.env } : undefined);
   }
 
   /** Closes idle keep-alive connections. */
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent?.destroy();
-  }
-
-  private get agentForHttps(): https.Agent {
-    this.httpsAgent ??= new (loadHttps().Agent)(this.tlsOpts);
-    return this.httpsAgent;
+    this.http.close();
   }
 
   private get userAgent(): string {
@@ -184,47 +175,26 @@ export class RegistryClient {
   }
 
   /** One HTTP exchange, no retries. */
-  private send(url: URL, method: string, headers: Record<string, string>, body: Body | undefined, signal: AbortSignal | undefined, timeoutMs = this.timeoutMs): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const isHttps = url.protocol === 'https:';
-      const mod = isHttps ? loadHttps() : http;
-      const options: https.RequestOptions = {
-        method,
-        headers: { 'User-Agent': this.userAgent, ...headers },
-        agent: isHttps ? this.agentForHttps : this.httpAgent,
-        timeout: timeoutMs,
-      };
-      if (signal) options.signal = signal;
-      const req = mod.request(url, options);
-      req.on('timeout', () => req.destroy(new OciError('TIMEOUT', `no response from ${url.host} within ${timeoutMs} ms`)));
-      req.on('error', reject);
-      req.on('response', (res) => {
-        // The socket idle timeout keeps applying while the body is read.
-        res.on('error', () => undefined);
-        resolve(res);
-      });
-      if (body === undefined) {
-        req.end();
-      } else if (Buffer.isBuffer(body)) {
-        req.setHeader('Content-Length', body.length);
-        req.end(body);
-      } else {
-        const stream = body instanceof Readable ? body : body.stream();
-        if (!(body instanceof Readable) && body.length !== undefined) req.setHeader('Content-Length', body.length);
-        // The body may have failed (e.g. a digest check) before the request was made.
-        if (stream.errored) {
-          req.destroy(stream.errored);
-          return;
-        }
-        if (stream.destroyed) {
-          req.destroy(new Error('request body stream was closed before it was sent'));
-          return;
-        }
-        stream.on('error', (err) => req.destroy(err));
-        req.on('error', () => stream.destroy());
-        stream.pipe(req);
-      }
+  private async send(url: URL, method: string, headers: Record<string, string>, body: Body | undefined, signal: AbortSignal | undefined, timeoutMs = this.timeoutMs): Promise<HttpResponse> {
+    const allHeaders: Record<string, string | number> = { 'User-Agent': this.userAgent, ...headers };
+    let payload: Buffer | Readable | undefined;
+    if (body === undefined || Buffer.isBuffer(body) || body instanceof Readable) {
+      payload = body;
+    } else {
+      payload = body.stream();
+      if (body.length !== undefined) allHeaders['Content-Length'] = body.length;
+    }
+    const res = await this.http.request(url, {
+      method,
+      headers: allHeaders,
+      ...(payload !== undefined ? { body: payload } : {}),
+      ...(signal ? { signal } : {}),
+      // The connection's idle limit keeps applying while the body is read.
+      timeoutMs,
+      timeoutError: () => new OciError('TIMEOUT', `no response from ${url.host} within ${timeoutMs} ms`),
     });
+    res.on('error', () => undefined);
+    return res;
   }
 
   /**
@@ -241,7 +211,7 @@ export class RegistryClient {
       const what = `contacting registry ${this.registry}`;
       const loopback = isLoopbackRegistry(this.registry);
       const allowHttp = this.opts.insecure === true || loopback;
-      const accept = (base: string, res: IncomingMessage) => {
+      const accept = (base: string, res: HttpResponse) => {
         this.baseUrl = base;
         if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
         drain(res);
@@ -298,10 +268,10 @@ export class RegistryClient {
    * other answer is request()'s first response. Anything else (a TLS server's 400, a dropped
    * connection, silence) leaves it to ping(), without a second plain-http probe.
    */
-  private async loopbackFirstRequest(req: RegistryRequest, signal: AbortSignal | undefined): Promise<IncomingMessage | undefined> {
+  private async loopbackFirstRequest(req: RegistryRequest, signal: AbortSignal | undefined): Promise<HttpResponse | undefined> {
     if (!isLoopbackRegistry(this.registry) || this.plainHttpRefused || (req.method !== 'GET' && req.method !== 'HEAD') || req.body !== undefined || !req.path.startsWith('/v2/')) return undefined;
     const base = `http://${this.registry}`;
-    let res: IncomingMessage;
+    let res: HttpResponse;
     try {
       res = await this.send(new URL(req.path, base), req.method, { ...req.headers }, undefined, signal, Math.min(this.timeoutMs, PROBE_TIMEOUT_MS));
     } catch (err) {
@@ -319,7 +289,7 @@ export class RegistryClient {
     }
     this.baseUrl ??= base;
     // The body is read under the usual time limit, not the probe's.
-    res.socket?.setTimeout(this.timeoutMs);
+    res.setTimeout(this.timeoutMs);
     if (status === 401 || RETRY_STATUS.has(status)) {
       if (status === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
       drain(res);
@@ -334,8 +304,8 @@ export class RegistryClient {
    * with 400 or drops the connection; one that stays silent is given up after a few seconds).
    * Only an abort is thrown.
    */
-  private async probePlainHttp(base: string, signal: AbortSignal | undefined): Promise<IncomingMessage | undefined> {
-    let res: IncomingMessage;
+  private async probePlainHttp(base: string, signal: AbortSignal | undefined): Promise<HttpResponse | undefined> {
+    let res: HttpResponse;
     try {
       res = await this.send(new URL('/v2/', base), 'GET', {}, undefined, signal, Math.min(this.timeoutMs, PROBE_TIMEOUT_MS));
     } catch (err) {
@@ -352,13 +322,13 @@ export class RegistryClient {
   }
 
   private async withRetries(
-    attempt: () => Promise<IncomingMessage>,
+    attempt: () => Promise<HttpResponse>,
     what: string,
     replayable: boolean,
     signal: AbortSignal | undefined,
-  ): Promise<IncomingMessage> {
+  ): Promise<HttpResponse> {
     for (let i = 0; ; i++) {
-      let res: IncomingMessage;
+      let res: HttpResponse;
       try {
         res = await attempt();
       } catch (err) {
@@ -453,7 +423,7 @@ export class RegistryClient {
    * Sends a request with authentication, retries (when the body can be replayed) and redirects.
    * Returns any response with a status below 400 and 404; throws OciError for other failures.
    */
-  async request(req: RegistryRequest): Promise<IncomingMessage> {
+  async request(req: RegistryRequest): Promise<HttpResponse> {
     const signal = this.signalFor(req.signal);
     let early = this.baseUrl === undefined ? await this.loopbackFirstRequest(req, signal) : undefined;
     try {
@@ -512,7 +482,7 @@ export class RegistryClient {
   }
 
   /** Turns an error response into an OciError (reads a bounded part of the body). */
-  async failure(res: IncomingMessage, what: string): Promise<OciError> {
+  async failure(res: HttpResponse, what: string): Promise<OciError> {
     const status = res.statusCode ?? 0;
     if (status === 401) {
       drain(res);
@@ -543,7 +513,7 @@ export class RegistryClient {
   }
 }
 
-export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+export function header(headers: HttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
 }

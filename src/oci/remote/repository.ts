@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { VerifyingStream, descriptorFor, isDigest, verifyBytes } from '../digest.js';
 import { OciError, isOciError, throwIfAborted } from '../errors.js';
@@ -17,6 +16,7 @@ import {
 } from '../util.js';
 import { repositoryScope } from './auth.js';
 import { RegistryClient, drain, header, isRetryableError, readBody } from './client.js';
+import type { HttpResponse } from './http1.js';
 
 const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
 const MAX_TAG_PAGES = 10_000;
@@ -82,7 +82,7 @@ export class RemoteRepository implements Storage {
     return body.pipe(verifier);
   }
 
-  private async getBlob(desc: Descriptor, offset: number, what: string, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+  private async getBlob(desc: Descriptor, offset: number, what: string, signal: AbortSignal | undefined): Promise<HttpResponse> {
     const headers: Record<string, string> = {};
     if (offset > 0) headers['Range'] = `bytes=${offset}-`;
     const res = await this.client.request({ method: 'GET', path: this.path('blobs', desc.digest), headers, scopes: this.pull, signal, what });
@@ -282,7 +282,7 @@ export class RemoteRepository implements Storage {
     this.checkDigestHeader(put, desc, what);
   }
 
-  private checkDigestHeader(res: IncomingMessage, desc: Descriptor, what: string): void {
+  private checkDigestHeader(res: HttpResponse, desc: Descriptor, what: string): void {
     const returned = header(res.headers, 'docker-content-digest');
     if (returned && returned !== desc.digest) throw new OciError('DIGEST_MISMATCH', `${what}: the registry stored digest ${returned}`);
   }
@@ -470,24 +470,24 @@ export class RemoteRepository implements Storage {
  * the bytes already passed on are skipped).
  */
 class ResumingBody extends Readable {
-  private current: IncomingMessage | undefined;
+  private current: HttpResponse | undefined;
   private received = 0;
   private resumes = 0;
   private finished = false;
 
   constructor(
-    first: IncomingMessage,
+    first: HttpResponse,
     private readonly size: number,
     private readonly maxResumes: number,
     private readonly what: string,
-    private readonly reopen: (offset: number) => Promise<IncomingMessage>,
+    private readonly reopen: (offset: number) => Promise<HttpResponse>,
     private readonly signal: AbortSignal | undefined,
   ) {
     super({ highWaterMark: 1 << 20 });
     this.attach(first, 0);
   }
 
-  private attach(res: IncomingMessage, skipBytes: number): void {
+  private attach(res: HttpResponse, skipBytes: number): void {
     this.current = res;
     let skip = skipBytes;
     let settled = false;
