@@ -64,6 +64,18 @@ describe('retries', () => {
     expect(Number(/bytes=(\d+)-/.exec(gets[1]!.headers.range!)![1])).toBeGreaterThan(0);
   });
 
+  it('a connection cut in the middle of a small blob read whole (fetchBytes): asked for again, digest checked', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'cut', afterBytes: 500_000 } });
+    expectSameBytes(await viaProxy('faults/src').fetchBytes(layer0()), img.layerBytes[0]);
+    const gets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(layer0().digest));
+    expect(gets.map((r) => r.fault ?? 'ok')).toEqual(['cut', 'ok']);
+  });
+
+  it('a small blob that does not match its digest (fetchBytes): DIGEST_MISMATCH', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'corrupt' } });
+    await expectOciError(viaProxy('faults/src').fetchBytes(layer0()), 'DIGEST_MISMATCH');
+  });
+
   it('a connection reset during a streamed upload: the blob copy starts again and completes', async () => {
     proxy.inject({ method: 'PATCH', path: /\/blobs\/uploads\//, fault: { kind: 'reset' } });
     const dst = viaProxy(`faults/dst${++n}`);

@@ -21,6 +21,8 @@ import type { HttpResponse } from './http1.js';
 const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
 const MAX_TAG_PAGES = 10_000;
 const RECENT_MANIFESTS = 32;
+/** Blobs up to this size are read whole by fetchBytes (signatures, bundles, configs). */
+const SMALL_BLOB_BYTES = 4 * 1024 * 1024;
 /** At most this many referrer manifests are read to complete a registry's referrers listing. */
 const MAX_LISTING_REPAIRS = 1000;
 
@@ -98,7 +100,7 @@ export class RemoteRepository implements Storage {
     const max = opts?.maxBytes ?? (isManifest ? MAX_MANIFEST_BYTES : DEFAULT_MAX_BYTES);
     const what = `fetching ${isManifest ? 'manifest' : 'blob'} ${desc.digest} from ${this.location}`;
     if (desc.size > max) throw new OciError('TOO_LARGE', `${what}: ${desc.size} bytes exceeds the limit of ${max} bytes`);
-    if (!isManifest) return readAll(await this.fetch(desc, opts), max, what);
+    if (!isManifest) return desc.size <= SMALL_BLOB_BYTES ? this.fetchSmallBlob(desc, max, what, opts?.signal) : readAll(await this.fetch(desc, opts), max, what);
     const cached = this.recent.get(desc.digest);
     if (cached) return cached;
     const res = await this.client.request({
@@ -117,6 +119,26 @@ export class RemoteRepository implements Storage {
     verifyBytes(desc, bytes, what);
     this.remember(desc.digest, bytes);
     return bytes;
+  }
+
+  /**
+   * A small blob read whole: one response body, its digest checked, no stream pipeline. A body
+   * cut off is asked for again, as the resuming stream of fetch() would.
+   */
+  private async fetchSmallBlob(desc: Descriptor, max: number, what: string, signal: AbortSignal | undefined): Promise<Buffer> {
+    const retries = this.opts.retries ?? 4;
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.getBlob(desc, 0, what, signal);
+      let bytes: Buffer;
+      try {
+        bytes = await readBody(res, max, what);
+      } catch (err) {
+        if (attempt < retries && isRetryableError(err) && !signal?.aborted) continue;
+        throw err instanceof OciError ? err : new OciError('NETWORK', `${what}: ${(err as Error).message}`, { cause: err });
+      }
+      verifyBytes(desc, bytes, what);
+      return bytes;
+    }
   }
 
   async push(desc: Descriptor, content: Readable | Uint8Array, opts?: OpOptions): Promise<void> {
