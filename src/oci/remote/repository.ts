@@ -414,17 +414,30 @@ export class RemoteRepository implements Storage {
   async referrers(subject: Descriptor, opts?: ReferrersOptions): Promise<Descriptor[]> {
     const what = `listing referrers of ${subject.digest} in ${this.location}`;
     const query = opts?.artifactType ? `?artifactType=${encodeURIComponent(opts.artifactType)}` : '';
-    const res = await this.client.request({ method: 'GET', path: this.path('referrers', subject.digest) + query, headers: { Accept: MediaTypes.ociIndex }, scopes: this.pull, signal: opts?.signal, what });
+    // Not knowing yet whether the registry has the API, the referrers tag is read at the same
+    // time: a registry without the API then costs no extra round trip, one with it a small 404.
+    const fallback = this.referrersApi === undefined ? this.fallbackIndex(subject, opts) : undefined;
+    fallback?.catch(() => undefined);
+    let res: HttpResponse;
+    try {
+      res = await this.client.request({ method: 'GET', path: this.path('referrers', subject.digest) + query, headers: { Accept: MediaTypes.ociIndex }, scopes: this.pull, signal: opts?.signal, what });
+    } catch (err) {
+      await fallback?.catch(() => undefined);
+      throw err;
+    }
     let list: Descriptor[];
     const type = header(res.headers, 'content-type')?.split(';')[0]?.trim();
     if (res.statusCode === 200 && type === MediaTypes.ociIndex) {
       this.referrersApi = true;
       const bytes = await readBody(res, MAX_MANIFEST_BYTES, what);
+      await fallback?.catch(() => undefined);
       list = await this.completeListing((parseManifest(bytes, MediaTypes.ociIndex, what) as ImageIndex).manifests ?? [], what, opts);
     } else {
+      // A registry with the API never answers 404 here (distribution spec).
+      if (res.statusCode === 404) this.referrersApi = false;
       drain(res);
       // tag-schema indexes written by other tools list artifacts the same incomplete way
-      list = await this.completeListing((await this.fallbackIndex(subject, opts))?.index.manifests ?? [], what, opts);
+      list = await this.completeListing((await (fallback ?? this.fallbackIndex(subject, opts)))?.index.manifests ?? [], what, opts);
     }
     return opts?.artifactType ? list.filter((d) => d.artifactType === opts.artifactType) : list;
   }
