@@ -54,7 +54,9 @@ const RESPONSE_HIGH_WATER_MARK = 64 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[\r\n\0]/;
+// As node:http: control characters other than tab, and characters beyond latin1 (written as latin1,
+// U+010D U+010A would go out as CR LF), are refused.
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 /** Headers whose repeats are dropped, as node:http does; other repeats are joined with ", ". */
 const FIRST_WINS = new Set([
@@ -65,6 +67,10 @@ const FIRST_WINS = new Set([
 /** An error with a node-style `code`, so callers can tell resets from protocol errors. */
 function codedError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
+}
+
+function invalidStatusLine(line: string): Error {
+  return codedError(`invalid HTTP response status line ${JSON.stringify(line.slice(0, 100))}`, 'HPE_INVALID_CONSTANT');
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -319,6 +325,10 @@ class Connection {
     const end = buf.indexOf(HEAD_END, searchFrom);
     if (end < 0) {
       if (buf.length > MAX_HEAD_BYTES) throw codedError(`the response head exceeds ${MAX_HEAD_BYTES} bytes`, 'HPE_HEADER_OVERFLOW');
+      // A status line that is not HTTP fails once it is complete: a server that is not HTTP may
+      // send a banner and wait.
+      const eol = buf.indexOf(CRLF);
+      if (eol >= 0 && !STATUS_LINE.test(buf.toString('latin1', 0, eol))) throw invalidStatusLine(buf.toString('latin1', 0, eol));
       this.head = buf;
       return;
     }
@@ -326,7 +336,7 @@ class Connection {
     this.head = undefined;
     const lines = buf.toString('latin1', 0, end).split('\r\n');
     const status = STATUS_LINE.exec(lines[0] ?? '');
-    if (!status) throw codedError(`invalid HTTP response status line ${JSON.stringify((lines[0] ?? '').slice(0, 100))}`, 'HPE_INVALID_CONSTANT');
+    if (!status) throw invalidStatusLine(lines[0] ?? '');
     const minor = status[1] as string;
     const code = Number(status[2]);
     const headers: HttpHeaders = {};
@@ -492,7 +502,10 @@ class Connection {
     if (!ex) return;
     ex.cleanup();
     if (ex.response) {
-      if (!ex.response.complete && !ex.response.destroyed) ex.response.destroy(err);
+      // On the next turn: the caller gets the response a few microtasks after the head is parsed, and
+      // an error in the bytes that came with the head must not be emitted before it can listen.
+      const res = ex.response;
+      if (!res.complete && !res.destroyed) setImmediate(() => res.destroy(err));
     } else {
       // A kept-alive connection the server closed meanwhile: the request never reached it.
       const code = (err as NodeJS.ErrnoException).code;
