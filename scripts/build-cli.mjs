@@ -47,8 +47,42 @@ function onlyModule(keep) {
   };
 }
 
+/**
+ * commander's lib/command.js requires node:child_process at its top level (~2-3 ms of a short
+ * command's start-up) for executable subcommands only (`.command(name, description)` run as a
+ * separate program), which lading never declares. The require is made lazy: the module loads on
+ * the first `childProcess.spawn`. Fails the build when commander's code no longer has the exact
+ * pattern, so an upgrade cannot silently bring the cost back (or break the getter).
+ */
+function lazyCommanderChildProcess() {
+  const eager = "const childProcess = require('node:child_process');";
+  const lazy =
+    "let childProcessModule; const childProcess = { get spawn() { return (childProcessModule ??= require('node:child_process')).spawn; } };";
+  // Whether commander's command.js went through it (checked after each build).
+  const state = { applied: false };
+  const plugin = {
+    name: 'lading-lazy-commander-child-process',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        const fail = (why) => {
+          throw new Error(`${args.path}: ${why}; update lazyCommanderChildProcess in scripts/build-cli.mjs for this commander version`);
+        };
+        if (source.split(eager).length !== 2) fail(`expected exactly one top-level \`${eager}\``);
+        // The lazy object has spawn only: any other use of the module must be looked at first.
+        const other = source.match(/\bchildProcess\b(?!\.spawn\()[^\n]{0,20}/g) ?? [];
+        if (other.length !== 1) fail(`childProcess is used other than as childProcess.spawn(...): ${other.slice(1).join(', ')}`);
+        state.applied = true;
+        return { contents: source.replace(eager, lazy), loader: 'js' };
+      });
+    },
+  };
+  return { plugin, state };
+}
+
 async function bundle(name, keep) {
   const file = join(outDir, `${name}.cjs`);
+  const lazyCommander = lazyCommanderChildProcess();
   await build({
     entryPoints: [join(root, 'src', 'cli', 'main.ts')],
     outfile: file,
@@ -63,7 +97,7 @@ async function bundle(name, keep) {
     // import.meta.url (createRequire in output.ts) as the bundle's own URL.
     define: { 'import.meta.url': '__ladingBundleUrl' },
     banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [onlyModule(keep)],
+    plugins: [onlyModule(keep), lazyCommander.plugin],
     logLevel: 'warning',
     legalComments: 'none',
   });
@@ -71,6 +105,7 @@ async function bundle(name, keep) {
   // so line numbers stay the file's).
   const source = readFileSync(file, 'utf8');
   if (source.startsWith('#!')) writeFileSync(file, `//${source.slice(2)}`);
+  if (!lazyCommander.state.applied) throw new Error(`${file}: commander's lib/command.js was not rewritten by lazyCommanderChildProcess (is commander still bundled from there?)`);
   const dynamicImport = /\bimport\s*\(/.exec(source);
   if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
   return file;
