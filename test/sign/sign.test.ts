@@ -376,6 +376,10 @@ describe('attestations and tree', () => {
     expect(r.stderr).toMatch(/reading predicate .*broken\.json: not valid JSON/);
     const missing = await lading(['attest', '--key', 'cosign.key', '--predicate', 'nope.json', `${registry.host}/badpred:1`], { cwd: dir, env: env() });
     expect(missing.stderr).toMatch(/reading predicate .*nope\.json: no such file/);
+    writeFileSync(join(dir, 'huge.json'), Buffer.alloc(16 * 1024 * 1024 + 1, 0x20));
+    const huge = await lading(['attest', '--key', 'cosign.key', '--predicate', 'huge.json', `${registry.host}/badpred:1`], { cwd: dir, env: env() });
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toMatch(/reading predicate .*huge\.json: 16777217 bytes is over the 16777216-byte limit/);
   });
 });
 
