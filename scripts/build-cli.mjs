@@ -15,7 +15,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'cli', 'bundles');
@@ -48,32 +48,40 @@ function onlyModule(keep) {
 }
 
 /**
- * commander's lib/command.js requires node:child_process at its top level (~2-3 ms of a short
- * command's start-up) for executable subcommands only (`.command(name, description)` run as a
- * separate program), which lading never declares. The require is made lazy: the module loads on
- * the first `childProcess.spawn`. Fails the build when commander's code no longer has the exact
- * pattern, so an upgrade cannot silently bring the cost back (or break the getter).
+ * commander as the bundles want it, for start-up time:
+ * - lib/command.js requires node:child_process at its top level (~2-3 ms of a short command) for
+ *   executable subcommands only (`.command(name, description)` run as a separate program), which
+ *   lading never declares: the require is made lazy (the module loads on the first
+ *   `childProcess.spawn`). The build fails when commander's code no longer has the exact pattern,
+ *   so an upgrade cannot silently bring the cost back (or break the getter).
+ * - its files are bundled without their comments (JSDoc, a third of commander's ~125 KB): every
+ *   command reads its bundle whole, ~4 µs per KB. (A minified file is re-printed by the bundler,
+ *   so commander keeps its line structure; lading's own comments stay.)
  */
-function lazyCommanderChildProcess() {
+function commanderForStartup() {
   const eager = "const childProcess = require('node:child_process');";
   const lazy =
     "let childProcessModule; const childProcess = { get spawn() { return (childProcessModule ??= require('node:child_process')).spawn; } };";
   // Whether commander's command.js went through it (checked after each build).
   const state = { applied: false };
   const plugin = {
-    name: 'lading-lazy-commander-child-process',
+    name: 'lading-commander-for-startup',
     setup(b) {
-      b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
-        const source = readFileSync(args.path, 'utf8');
-        const fail = (why) => {
-          throw new Error(`${args.path}: ${why}; update lazyCommanderChildProcess in scripts/build-cli.mjs for this commander version`);
-        };
-        if (source.split(eager).length !== 2) fail(`expected exactly one top-level \`${eager}\``);
-        // The lazy object has spawn only: any other use of the module must be looked at first.
-        const other = source.match(/\bchildProcess\b(?!\.spawn\()[^\n]{0,20}/g) ?? [];
-        if (other.length !== 1) fail(`childProcess is used other than as childProcess.spawn(...): ${other.slice(1).join(', ')}`);
-        state.applied = true;
-        return { contents: source.replace(eager, lazy), loader: 'js' };
+      b.onLoad({ filter: /[\\/]node_modules[\\/]commander[\\/](index|lib[\\/][a-zA-Z]+)\.js$/ }, async (args) => {
+        let source = readFileSync(args.path, 'utf8');
+        if (/[\\/]lib[\\/]command\.js$/.test(args.path)) {
+          const fail = (why) => {
+            throw new Error(`${args.path}: ${why}; update commanderForStartup in scripts/build-cli.mjs for this commander version`);
+          };
+          if (source.split(eager).length !== 2) fail(`expected exactly one top-level \`${eager}\``);
+          // The lazy object has spawn only: any other use of the module must be looked at first.
+          const other = source.match(/\bchildProcess\b(?!\.spawn\()[^\n]{0,20}/g) ?? [];
+          if (other.length !== 1) fail(`childProcess is used other than as childProcess.spawn(...): ${other.slice(1).join(', ')}`);
+          source = source.replace(eager, lazy);
+          state.applied = true;
+        }
+        const { code } = await transform(source, { loader: 'js', minifyWhitespace: true, legalComments: 'none', sourcefile: args.path });
+        return { contents: code, loader: 'js' };
       });
     },
   };
@@ -82,7 +90,7 @@ function lazyCommanderChildProcess() {
 
 async function bundle(name, keep) {
   const file = join(outDir, `${name}.cjs`);
-  const lazyCommander = lazyCommanderChildProcess();
+  const commander = commanderForStartup();
   await build({
     entryPoints: [join(root, 'src', 'cli', 'main.ts')],
     outfile: file,
@@ -97,7 +105,7 @@ async function bundle(name, keep) {
     // import.meta.url (createRequire in output.ts) as the bundle's own URL.
     define: { 'import.meta.url': '__ladingBundleUrl' },
     banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [onlyModule(keep), lazyCommander.plugin],
+    plugins: [onlyModule(keep), commander.plugin],
     logLevel: 'warning',
     legalComments: 'none',
   });
@@ -105,7 +113,7 @@ async function bundle(name, keep) {
   // so line numbers stay the file's).
   const source = readFileSync(file, 'utf8');
   if (source.startsWith('#!')) writeFileSync(file, `//${source.slice(2)}`);
-  if (!lazyCommander.state.applied) throw new Error(`${file}: commander's lib/command.js was not rewritten by lazyCommanderChildProcess (is commander still bundled from there?)`);
+  if (!commander.state.applied) throw new Error(`${file}: commander's lib/command.js was not rewritten by commanderForStartup (is commander still bundled from there?)`);
   const dynamicImport = /\bimport\s*\(/.exec(source);
   if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
   return file;
