@@ -9,13 +9,13 @@
 // cached, saves the module resolution and compilation of ~40 files (see bench/verify.ts).
 // npm dependencies other than commander stay external: they are loaded from node_modules by the
 // commands that need them (the kube client, yaml, tar-stream, noble, ...).
-import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
+import { startWarmUpRegistry } from './warm-up-registry.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'cli', 'bundles');
@@ -47,8 +47,50 @@ function onlyModule(keep) {
   };
 }
 
+/**
+ * commander as the bundles want it, for start-up time:
+ * - lib/command.js requires node:child_process at its top level (~2-3 ms of a short command) for
+ *   executable subcommands only (`.command(name, description)` run as a separate program), which
+ *   lading never declares: the require is made lazy (the module loads on the first
+ *   `childProcess.spawn`). The build fails when commander's code no longer has the exact pattern,
+ *   so an upgrade cannot silently bring the cost back (or break the getter).
+ * - its files are bundled without their comments (JSDoc, a third of commander's ~125 KB): every
+ *   command reads its bundle whole, ~4 µs per KB. (A minified file is re-printed by the bundler,
+ *   so commander keeps its line structure; lading's own comments stay.)
+ */
+function commanderForStartup() {
+  const eager = "const childProcess = require('node:child_process');";
+  const lazy =
+    "let childProcessModule; const childProcess = { get spawn() { return (childProcessModule ??= require('node:child_process')).spawn; } };";
+  // Whether commander's command.js went through it (checked after each build).
+  const state = { applied: false };
+  const plugin = {
+    name: 'lading-commander-for-startup',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]commander[\\/](index|lib[\\/][a-zA-Z]+)\.js$/ }, async (args) => {
+        let source = readFileSync(args.path, 'utf8');
+        if (/[\\/]lib[\\/]command\.js$/.test(args.path)) {
+          const fail = (why) => {
+            throw new Error(`${args.path}: ${why}; update commanderForStartup in scripts/build-cli.mjs for this commander version`);
+          };
+          if (source.split(eager).length !== 2) fail(`expected exactly one top-level \`${eager}\``);
+          // The lazy object has spawn only: any other use of the module must be looked at first.
+          const other = source.match(/\bchildProcess\b(?!\.spawn\()[^\n]{0,20}/g) ?? [];
+          if (other.length !== 1) fail(`childProcess is used other than as childProcess.spawn(...): ${other.slice(1).join(', ')}`);
+          source = source.replace(eager, lazy);
+          state.applied = true;
+        }
+        const { code } = await transform(source, { loader: 'js', minifyWhitespace: true, legalComments: 'none', sourcefile: args.path });
+        return { contents: code, loader: 'js' };
+      });
+    },
+  };
+  return { plugin, state };
+}
+
 async function bundle(name, keep) {
   const file = join(outDir, `${name}.cjs`);
+  const commander = commanderForStartup();
   await build({
     entryPoints: [join(root, 'src', 'cli', 'main.ts')],
     outfile: file,
@@ -63,7 +105,7 @@ async function bundle(name, keep) {
     // import.meta.url (createRequire in output.ts) as the bundle's own URL.
     define: { 'import.meta.url': '__ladingBundleUrl' },
     banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [onlyModule(keep)],
+    plugins: [onlyModule(keep), commander.plugin],
     logLevel: 'warning',
     legalComments: 'none',
   });
@@ -71,6 +113,7 @@ async function bundle(name, keep) {
   // so line numbers stay the file's).
   const source = readFileSync(file, 'utf8');
   if (source.startsWith('#!')) writeFileSync(file, `//${source.slice(2)}`);
+  if (!commander.state.applied) throw new Error(`${file}: commander's lib/command.js was not rewritten by commanderForStartup (is commander still bundled from there?)`);
   const dynamicImport = /\bimport\s*\(/.exec(source);
   if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
   return file;
@@ -110,34 +153,52 @@ for (const argv of [[], ['--help'], ['help'], ['nope'], ...commandModules.flatMa
 
 // Code caches: each bundle runs a command in a child process that writes the cache on exit, so
 // the functions that command compiled are in it. --help for most; the sign bundle runs `verify`
-// (the short command people time) up to its first request, to a loopback port where nothing
-// listens, with a throwaway key: the key loading, the library's start-up and the registry client
-// are compiled too.
+// (the short command people time) against a loopback registry holding an image signed both ways
+// (scripts/warm-up-registry.mjs), so that everything a verification runs is compiled, from the
+// key loading to the printed claims; the build fails if that verification does not succeed.
+/** Runs `lading argv` from bundle `name` in a child process that writes the bundle's code cache. */
+function warmUp(name, argv) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argv)})`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env['PATH'] ?? '', HOME: warmDir },
+      timeout: 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolvePromise({ status, stdout, stderr }));
+  });
+}
+
 const warmDir = mkdtempSync(join(tmpdir(), 'lading-build-cli-'));
+const registry = await startWarmUpRegistry(join(root, 'dist'), warmDir);
 try {
-  const pub = join(warmDir, 'warm-up.pub');
-  writeFileSync(pub, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }));
   // artifact: `push artifact` packages a small directory (file walk, tar, gzip, digests) before
-  // it fails on the same refused connection.
+  // it fails on a refused connection.
   const files = join(warmDir, 'files');
   mkdirSync(files);
   writeFileSync(join(files, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: warm-up\ndata:\n  a: b\n');
   const warmUps = {
-    sign: ['verify', '--key', pub, '127.0.0.1:1/lading/warm-up:0'],
+    sign: ['verify', '--key', registry.publicKeyPath, registry.reference],
     artifact: ['push', 'artifact', 'oci://127.0.0.1:1/lading/warm-up:0', '--path', files],
   };
   for (const name of ['all', ...names]) {
     const verb = Object.keys(verbs).find((v) => verbs[v] === name);
     const argv = warmUps[name] ?? (verb ? [verb, '--help'] : ['--help']);
     const cache = join(outDir, `${name}.cjs.v8cache`);
-    const child = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argv)})`], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '', HOME: warmDir },
-      timeout: 60_000,
-    });
-    if (!existsSync(cache)) throw new Error(`writing ${cache} (lading ${argv.join(' ')}) failed: ${child.error?.message ?? String(child.stderr)}`);
+    const run = await warmUp(name, argv);
+    if (!existsSync(cache)) throw new Error(`writing ${cache} (lading ${argv.join(' ')}) failed: ${run.stderr}`);
+    if (name === 'sign') {
+      // Both signatures (classic and bundle) verified: the cache covers both paths.
+      const claims = run.status === 0 ? JSON.parse(run.stdout) : [];
+      if (claims.length !== 2) throw new Error(`writing ${cache}: lading ${argv.join(' ')} did not verify both signatures (exit ${run.status}): ${run.stderr}${run.stdout}`);
+    }
   }
 } finally {
+  await registry.close();
   rmSync(warmDir, { recursive: true, force: true });
 }
 process.stdout.write(`built ${launcherOut} and ${names.length + 1} bundles in ${outDir}\n`);

@@ -2,9 +2,6 @@
 import { run } from './program.js';
 import { defaultIO } from './output.js';
 
-const controller = new AbortController();
-process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-
 /**
  * Exits as soon as the command is done: a natural exit first tears down the environment and the
  * heap, a few ms of a short command's wall time. Output still queued (an asynchronous pipe) is

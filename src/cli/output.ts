@@ -49,9 +49,10 @@ export function renderJSON(data: unknown): string {
 }
 
 // yaml is loaded on first use: most commands never print YAML, and start-up time matters.
-const requireLazily = createRequire(import.meta.url);
+let requireLazily: NodeJS.Require | undefined;
 
 export function renderYAML(data: unknown): string {
+  requireLazily ??= createRequire(import.meta.url);
   const { stringify } = requireLazily('yaml') as typeof import('yaml');
   return stringify(data, { lineWidth: 0 });
 }

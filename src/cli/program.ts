@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { LadingError, UsageError, describeError } from '../errors.js';
 import type { CliIO } from './output.js';
-import { loadCommandModules } from './commands/index.js';
+import { knownVerb, loadCommandModules } from './commands/index.js';
 import { ExitStatus } from './util.js';
 import type { CommandModule } from './util.js';
 
@@ -10,7 +10,8 @@ export { ExitStatus };
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(io: CliIO, modules: readonly CommandModule[]): Command {
+/** The program with the commands of `modules`; with `verb`, those of that verb may be all it has. */
+export function buildProgram(io: CliIO, modules: readonly CommandModule[], verb?: string): Command {
   const program = new Command('lading')
     .description('Ship Kubernetes applications through OCI registries: build, package, sign, verify, apply.')
     .version(VERSION, '--version', 'print the version')
@@ -20,7 +21,7 @@ export function buildProgram(io: CliIO, modules: readonly CommandModule[]): Comm
       writeErr: (s) => io.stderr.write(s),
     })
     .exitOverride();
-  for (const mod of modules) mod(program, io);
+  for (const mod of modules) mod(program, io, verb);
   // Every command exits through run() rather than process.exit.
   const override = (cmd: Command) => {
     cmd.exitOverride();
@@ -34,7 +35,7 @@ export function buildProgram(io: CliIO, modules: readonly CommandModule[]): Comm
 /** Runs the CLI with the given arguments (without node and script), returns the exit code. */
 export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
-    const program = buildProgram(io, await loadCommandModules(argv));
+    const program = buildProgram(io, await loadCommandModules(argv), knownVerb(argv));
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {

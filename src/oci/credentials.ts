@@ -1,9 +1,19 @@
-import { spawn } from 'node:child_process';
+import type * as childProcess from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type * as fsPromises from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciError } from './errors.js';
+
+// This module is on the start-up path of every registry command (the CLI's registry flags build
+// a DockerConfigStore), so it loads nothing at the top level that most runs never use:
+// node:child_process only when a credential helper runs, node:os only without HOME, and
+// node:fs/promises only to write the config (login/logout). The config is one small file,
+// read synchronously (a thread-pool round trip costs more than the read).
+let childProcessModule: typeof childProcess | undefined;
+const loadChildProcess = (): typeof childProcess => (childProcessModule ??= process.getBuiltinModule('node:child_process'));
+const loadFsPromises = (): typeof fsPromises => process.getBuiltinModule('node:fs/promises');
+const homedir = (): string => process.getBuiltinModule('node:os').homedir();
 
 /** Credentials for one registry. */
 export interface Credential {
@@ -66,11 +76,37 @@ function normaliseRegistryKey(key: string): string {
   return k;
 }
 
+/** Reads `path` whole, or returns undefined as soon as it proves larger than `max` bytes. */
+function readFileBounded(path: string, max: number): Buffer | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size > max) return undefined;
+    // One byte beyond the size: the read that returns 0 (end of file) needs room to be tried.
+    let buf = Buffer.allocUnsafe(size + 1);
+    let length = 0;
+    for (;;) {
+      if (length === buf.length) {
+        // The file grew since fstat (or has no size, like a pipe).
+        if (length > max) return undefined;
+        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, max + 1));
+        buf.copy(bigger, 0, 0, length);
+        buf = bigger;
+      }
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) return buf.subarray(0, length);
+      length += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function readConfigFile(path: string): Promise<DockerConfigFile> {
   let text: string;
   try {
-    const buf = await readFile(path);
-    if (buf.length > maxConfigBytes) throw new OciError('TOO_LARGE', `reading ${path}: larger than ${maxConfigBytes} bytes`);
+    const buf = readFileBounded(path, maxConfigBytes);
+    if (buf === undefined) throw new OciError('TOO_LARGE', `reading ${path}: larger than ${maxConfigBytes} bytes`);
     text = buf.toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
@@ -91,7 +127,7 @@ async function readConfigFile(path: string): Promise<DockerConfigFile> {
 async function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv): Promise<string> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(program, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = loadChildProcess().spawn(program, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let outLen = 0;
     let errText = '';
@@ -195,6 +231,7 @@ export function loadDockerConfig(opts?: DockerConfigOptions): DockerConfigStore 
 }
 
 async function writeConfigAtomically(path: string, config: DockerConfigFile): Promise<void> {
+  const { chmod, mkdir, rename, rm, writeFile } = loadFsPromises();
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;

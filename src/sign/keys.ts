@@ -1,8 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair as generateKeyPairCb, randomBytes, scrypt as scryptCb, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SignError } from './errors.js';
+import { loadFsPromises, readRegularFile } from './files.js';
 
 /** PEM type cosign (v2.0+) writes for its encrypted private keys. */
 export const SIGSTORE_PRIVATE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
@@ -253,16 +253,26 @@ function rawEd25519(spki: Buffer): Uint8Array {
   return new Uint8Array(spki.subarray(spki.length - 32));
 }
 
+/**
+ * The SPKI DER, the PEM and the hint are computed on first use: verifying an ECDSA or RSA
+ * signature needs none of them (`lading verify` makes this key while it waits for the registry).
+ */
 function makeVerificationKey(publicKey: KeyObject, source: string): VerificationKey {
   const algorithm = algorithmOf(publicKey, source);
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
-  const hint = createHash('sha256').update(spki).digest('base64');
   const hashes: Array<string | null> = algorithm === 'ed25519' ? [null] : Array.from(new Set([defaultHash(algorithm), 'sha256']));
+  let spkiDer: Buffer | undefined;
+  let pem: string | undefined;
+  let keyHint: string | undefined;
+  const spki = (): Buffer => (spkiDer ??= publicKey.export({ type: 'spki', format: 'der' }));
   return {
     algorithm,
     publicKey,
-    publicKeyPem: encodePem('PUBLIC KEY', spki),
-    hint,
+    get publicKeyPem() {
+      return (pem ??= encodePem('PUBLIC KEY', spki()));
+    },
+    get hint() {
+      return (keyHint ??= createHash('sha256').update(spki()).digest('base64'));
+    },
     source,
     async verify(data, signature) {
       for (const hash of hashes) if (verifyWithHash(algorithm, publicKey, hash, data, signature)) return true;
@@ -270,7 +280,7 @@ function makeVerificationKey(publicKey: KeyObject, source: string): Verification
       const ed25519ph = await loadEd25519ph();
       try {
         // zip215: false: RFC 8032's decoding rules (canonical point encodings), not ZIP-215's looser ones.
-        return ed25519ph.verify(signature, data, rawEd25519(spki), { zip215: false });
+        return ed25519ph.verify(signature, data, rawEd25519(spki()), { zip215: false });
       } catch {
         return false;
       }
@@ -283,27 +293,20 @@ function makeSigningKey(privateKey: KeyObject, source: string): SigningKey {
   const verifier = makeVerificationKey(publicKey, source);
   const hash = defaultHash(verifier.algorithm);
   const ecdsa = verifier.algorithm.startsWith('ecdsa');
-  return {
-    ...verifier,
-    sign(data) {
+  // Added to the verifier itself (a spread would copy its lazy getters' values).
+  return Object.assign(verifier, {
+    sign(data: Uint8Array): Buffer {
       return ecdsa ? cryptoSign(hash, data, { key: privateKey, dsaEncoding: 'der' }) : cryptoSign(hash, data, privateKey);
     },
-    verifiesAsSigned(data, signature) {
+    verifiesAsSigned(data: Uint8Array, signature: Uint8Array): boolean {
       return verifyWithHash(verifier.algorithm, publicKey, hash, data, signature);
     },
-  };
+  });
 }
 
-async function readKeyFile(path: string, what: string): Promise<string> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new SignError('KEY_INVALID', `${what}: not a regular file`);
-    if (info.size > MAX_KEY_FILE_BYTES) throw new SignError('KEY_INVALID', `${what}: ${info.size} bytes is too large for a key file`);
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (err instanceof SignError) throw err;
-    throw new SignError('KEY_INVALID', `${what}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
-  }
+/** Reads a key file: small, read synchronously (see readRegularFile). */
+function readKeyFile(path: string, what: string): string {
+  return readRegularFile(path, { max: MAX_KEY_FILE_BYTES, code: 'KEY_INVALID', what, tooLarge: (size) => `${size} bytes is too large for a key file` }).toString('utf8');
 }
 
 export interface LoadPrivateKeyOptions extends PasswordOptions {
@@ -317,7 +320,7 @@ export interface LoadPrivateKeyOptions extends PasswordOptions {
  */
 export async function loadPrivateKey(path: string, opts: LoadPrivateKeyOptions = {}): Promise<SigningKey> {
   const what = `reading private key ${path}`;
-  const text = await readKeyFile(path, what);
+  const text = readKeyFile(path, what);
   return parsePrivateKey(text, { ...opts, keyPath: path });
 }
 
@@ -368,7 +371,7 @@ export async function parsePrivateKey(pem: string, opts: LoadPrivateKeyOptions &
 /** Loads a PEM public key (SPKI `PUBLIC KEY`, or `RSA PUBLIC KEY`) for verification. */
 export async function loadPublicKey(path: string): Promise<VerificationKey> {
   const what = `reading public key ${path}`;
-  const text = await readKeyFile(path, what);
+  const text = readKeyFile(path, what);
   return parsePublicKey(text, path);
 }
 
@@ -409,6 +412,7 @@ export interface GenerateKeyPairResult {
 
 /** Writes `content` to `path` atomically (temp file beside it, then rename) with `mode`. */
 async function writeFileAtomic(path: string, content: string, mode: number, force: boolean): Promise<void> {
+  const { chmod, open, rename, rm, stat } = loadFsPromises();
   if (!force) {
     try {
       await stat(path);
@@ -445,6 +449,7 @@ export async function generateKeyPair(opts: GenerateKeyPairOptions = {}): Promis
   const dir = resolve(opts.dir ?? process.cwd());
   const privateKeyPath = resolve(dir, `${prefix}.key`);
   const publicKeyPath = resolve(dir, `${prefix}.pub`);
+  const { rm, stat } = loadFsPromises();
   if (!opts.force) {
     for (const p of [privateKeyPath, publicKeyPath]) {
       const exists = await stat(p).then(

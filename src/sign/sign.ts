@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
 import { fetchManifest, sha256Digest, type Descriptor, type Storage } from '../oci/index.js';
 import { appendAttached, attachmentTag, bundleReferrers, childManifests, fetchBundleLayer, pushBundleReferrer, readAttached, MAX_PAYLOAD_BYTES } from './attached.js';
 import { SignError } from './errors.js';
+import { readRegularFile } from './files.js';
 import {
   COSIGN_SIGN_PREDICATE_TYPE,
   DSSE_MEDIA_TYPE,
@@ -197,17 +197,13 @@ export interface AttestResult {
 
 const MAX_PREDICATE_BYTES = MAX_PAYLOAD_BYTES / 2;
 
-async function readPredicate(path: string): Promise<Buffer> {
-  const what = `reading predicate ${path}`;
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new SignError('INVALID_PREDICATE', `${what}: not a regular file`);
-    if (info.size > MAX_PREDICATE_BYTES) throw new SignError('INVALID_PREDICATE', `${what}: ${info.size} bytes is over the ${MAX_PREDICATE_BYTES}-byte limit`);
-    return await readFile(path);
-  } catch (err) {
-    if (err instanceof SignError) throw err;
-    throw new SignError('INVALID_PREDICATE', `${what}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
-  }
+function readPredicate(path: string): Buffer {
+  return readRegularFile(path, {
+    max: MAX_PREDICATE_BYTES,
+    code: 'INVALID_PREDICATE',
+    what: `reading predicate ${path}`,
+    tooLarge: (size) => `${size} bytes is over the ${MAX_PREDICATE_BYTES}-byte limit`,
+  });
 }
 
 /**
@@ -217,7 +213,7 @@ async function readPredicate(path: string): Promise<Buffer> {
 export async function attest(reference: string, opts: AttestOptions): Promise<AttestResult> {
   const format = parseFormat(opts.format);
   const type = opts.type ?? 'custom';
-  const predicate = await readPredicate(opts.predicate);
+  const predicate = readPredicate(opts.predicate);
   const key = await signingKey(opts.key, opts);
   const target = await resolveTarget(reference, opts);
   const digest = target.descriptor.digest;

@@ -198,14 +198,19 @@ export async function verify(reference: string, opts: VerifyOptions): Promise<Ve
   const target = await pendingTarget;
   const what = `verifying ${target.display}`;
   const signal = opts.signal;
-  const [classicRead, listed] = await Promise.all([readClassic(target, 'sig', what, signal), listBundles(target, what, signal)]);
-  const image = classicRead.image;
-  const referrers = listed.referrers;
+  // Classic layers are verified as soon as the .sig manifest is read, while the bundles are
+  // still being listed (and the other way round); the results keep the order classic, bundles.
+  const [[classicRead, classic], [listed, bundles]] = await Promise.all([
+    readClassic(target, 'sig', what, signal).then(async (read) => {
+      const image = read.image;
+      return [read, image ? await mapLimit(image.manifest.layers, CONCURRENCY, (layer) => verifyClassicLayer(target.storage, image, layer, target, key, opts.annotations, signal)) : []] as const;
+    }),
+    listBundles(target, what, signal).then(async (list) => {
+      const signReferrers = list.referrers.filter((r) => !r.predicateType || r.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
+      return [list, await mapLimit(signReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal))] as const;
+    }),
+  ]);
   const early = [classicRead.failure, listed.failure].filter((f): f is RejectedSignature => f !== undefined);
-  const signReferrers = referrers.filter((r) => !r.predicateType || r.predicateType === COSIGN_SIGN_PREDICATE_TYPE);
-  const layers = image?.manifest.layers ?? [];
-  const classic = image ? await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicLayer(target.storage, image, layer, target, key, opts.annotations, signal)) : [];
-  const bundles = await mapLimit(signReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal));
   const signatures: VerifiedSignature[] = [];
   const rejected: RejectedSignature[] = [...early];
   for (const c of classic) ('payload' in c ? signatures.push(c) : rejected.push(c));
@@ -277,22 +282,33 @@ async function verifyClassicAttestation(storage: Storage, image: AttachedImage, 
  * --key` does (classic `.att` layers and bundle referrers), keeping those of `type`.
  */
 export async function verifyAttestation(reference: string, opts: VerifyAttestationOptions): Promise<VerifyAttestationResult> {
+  // As in verify: the key is read while the reference resolves; a key error still comes first.
+  const pendingTarget = resolveTarget(reference, opts);
+  pendingTarget.catch(() => undefined);
   const key = await verificationKey(opts.key);
   const typeName = opts.type ?? DEFAULT_ATTESTATION_TYPE;
   const wantType = predicateTypeURI(typeName);
   const typeShown = typeName === wantType ? wantType : `${typeName} (${wantType})`;
-  const target = await resolveTarget(reference, opts);
+  const target = await pendingTarget;
   const what = `verifying attestations of ${target.display}`;
   const signal = opts.signal;
-  const [classicRead, listed] = await Promise.all([readClassic(target, 'att', what, signal), listBundles(target, what, signal)]);
+  // As in verify: each kind is verified as soon as it is listed.
+  const [[classicRead, classic], [listed, bundles]] = await Promise.all([
+    readClassic(target, 'att', what, signal).then(async (read) => {
+      const image = read.image;
+      if (!image) return [read, []] as const;
+      const layers = image.manifest.layers.filter((l) => !l.annotations?.['predicateType'] || l.annotations['predicateType'] === wantType);
+      return [read, await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicAttestation(target.storage, image, layer, target, key, opts.annotations, signal))] as const;
+    }),
+    listBundles(target, what, signal).then(async (list) => {
+      // The sign statement is a signature, not an attestation.
+      const attReferrers = list.referrers.filter((r) => r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && (!r.predicateType || r.predicateType === wantType));
+      return [list, await mapLimit(attReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal))] as const;
+    }),
+  ]);
   const image = classicRead.image;
   const referrers = listed.referrers;
   const early = [classicRead.failure, listed.failure].filter((f): f is RejectedSignature => f !== undefined);
-  // The sign statement is a signature, not an attestation.
-  const attReferrers = referrers.filter((r) => r.predicateType !== COSIGN_SIGN_PREDICATE_TYPE && (!r.predicateType || r.predicateType === wantType));
-  const layers = (image?.manifest.layers ?? []).filter((l) => !l.annotations?.['predicateType'] || l.annotations['predicateType'] === wantType);
-  const classic = image ? await mapLimit(layers, CONCURRENCY, (layer) => verifyClassicAttestation(target.storage, image, layer, target, key, opts.annotations, signal)) : [];
-  const bundles = await mapLimit(attReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal));
   const verified: VerifiedAttestation[] = [];
   const rejected: RejectedSignature[] = [...early];
   for (const c of classic) ('reason' in c ? rejected.push(c) : verified.push(c));

@@ -2,7 +2,7 @@
 // caches of scripts/build-cli.mjs) run as a process, as users run it: against a real registry,
 // with a signature made by the real cosign and one made by lading.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,21 @@ describe('the installed lading command', () => {
       const claims = JSON.parse(r.stdout) as Array<{ critical: { image: { 'docker-manifest-digest': string } } }>;
       expect(claims.map((c) => c.critical.image['docker-manifest-digest'])).toEqual([digest]);
     }
+  });
+
+  it('verify loads no Node module it does not use (child_process, fs/promises, os)', async () => {
+    await pushRandomImage(openRepository(`${registry.host}/bin/modules`), { tag: '1.0.0' });
+    const ref = `${registry.host}/bin/modules:1.0.0`;
+    await sign(ref, { key: join(tmp.path, 'cosign.key'), password: '' });
+    // A preload (not a V8 flag: the code caches stay valid) lists the built-in modules at exit.
+    const preload = join(tmp.path, 'modules.cjs');
+    const list = join(tmp.path, 'modules.json');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(process.moduleLoadList)));\n`);
+    const r = await run(process.execPath, ['-r', preload, bin, 'verify', '--key', join(tmp.path, 'cosign.pub'), ref], env);
+    expect(r.code, r.stderr).toBe(0);
+    const loaded = (JSON.parse(readFileSync(list, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+    expect(loaded).toContain('crypto');
+    for (const unused of ['child_process', 'fs/promises', 'os']) expect(loaded, unused).not.toContain(unused);
   });
 
   it('fails with exit 1 and the reason on a wrong key, 2 on bad usage', async () => {

@@ -3,6 +3,7 @@
 // auth, verifying JWTs from the small token server in token-server.ts). Credentials come from
 // docker config files and a docker-credential-* helper, as users have them.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StaticCredentials, loadDockerConfig, login, openRepository, type RegistryOptions } from '../../src/oci/index.js';
@@ -185,5 +186,57 @@ describe('bearer tokens', () => {
   it('anonymous: the token carries no access, so the registry says 401 with a login hint', async () => {
     const repo = openRepository(`${reg.host}/team/app`, { credentials: new StaticCredentials({}), retryBaseMs: 10 });
     await expectOciError(repo.listTags(), 'UNAUTHORIZED', /lading login/);
+  });
+});
+
+describe('docker config file', () => {
+  const configIn = (name: string, content: string | Buffer): string => {
+    const dir = join(tmp.path, `config-${name}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), content);
+    return dir;
+  };
+
+  it('a missing or empty config means no credentials', async () => {
+    expect(await loadDockerConfig({ configDir: join(tmp.path, 'no-such-dir') }).get('registry.example')).toBeUndefined();
+    expect(await loadDockerConfig({ configDir: configIn('empty', '') }).get('registry.example')).toBeUndefined();
+  });
+
+  it('reads auths, matching the registry however the key is spelt', async () => {
+    const dir = configIn('auths', JSON.stringify({ auths: { 'https://registry.example/v2/': { auth: Buffer.from('u1:p:w').toString('base64') }, 'https://index.docker.io/v1/': { username: 'hub', password: 'pw' } } }));
+    const store = loadDockerConfig({ configDir: dir });
+    expect(await store.get('registry.example')).toEqual({ username: 'u1', password: 'p:w' });
+    expect(await store.get('docker.io')).toEqual({ username: 'hub', password: 'pw' });
+  });
+
+  it('finds config.json under $DOCKER_CONFIG, else $HOME/.docker', () => {
+    expect(loadDockerConfig({ env: { DOCKER_CONFIG: '/d', HOME: '/h' } }).path).toBe('/d/config.json');
+    expect(loadDockerConfig({ env: { HOME: '/h' } }).path).toBe('/h/.docker/config.json');
+    expect(loadDockerConfig({ env: {} }).path).toBe(join(homedir(), '.docker', 'config.json'));
+  });
+
+  it('refuses a config over 4 MiB, naming the file', async () => {
+    const dir = configIn('huge', Buffer.alloc(4 * 1024 * 1024 + 1, 0x20));
+    await expectOciError(loadDockerConfig({ configDir: dir }).get('registry.example'), 'TOO_LARGE', new RegExp(`reading ${join(dir, 'config.json')}: larger than 4194304 bytes`));
+    // At the limit it is read (and is blank).
+    writeFileSync(join(dir, 'config.json'), Buffer.alloc(4 * 1024 * 1024, 0x20));
+    expect(await loadDockerConfig({ configDir: dir }).get('registry.example')).toBeUndefined();
+  });
+
+  it('invalid JSON or a directory in its place: an error naming the file', async () => {
+    const bad = configIn('bad', '{"auths": ');
+    await expectOciError(loadDockerConfig({ configDir: bad }).get('registry.example'), 'CREDENTIALS', new RegExp(`reading docker config ${join(bad, 'config.json')}: invalid JSON`));
+    const dirInstead = join(tmp.path, 'config-dir', 'config.json');
+    mkdirSync(dirInstead, { recursive: true });
+    await expectOciError(loadDockerConfig({ configDir: join(tmp.path, 'config-dir') }).get('registry.example'), 'CREDENTIALS', new RegExp(`reading docker config ${dirInstead}: EISDIR`));
+  });
+
+  it('a credential helper that is not installed: an error saying so', async () => {
+    const dir = configIn('missing-helper', JSON.stringify({ credsStore: 'lading-no-such-helper' }));
+    await expectOciError(
+      loadDockerConfig({ configDir: dir, env: { PATH: tmp.path } }).get('registry.example'),
+      'CREDENTIALS',
+      /running credential helper docker-credential-lading-no-such-helper get: .*\(is docker-credential-lading-no-such-helper installed and on PATH\?\)/,
+    );
   });
 });

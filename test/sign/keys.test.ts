@@ -1,4 +1,5 @@
-import { generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -113,6 +114,41 @@ describe('loading keys', () => {
     await expectCode(loadPrivateKey(join(dir, 'missing.key'), { password: '' }), 'KEY_INVALID', /missing\.key: no such file/);
     await expectCode(loadPrivateKey(join(fixtures, 'legacy-cosign.pub'), { password: '' }), 'KEY_INVALID', /this is a public key/);
     await expectCode(loadPublicKey(join(fixtures, 'legacy-cosign.key')), 'KEY_INVALID', /this is a private key/);
+  });
+
+  it('reads key files of up to 64 KiB that are regular files, naming the file otherwise', async () => {
+    const dir = tempDir();
+    const pem = readFileSync(join(fixtures, 'legacy-cosign.pub'), 'utf8');
+    // Padding after the PEM block is ignored: a file of exactly 64 KiB is read.
+    writeFileSync(join(dir, 'at-limit.pub'), pem.padEnd(64 * 1024, '\n'));
+    expect((await loadPublicKey(join(dir, 'at-limit.pub'))).algorithm).toBe('ecdsa-p256');
+    writeFileSync(join(dir, 'huge.pub'), pem.padEnd(64 * 1024 + 1, '\n'));
+    await expectCode(loadPublicKey(join(dir, 'huge.pub')), 'KEY_INVALID', /^reading public key .*huge\.pub: 65537 bytes is too large for a key file$/);
+    writeFileSync(join(dir, 'huge.key'), Buffer.alloc(1024 * 1024, 0x41));
+    await expectCode(loadPrivateKey(join(dir, 'huge.key'), { password: '' }), 'KEY_INVALID', /^reading private key .*huge\.key: 1048576 bytes is too large for a key file$/);
+    await expectCode(loadPublicKey(dir), 'KEY_INVALID', /^reading public key .*: not a regular file$/);
+    await expectCode(loadPublicKey(join(dir, 'missing.pub')), 'KEY_INVALID', /^reading public key .*missing\.pub: no such file$/);
+    // A FIFO is refused, not waited on.
+    const fifo = join(dir, 'fifo.pub');
+    execFileSync('mkfifo', [fifo]);
+    await expectCode(loadPublicKey(fifo), 'KEY_INVALID', /fifo\.pub: not a regular file$/);
+  });
+
+  it('gives the PEM and the bundle hint of a public key (computed when first asked for)', async () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
+    const pem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const key = parsePublicKey(pem, 'p256.pub');
+    expect(key.hint).toBe(createHash('sha256').update(spki).digest('base64'));
+    expect(key.publicKeyPem).toBe(pem);
+    expect(key.hint).toBe(createHash('sha256').update(spki).digest('base64'));
+    // A copy keeps them (the fields are enumerable).
+    expect({ ...key }).toMatchObject({ algorithm: 'ecdsa-p256', source: 'p256.pub', hint: key.hint, publicKeyPem: pem });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'p256.pem'), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const signer = await loadPrivateKey(join(dir, 'p256.pem'));
+    expect(signer.hint).toBe(key.hint);
+    expect(signer.publicKeyPem).toBe(pem);
   });
 
   it('verifies with ECDSA P-256/P-384, RSA and Ed25519 public keys', async () => {

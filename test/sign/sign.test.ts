@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descriptorFor, fetchManifest, MediaTypes, pushManifest, referrersTag, type Descriptor, type ImageIndex, type ImageManifest } from '../../src/oci/index.js';
-import { attachmentTag, generateKeyPair, isSignError, sign, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, tree, verify, verifyArtifact, verifyAttestation } from '../../src/sign/index.js';
+import { attachmentTag, attest, generateKeyPair, isSignError, sign, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, tree, verify, verifyArtifact, verifyAttestation } from '../../src/sign/index.js';
 import { startFaultProxy } from '../env/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { lading, pushRandomImage, pushRandomIndex, repo, tempDir } from './helpers.js';
@@ -287,6 +287,53 @@ describe('bundle signatures (OCI 1.1 referrers, tag fallback)', () => {
   });
 });
 
+describe('classic and bundle together', () => {
+  it('classic signatures first, then bundles; classic ones are checked while bundles are still being listed', async () => {
+    await pushRandomImage(registry.host, 'both', '1');
+    const ref = `${registry.host}/both:1`;
+    const key = join(dir, 'cosign.key');
+    const pub = join(dir, 'cosign.pub');
+    await sign(ref, { key, password: 'test-pass', format: 'bundle' });
+    await sign(ref, { key, password: 'test-pass' });
+    await sign(ref, { key: join(dir, 'other.key'), password: 'other-pass' });
+    const v = await verify(ref, { key: pub });
+    expect(v.signatures.map((s) => s.format)).toEqual(['classic', 'bundle']);
+    expect(v.rejected.map((r) => r.format)).toEqual(['classic']);
+    writeFileSync(join(dir, 'both.json'), '{"a":1}');
+    await attest(ref, { key, password: 'test-pass', predicate: join(dir, 'both.json'), format: 'bundle' });
+    await attest(ref, { key, password: 'test-pass', predicate: join(dir, 'both.json') });
+    const a = await verifyAttestation(ref, { key: pub });
+    expect(a.attestations.map((s) => s.format)).toEqual(['classic', 'bundle']);
+
+    // The bundle listing (referrers API, then the referrers tag) never answers: the classic
+    // payloads are fetched all the same.
+    const proxy = await startFaultProxy(registry.url);
+    try {
+      const proxied = `${proxy.host}/both:1`;
+      const runs: Array<(signal: AbortSignal) => Promise<unknown>> = [
+        (signal) => verify(proxied, { key: pub, signal, registry: { retries: 0 } }),
+        (signal) => verifyAttestation(proxied, { key: pub, signal, registry: { retries: 0 } }),
+      ];
+      for (const run of runs) {
+        proxy.reset();
+        proxy.inject({ path: /\/referrers\/|\/manifests\/sha256-[0-9a-f]{64}$/, fault: { kind: 'stall' }, times: 1000 });
+        const controller = new AbortController();
+        const pending = run(controller.signal);
+        pending.catch(() => undefined);
+        for (let waited = 0; !proxy.requests.some((r) => r.path.includes('/blobs/')); waited += 20) {
+          if (waited > 20_000) throw new Error(`no classic payload fetched while bundles are listed: ${proxy.requests.map((r) => r.path).join(', ')}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        expect(proxy.requests.some((r) => r.fault === 'stall')).toBe(true);
+        controller.abort();
+        await expect(pending).rejects.toThrow();
+      }
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
 describe('attestations and tree', () => {
   it('attest in both formats, verify-attestation filters by type, tree shows everything', async () => {
     const image = await pushRandomImage(registry.host, 'att', '1');
@@ -376,6 +423,10 @@ describe('attestations and tree', () => {
     expect(r.stderr).toMatch(/reading predicate .*broken\.json: not valid JSON/);
     const missing = await lading(['attest', '--key', 'cosign.key', '--predicate', 'nope.json', `${registry.host}/badpred:1`], { cwd: dir, env: env() });
     expect(missing.stderr).toMatch(/reading predicate .*nope\.json: no such file/);
+    writeFileSync(join(dir, 'huge.json'), Buffer.alloc(16 * 1024 * 1024 + 1, 0x20));
+    const huge = await lading(['attest', '--key', 'cosign.key', '--predicate', 'huge.json', `${registry.host}/badpred:1`], { cwd: dir, env: env() });
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toMatch(/reading predicate .*huge\.json: 16777217 bytes is over the 16777216-byte limit/);
   });
 });
 

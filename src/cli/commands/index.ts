@@ -25,15 +25,20 @@ export const commandModules: readonly CommandModuleEntry[] = [
   { name: 'build', verbs: ['build'], load: async () => (await import('./build.js')).buildCommands },
 ];
 
+/** The verb a command line runs (its first argument that is not a flag), when a module adds it. */
+export function knownVerb(argv: readonly string[]): string | undefined {
+  const first = argv.find((a) => !a.startsWith('-'));
+  return first !== undefined && first !== 'help' && commandModules.some((m) => m.verbs.includes(first)) ? first : undefined;
+}
+
 /**
  * The entries a command line needs: those adding its verb, or all of them (help, unknown verbs);
  * none for `--version`. The bundled CLI's launcher makes the same choice to pick a bundle.
  */
 export function commandModulesFor(argv: readonly string[]): readonly CommandModuleEntry[] {
-  const first = argv.find((a) => !a.startsWith('-'));
-  if (first === undefined && argv.includes('--version')) return [];
-  const wanted = commandModules.filter((m) => first !== undefined && first !== 'help' && m.verbs.includes(first));
-  return wanted.length > 0 ? wanted : commandModules;
+  if (argv.every((a) => a.startsWith('-')) && argv.includes('--version')) return [];
+  const verb = knownVerb(argv);
+  return verb === undefined ? commandModules : commandModules.filter((m) => m.verbs.includes(verb));
 }
 
 /** The modules a command line needs (see commandModulesFor). */

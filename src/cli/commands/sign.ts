@@ -105,7 +105,7 @@ function formatFrom(opts: Record<string, unknown>): 'classic' | 'bundle' {
   return opts['format'] === 'bundle' ? 'bundle' : 'classic';
 }
 
-export const registerSignCommands: CommandModule = (program, io) => {
+function addGenerateKeyPair(program: Command, io: CliIO): void {
   const gen = program
     .command('generate-key-pair')
     .description('Generate a cosign-compatible key pair: <prefix>.key (encrypted, 0600) and <prefix>.pub')
@@ -121,7 +121,9 @@ export const registerSignCommands: CommandModule = (program, io) => {
     'LADING_PASSWORD=secret lading generate-key-pair --output-key-prefix release',
     '# the password comes from LADING_PASSWORD, else COSIGN_PASSWORD, else a prompt (empty allowed)',
   ]);
+}
 
+function addSign(program: Command, io: CliIO): void {
   const signCmd = compatFlags(
     addRegistryFlags(
       program
@@ -154,7 +156,9 @@ export const registerSignCommands: CommandModule = (program, io) => {
     'lading sign --key cosign.key -a env=prod oci://ghcr.io/org/app-config:1.0.0',
     'lading sign --key cosign.key --format bundle localhost:5000/app:1.0.0   # cosign v3 bundle, OCI 1.1 referrer',
   ]);
+}
 
+function addVerify(program: Command, io: CliIO): void {
   const verifyCmd = compatFlags(
     addRegistryFlags(
       program
@@ -191,7 +195,9 @@ export const registerSignCommands: CommandModule = (program, io) => {
     'lading verify --key cosign.pub localhost:5000/app-config:1.0.0',
     'lading verify --key cosign.pub -a env=prod oci://ghcr.io/org/app-config:1.0.0 | jq .',
   ]);
+}
 
+function addAttest(program: Command, io: CliIO): void {
   const attestCmd = compatFlags(
     addRegistryFlags(
       program
@@ -222,7 +228,9 @@ export const registerSignCommands: CommandModule = (program, io) => {
     'lading attest --key cosign.key --type cyclonedx --predicate sbom.cdx.json localhost:5000/app:1.0.0',
     'lading attest --key cosign.key --type slsaprovenance1 --predicate provenance.json --format bundle localhost:5000/app:1.0.0',
   ]);
+}
 
+function addVerifyAttestation(program: Command, io: CliIO): void {
   const verifyAttCmd = compatFlags(
     addRegistryFlags(
       program
@@ -258,7 +266,9 @@ export const registerSignCommands: CommandModule = (program, io) => {
     'lading verify-attestation --key cosign.pub localhost:5000/app:1.0.0 | jq -r .payload | base64 -d | jq .predicate',
     'lading verify-attestation --key cosign.pub --type spdxjson -o json localhost:5000/app:1.0.0',
   ]);
+}
 
+function addTree(program: Command, io: CliIO): void {
   const treeCmd = addRegistryFlags(
     program
       .command('tree')
@@ -272,6 +282,26 @@ export const registerSignCommands: CommandModule = (program, io) => {
     io.stdout.write(renderData(output, result, () => renderTree(result)));
   });
   examples(treeCmd, ['lading tree localhost:5000/app:1.0.0', 'lading tree -o json oci://ghcr.io/org/app-config:1.0.0']);
+}
+
+/**
+ * The commands of this module by verb, in --help order. When the verb being run is known only its
+ * command is added: each command added costs start-up time (`lading verify` is timed against
+ * cosign).
+ */
+const signCommands: Readonly<Record<string, (program: Command, io: CliIO) => void>> = {
+  'generate-key-pair': addGenerateKeyPair,
+  sign: addSign,
+  verify: addVerify,
+  attest: addAttest,
+  'verify-attestation': addVerifyAttestation,
+  tree: addTree,
+};
+
+export const registerSignCommands: CommandModule = (program, io, verb) => {
+  const only = verb === undefined ? undefined : signCommands[verb];
+  if (only) only(program, io);
+  else for (const add of Object.values(signCommands)) add(program, io);
 };
 
 type TreeData = Awaited<ReturnType<Awaited<ReturnType<typeof loadSign>>['tree']>>;
