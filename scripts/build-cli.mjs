@@ -119,6 +119,30 @@ async function bundle(name, keep) {
   return file;
 }
 
+/** A fast-path bundle: src/cli/fast-<verb>.ts, exporting main(argv); commander must not be in it. */
+async function fastBundle(verb, name) {
+  const file = join(outDir, `${name}.cjs`);
+  await build({
+    entryPoints: [join(root, 'src', 'cli', `fast-${verb}.ts`)],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external,
+    supported: { 'dynamic-import': false },
+    define: { 'import.meta.url': '__ladingBundleUrl' },
+    banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+    legalComments: 'none',
+  });
+  const source = readFileSync(file, 'utf8');
+  if (/node_modules[\\/]commander[\\/]/.test(source)) throw new Error(`${file}: commander is in the ${verb} fast path (something it imports imports commander)`);
+  const dynamicImport = /\bimport\s*\(/.exec(source);
+  if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
+  return file;
+}
+
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 
@@ -131,12 +155,16 @@ for (const m of commandModules) {
   }
 }
 const names = [...new Set(Object.values(verbs))];
-await Promise.all([bundle('all', undefined), ...names.map((n) => bundle(n, n))]);
+// Fast paths (src/cli/fast-*.ts): verb → bundle, built without commander.
+const fastPaths = { verify: 'verify-fast' };
+await Promise.all([bundle('all', undefined), ...names.map((n) => bundle(n, n)), ...Object.entries(fastPaths).map(([verb, name]) => fastBundle(verb, name))]);
 
 const template = readFileSync(join(root, 'scripts', 'cli-launcher.cjs'), 'utf8');
 const marker = '/* VERBS */ {}';
 if (!template.includes(marker)) throw new Error(`scripts/cli-launcher.cjs: the verb map placeholder ${marker} is missing`);
-const launcher = template.replace(marker, JSON.stringify(verbs)).replace(
+const fastMarker = '/* FAST */ {}';
+if (!template.includes(fastMarker)) throw new Error(`scripts/cli-launcher.cjs: the fast-path map placeholder ${fastMarker} is missing`);
+const launcher = template.replace(marker, JSON.stringify(verbs)).replace(fastMarker, JSON.stringify(fastPaths)).replace(
   /^\/\/ scripts\/build-cli\.mjs copies this file.*$/m,
   '// Generated from scripts/cli-launcher.cjs by scripts/build-cli.mjs: edit that file, not this one.',
 );
@@ -185,13 +213,14 @@ try {
     sign: ['verify', '--key', registry.publicKeyPath, registry.reference],
     artifact: ['push', 'artifact', 'oci://127.0.0.1:1/lading/warm-up:0', '--path', files],
   };
-  for (const name of ['all', ...names]) {
+  warmUps['verify-fast'] = warmUps.sign;
+  for (const name of ['all', ...names, ...Object.values(fastPaths)]) {
     const verb = Object.keys(verbs).find((v) => verbs[v] === name);
     const argv = warmUps[name] ?? (verb ? [verb, '--help'] : ['--help']);
     const cache = join(outDir, `${name}.cjs.v8cache`);
     const run = await warmUp(name, argv);
     if (!existsSync(cache)) throw new Error(`writing ${cache} (lading ${argv.join(' ')}) failed: ${run.stderr}`);
-    if (name === 'sign') {
+    if (name === 'sign' || name === 'verify-fast') {
       // Both signatures (classic and bundle) verified: the cache covers both paths.
       const claims = run.status === 0 ? JSON.parse(run.stdout) : [];
       if (claims.length !== 2) throw new Error(`writing ${cache}: lading ${argv.join(' ')} did not verify both signatures (exit ${run.status}): ${run.stderr}${run.stdout}`);
@@ -201,4 +230,4 @@ try {
   await registry.close();
   rmSync(warmDir, { recursive: true, force: true });
 }
-process.stdout.write(`built ${launcherOut} and ${names.length + 1} bundles in ${outDir}\n`);
+process.stdout.write(`built ${launcherOut} and ${names.length + 1 + Object.keys(fastPaths).length} bundles in ${outDir}\n`);

@@ -20,7 +20,13 @@ function bundleFor(argv) {
   return (first !== undefined && BUNDLE_BY_VERB.get(first)) || 'all';
 }
 
-/** Compiles and runs a bundle as a CommonJS module; returns the compiled script. */
+/**
+ * Verb → fast-path bundle: it is run first and takes the command line or declines it (its
+ * `main(argv)` returns false), and then the verb's bundle runs. LADING_NO_FAST_PATH=1 skips it.
+ */
+const FAST_BY_VERB = new Map(Object.entries(/* FAST */ {}));
+
+/** Compiles and runs a bundle as a CommonJS module; returns the compiled script and its exports. */
 function runBundle(name) {
   const file = join(__dirname, 'bundles', `${name}.cjs`);
   const source = readFileSync(file, 'utf8');
@@ -35,7 +41,14 @@ function runBundle(name) {
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));
-  return script;
+  return { script, exports: mod.exports };
+}
+
+/** Runs `lading argv`: the verb's fast path if it has one and takes the command line, else its bundle. */
+function main(argv) {
+  const fast = process.env.LADING_NO_FAST_PATH ? undefined : FAST_BY_VERB.get(argv[0]);
+  if (fast !== undefined && runBundle(fast).exports.main(argv)) return;
+  runBundle(bundleFor(argv));
 }
 
 /**
@@ -44,9 +57,10 @@ function runBundle(name) {
  */
 function writeCodeCache(name, argv) {
   process.argv = [process.argv[0], __filename, ...argv];
-  const script = runBundle(name);
+  const { script, exports } = runBundle(name);
+  if (typeof exports.main === 'function' && !exports.main(argv)) throw new Error(`the ${name} bundle declined lading ${argv.join(' ')}`);
   process.once('exit', () => writeFileSync(join(__dirname, 'bundles', `${name}.cjs.v8cache`), script.createCachedData()));
 }
 
-if (require.main === module) runBundle(bundleFor(process.argv.slice(2)));
-else module.exports = { bundleFor, writeCodeCache };
+if (require.main === module) main(process.argv.slice(2));
+else module.exports = { bundleFor, fastBundleFor: (argv) => FAST_BY_VERB.get(argv[0]), writeCodeCache };

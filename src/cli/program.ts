@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { LadingError, UsageError, describeError } from '../errors.js';
 import type { CliIO } from './output.js';
 import { knownVerb, loadCommandModules } from './commands/index.js';
+import { reportFailure } from './report.js';
 import { ExitStatus } from './util.js';
 import type { CommandModule } from './util.js';
 
@@ -39,22 +39,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof ExitStatus) return err.status;
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       if (err.exitCode === 0) return 0;
       return 2;
     }
-    if (err instanceof UsageError) {
-      io.stderr.write(`✗ ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof LadingError) {
-      io.stderr.write(`✗ ${describeError(err)}\n`);
-      return 1;
-    }
-    io.stderr.write(`✗ ${describeError(err)}\n`);
-    if (io.env['LADING_DEBUG']) io.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
-    return 1;
+    return reportFailure(err, io);
   }
 }

@@ -4,10 +4,8 @@ import { UsageError } from '../../errors.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
 import { addRegistryFlags, registryOptionsFrom } from '../registry-options.js';
 import { examples, type CommandModule } from '../util.js';
+import { annotationsFrom, keyPath, loadSign, printChecks, verifyCommand } from '../verify-command.js';
 
-// The signing library is imported inside the actions so that `lading verify` loads only what
-// it uses (start-up time counts against cosign in bench/verify.ts).
-const loadSign = () => import('../../sign/index.js');
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -66,27 +64,8 @@ function passwordOptions(io: CliIO): { env: NodeJS.ProcessEnv; prompt?: (req: { 
   return prompt ? { env: io.env, prompt } : { env: io.env };
 }
 
-function keyPath(io: CliIO, key: unknown, flag = '--key'): string {
-  if (typeof key !== 'string' || key === '') throw new UsageError(`${flag} is required`);
-  return resolve(io.cwd, key);
-}
-
 function formatOption(): Option {
   return new Option('--format <format>', 'where to store it: classic (the sha256-<digest>.sig/.att tags) or bundle (a Sigstore bundle as an OCI 1.1 referrer)').choices(['classic', 'bundle']).default('classic');
-}
-
-function annotationsFrom(opts: Record<string, unknown>, parse: (pairs: string[] | undefined) => Record<string, string> | undefined): Record<string, string> | undefined {
-  try {
-    return parse(opts['annotations'] as string[] | undefined);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-/** cosign prints its checks to stderr, then the verified claims to stdout. */
-function printChecks(io: CliIO, reference: string, checks: string[]): void {
-  io.stderr.write(`\nVerification for ${reference} --\nThe following checks were performed on each of these signatures:\n`);
-  for (const c of checks) io.stderr.write(`  - ${c}\n`);
 }
 
 /** Tolerated for drop-in use of cosign command lines; lading never uses a transparency log. */
@@ -169,28 +148,7 @@ function addVerify(program: Command, io: CliIO): void {
         .option('-a, --annotations <key=value>', 'annotation every accepted signature must carry (repeatable)', collect)
         .option('-o, --output <format>', 'json (cosign), yaml or table', 'json'),
     ),
-  ).action(async (reference: string, opts: Record<string, unknown>) => {
-    const output = parseOutputFormat(String(opts['output']), ['json', 'yaml', 'table']);
-    const lib = await loadSign();
-    const annotations = annotationsFrom(opts, lib.parseAnnotations);
-    const result = await lib.verify(reference.replace(/^oci:\/\//, ''), {
-      key: keyPath(io, opts['key']),
-      registry: registryOptionsFrom(opts, io),
-      ...(annotations ? { annotations } : {}),
-    });
-    printChecks(io, result.reference, result.checks);
-    const payloads = result.signatures.map((s) => s.payload);
-    if (output === 'json') io.stdout.write(`${JSON.stringify(payloads)}\n`);
-    else
-      io.stdout.write(
-        renderData(output, payloads, () =>
-          renderTable(
-            ['FORMAT', 'DIGEST', 'SOURCE'],
-            result.signatures.map((s) => [s.format, s.payload.critical.image['docker-manifest-digest'], s.source]),
-          ),
-        ),
-      );
-  });
+  ).action(async (reference: string, opts: Record<string, unknown>) => verifyCommand(io, reference, opts, await loadSign()));
   examples(verifyCmd, [
     'lading verify --key cosign.pub localhost:5000/app-config:1.0.0',
     'lading verify --key cosign.pub -a env=prod oci://ghcr.io/org/app-config:1.0.0 | jq .',
