@@ -7,7 +7,6 @@
 // scripts/build-cli.mjs copies this file to dist/cli/lading.cjs with the verb map filled in.
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
 const { dirname, join } = require('node:path');
 const vm = require('node:vm');
 
@@ -40,7 +39,9 @@ function runBundle(name) {
   // The bundles contain no import(): scripts/build-cli.mjs turns them into require().
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
   const mod = { exports: {}, filename: file, id: file, loaded: false };
-  script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));
+  // The launcher's own require: the bundles sit beside it and resolve the same packages (and
+  // node:module, which createRequire needs, loads the ES module loader).
+  script.runInThisContext()(mod.exports, require, mod, file, dirname(file));
   return { script, exports: mod.exports };
 }
 

@@ -33,8 +33,8 @@ export function annotationsFrom(opts: Record<string, unknown>, parse: (pairs: st
 
 /** cosign prints its checks to stderr, then the verified claims to stdout. */
 export function printChecks(io: CliIO, reference: string, checks: string[]): void {
-  io.stderr.write(`\nVerification for ${reference} --\nThe following checks were performed on each of these signatures:\n`);
-  for (const c of checks) io.stderr.write(`  - ${c}\n`);
+  // One write: each is a system call on a pipe.
+  io.stderr.write(`\nVerification for ${reference} --\nThe following checks were performed on each of these signatures:\n${checks.map((c) => `  - ${c}\n`).join('')}`);
 }
 
 /**
