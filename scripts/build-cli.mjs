@@ -88,11 +88,10 @@ function commanderForStartup() {
   return { plugin, state };
 }
 
-async function bundle(name, keep) {
-  const file = join(outDir, `${name}.cjs`);
-  const commander = commanderForStartup();
-  await build({
-    entryPoints: [join(root, 'src', 'cli', 'main.ts')],
+/** esbuild options every bundle shares: CommonJS for Node 20, npm dependencies external. */
+function bundleOptions(entry, file, plugins) {
+  return {
+    entryPoints: [entry],
     outfile: file,
     bundle: true,
     platform: 'node',
@@ -105,41 +104,38 @@ async function bundle(name, keep) {
     // import.meta.url (createRequire in output.ts) as the bundle's own URL.
     define: { 'import.meta.url': '__ladingBundleUrl' },
     banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [onlyModule(keep), commander.plugin],
+    plugins,
     logLevel: 'warning',
     legalComments: 'none',
-  });
+  };
+}
+
+/** Fails the build on an import() left in a bundle. */
+function checkNoDynamicImport(file, source) {
+  const dynamicImport = /\bimport\s*\(/.exec(source);
+  if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
+}
+
+async function bundle(name, keep) {
+  const file = join(outDir, `${name}.cjs`);
+  const commander = commanderForStartup();
+  await build(bundleOptions(join(root, 'src', 'cli', 'main.ts'), file, [onlyModule(keep), commander.plugin]));
   // The launcher wraps the bundle in a function: the hashbang line must go (kept as a comment
   // so line numbers stay the file's).
   const source = readFileSync(file, 'utf8');
   if (source.startsWith('#!')) writeFileSync(file, `//${source.slice(2)}`);
   if (!commander.state.applied) throw new Error(`${file}: commander's lib/command.js was not rewritten by commanderForStartup (is commander still bundled from there?)`);
-  const dynamicImport = /\bimport\s*\(/.exec(source);
-  if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
+  checkNoDynamicImport(file, source);
   return file;
 }
 
 /** A fast-path bundle: src/cli/fast-<verb>.ts, exporting main(argv); commander must not be in it. */
 async function fastBundle(verb, name) {
   const file = join(outDir, `${name}.cjs`);
-  await build({
-    entryPoints: [join(root, 'src', 'cli', `fast-${verb}.ts`)],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    external,
-    supported: { 'dynamic-import': false },
-    define: { 'import.meta.url': '__ladingBundleUrl' },
-    banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    logLevel: 'warning',
-    legalComments: 'none',
-  });
+  await build(bundleOptions(join(root, 'src', 'cli', `fast-${verb}.ts`), file, []));
   const source = readFileSync(file, 'utf8');
   if (/node_modules[\\/]commander[\\/]/.test(source)) throw new Error(`${file}: commander is in the ${verb} fast path (something it imports imports commander)`);
-  const dynamicImport = /\bimport\s*\(/.exec(source);
-  if (dynamicImport) throw new Error(`${file}: an import() is left at offset ${dynamicImport.index}; it would fail once the code comes from the code cache`);
+  checkNoDynamicImport(file, source);
   return file;
 }
 

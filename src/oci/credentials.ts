@@ -1,6 +1,6 @@
 import type * as childProcess from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readSmallFileSync } from '../files.js';
 import type * as fsPromises from 'node:fs/promises';
 import { join } from 'node:path';
 import { OciError } from './errors.js';
@@ -76,36 +76,10 @@ function normaliseRegistryKey(key: string): string {
   return k;
 }
 
-/** Reads `path` whole, or returns undefined as soon as it proves larger than `max` bytes. */
-function readFileBounded(path: string, max: number): Buffer | undefined {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    if (size > max) return undefined;
-    // One byte beyond the size: the read that returns 0 (end of file) needs room to be tried.
-    let buf = Buffer.allocUnsafe(size + 1);
-    let length = 0;
-    for (;;) {
-      if (length === buf.length) {
-        // The file grew since fstat (or has no size, like a pipe).
-        if (length > max) return undefined;
-        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, max + 1));
-        buf.copy(bigger, 0, 0, length);
-        buf = bigger;
-      }
-      const n = readSync(fd, buf, length, buf.length - length, null);
-      if (n === 0) return buf.subarray(0, length);
-      length += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 async function readConfigFile(path: string): Promise<DockerConfigFile> {
   let text: string;
   try {
-    const buf = readFileBounded(path, maxConfigBytes);
+    const buf = readSmallFileSync(path, maxConfigBytes);
     if (buf === undefined) throw new OciError('TOO_LARGE', `reading ${path}: larger than ${maxConfigBytes} bytes`);
     text = buf.toString('utf8');
   } catch (err) {

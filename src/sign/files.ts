@@ -1,5 +1,6 @@
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type * as fsPromises from 'node:fs/promises';
+import { readSmallFileSync } from '../files.js';
 import { SignError, type SignErrorCode } from './errors.js';
 
 /**
@@ -27,31 +28,16 @@ export interface ReadRegularFileOptions {
  */
 export function readRegularFile(path: string, opts: ReadRegularFileOptions): Buffer {
   const { max, code, what } = opts;
-  let fd: number | undefined;
   try {
-    fd = openSync(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
-    const info = fstatSync(fd);
-    if (!info.isFile()) throw new SignError(code, `${what}: not a regular file`);
-    if (info.size > max) throw new SignError(code, `${what}: ${opts.tooLarge(info.size)}`);
-    // One byte beyond the size: room for the read that finds the end of the file.
-    let buf = Buffer.allocUnsafe(info.size + 1);
-    let length = 0;
-    for (;;) {
-      if (length === buf.length) {
-        // The file grew since fstat.
-        if (length > max) throw new SignError(code, `${what}: ${opts.tooLarge(fstatSync(fd).size)}`);
-        const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, max + 1));
-        buf.copy(bigger, 0, 0, length);
-        buf = bigger;
-      }
-      const n = readSync(fd, buf, length, buf.length - length, null);
-      if (n === 0) return buf.subarray(0, length);
-      length += n;
-    }
+    const bytes = readSmallFileSync(path, max, (stats) => {
+      if (!stats.isFile()) throw new SignError(code, `${what}: not a regular file`);
+      if (stats.size > max) throw new SignError(code, `${what}: ${opts.tooLarge(stats.size)}`);
+    });
+    // Larger than max only if it grew while read.
+    if (bytes === undefined) throw new SignError(code, `${what}: ${opts.tooLarge(statSync(path).size)}`);
+    return bytes;
   } catch (err) {
     if (err instanceof SignError) throw err;
     throw new SignError(code, `${what}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
 }

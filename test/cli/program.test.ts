@@ -1,19 +1,12 @@
 // The program a command line builds: with a known verb a module may add only that verb's commands
 // (start-up time); what the user sees must not depend on it.
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { commandModules, commandModulesFor, knownVerb } from '../../src/cli/commands/index.js';
-import type { CliIO } from '../../src/cli/output.js';
 import { buildProgram } from '../../src/cli/program.js';
+import { capturedIO } from './captured-io.js';
 
 async function parse(argv: string[], verb: string | undefined): Promise<{ stdout: string; stderr: string; error: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env: {}, cwd: '/' };
+  const { io, stdout, stderr } = capturedIO({ env: {}, cwd: '/' });
   const modules = await Promise.all(commandModulesFor(argv).map((m) => m.load()));
   // Actions never run: every command line here stops in commander (help or a usage error).
   const error = await buildProgram(io, modules, verb)
@@ -22,7 +15,7 @@ async function parse(argv: string[], verb: string | undefined): Promise<{ stdout
       () => '',
       (e: unknown) => String((e as { code?: string }).code),
     );
-  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), error };
+  return { stdout: stdout(), stderr: stderr(), error };
 }
 
 describe('the program', () => {

@@ -3,11 +3,9 @@
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { inject } from 'vitest';
-import { run as runCli } from '../../src/cli/program.js';
-import type { CliIO } from '../../src/cli/output.js';
 import { KubeClient } from '../../src/kube/index.js';
+import { runCaptured } from '../cli/captured-io.js';
 import { run } from '../env/process.js';
 import { demoAppDir } from '../fixtures.js';
 
@@ -30,22 +28,11 @@ export interface CliResult {
 }
 
 /** Runs the lading CLI in-process with captured streams against the given kubeconfig. */
-export async function lading(args: string[], opts: { kubeconfig: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const io: CliIO = {
-    stdout,
-    stderr,
-    stdin: Readable.from([]),
+export function lading(args: string[], opts: { kubeconfig: string; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
+  return runCaptured(args, {
     env: { ...process.env, DOCKER_CONFIG: '/nonexistent-lading-test', KUBECONFIG: opts.kubeconfig, ...opts.env },
     cwd: opts.cwd ?? process.cwd(),
-  };
-  const code = await runCli(args, io);
-  return { code, stdout: out, stderr: err };
+  });
 }
 
 /** kubectl against the given kubeconfig; throws with kubectl's stderr on failure unless allowFailure. */

@@ -3,8 +3,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/program.js';
-import type { CliIO } from '../../src/cli/output.js';
+import { runCaptured } from '../cli/captured-io.js';
 import { kubectlKustomize, requireKubectl } from './kubectl.js';
 import { demoAppDir } from '../fixtures.js';
 
@@ -12,15 +11,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const demo = demoAppDir;
 
 async function lading(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const io: CliIO = { stdout, stderr, stdin: new PassThrough(), env: process.env, cwd: here };
-  const code = await run(args, io);
-  return { code, out, err };
+  const r = await runCaptured(args, { stdin: new PassThrough(), env: process.env, cwd: here });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('lading build', () => {

@@ -6,20 +6,15 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/program.js';
 import type { CliIO } from '../../src/cli/output.js';
+import { capturedIO } from '../cli/captured-io.js';
 import { build, listImages, pinImages, ManifestError } from '../../src/manifests/index.js';
 import { descriptorFor, MediaTypes, openRepository, pushManifest, StaticCredentials, type RegistryOptions } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { demoAppDir } from '../fixtures.js';
 
 function capture(cwd: string): { io: CliIO; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = '';
-  let e = '';
-  stdout.on('data', (d: Buffer) => (o += d.toString()));
-  stderr.on('data', (d: Buffer) => (e += d.toString()));
-  const env = { ...process.env, DOCKER_CONFIG: path.join(cwd, 'no-docker-config') };
-  return { io: { stdout, stderr, stdin: new PassThrough(), env, cwd }, out: () => o, err: () => e };
+  const c = capturedIO({ stdin: new PassThrough(), env: { ...process.env, DOCKER_CONFIG: path.join(cwd, 'no-docker-config') }, cwd });
+  return { io: c.io, out: c.stdout, err: c.stderr };
 }
 
 async function pushImage(repoRef: string, opts: RegistryOptions, tag: string | undefined, seed: string) {

@@ -6,9 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { runCaptured, type CliRun } from '../cli/captured-io.js';
 import { descriptorFor, MediaTypes, openRepository, pushManifest, type Descriptor, type ImageIndex, type ImageManifest, type RemoteRepository } from '../../src/oci/index.js';
-import { run } from '../../src/cli/program.js';
-import type { CliIO } from '../../src/cli/output.js';
 import { generateKeyPair } from '../../src/sign/index.js';
 import { toolPath } from '../env/tools.js';
 
@@ -44,23 +43,15 @@ export async function pushRandomIndex(host: string, name: string, tag: string): 
   return { index: await pushManifest(repo(host, name), index, { tag }), children };
 }
 
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliRun };
 
 /** Runs the lading CLI in-process with captured streams. */
-export async function lading(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: NodeJS.ReadableStream } = {}): Promise<CliRun> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io: CliIO = { stdout, stderr, stdin: opts.stdin ?? new PassThrough(), env: opts.env ?? { PATH: process.env['PATH'] ?? '', HOME: tempDir('lading-home-') }, cwd: opts.cwd ?? process.cwd() };
-  const code = await run(argv, io);
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+export function lading(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: NodeJS.ReadableStream } = {}): Promise<CliRun> {
+  return runCaptured(argv, {
+    ...(opts.stdin ? { stdin: opts.stdin } : { stdin: new PassThrough() }),
+    env: opts.env ?? { PATH: process.env['PATH'] ?? '', HOME: tempDir('lading-home-') },
+    cwd: opts.cwd ?? process.cwd(),
+  });
 }
 
 /** The real cosign v3 from the test environment; fails with how to build it when missing. */
