@@ -3,8 +3,9 @@
 // format, each verified alternately by both tools. Prints medians and the lading/cosign ratio
 // (goal: ≤ 1.0×), with the load average, since a busy machine moves every number.
 // lading runs as installed: the `bin` of package.json (dist/cli/lading.cjs, the bundled CLI),
-// executed through its #! line like a user's `lading verify`. The unbundled tsc build
-// (dist/cli/main.js) is timed too, for comparison.
+// executed through its #! line like a user's `lading verify` (which takes the verify fast path).
+// For comparison, the same bin without the fast path (LADING_NO_FAST_PATH=1: the commander
+// program's bundle) and the unbundled tsc build (dist/cli/main.js) are timed too.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -87,6 +88,7 @@ export default async function bench(): Promise<void> {
       await timeProcess(cosign, cosignArgs, env);
       const ladingMs: number[] = [];
       const unbundledMs: number[] = [];
+      const fullCliMs: number[] = [];
       const cosignMs: number[] = [];
       // The floor for any Node CLI on this machine right now: starting Node and doing nothing.
       const floorMs: number[] = [];
@@ -94,15 +96,17 @@ export default async function bench(): Promise<void> {
         ladingMs.push(await timeProcess(ladingBin, verifyArgs, env));
         cosignMs.push(await timeProcess(cosign, cosignArgs, env));
         unbundledMs.push(await timeProcess(process.execPath, [ladingUnbundled, ...verifyArgs], env));
+        fullCliMs.push(await timeProcess(ladingBin, verifyArgs, { ...env, LADING_NO_FAST_PATH: '1' }));
         floorMs.push(await timeProcess(process.execPath, ['-e', '0'], env));
       }
       const l = median(ladingMs);
       const c = median(cosignMs);
       const u = median(unbundledMs);
+      const full = median(fullCliMs);
       const f = median(floorMs);
       process.stdout.write(
         `verify ${format.padEnd(7)} ${RUNS} runs each: lading ${l.toFixed(0)} ms, cosign ${c.toFixed(0)} ms (medians) → ratio ${(l / c).toFixed(2)}× (goal ≤ 1.00×); ` +
-          `unbundled dist/cli/main.js ${u.toFixed(0)} ms (${(u / c).toFixed(2)}×); node -e 0 ${f.toFixed(0)} ms\n`,
+          `without the fast path ${full.toFixed(0)} ms (${(full / c).toFixed(2)}×); unbundled dist/cli/main.js ${u.toFixed(0)} ms (${(u / c).toFixed(2)}×); node -e 0 ${f.toFixed(0)} ms\n`,
       );
     }
     process.stdout.write(`${loadLine()} after\n`);
