@@ -709,6 +709,19 @@ describe('TLS', () => {
     expect(server.connections()).toBe(1);
   });
 
+  it('a new connection to the same origin resumes the TLS session', async () => {
+    const server = await listen(createHttpsServer({ key: pem(pki.serverKeyFile), cert: pem(pki.serverCertFile) }, (req, res) => {
+      // One request per connection, so the second request needs a new one.
+      res.setHeader('Connection', 'close');
+      res.end(String((req.socket as TLSSocket).isSessionReused()));
+    }), { scheme: 'https' });
+    const c = client({ tls: { ca: pem(pki.caFile) } });
+    const reused: string[] = [];
+    for (let i = 0; i < 2; i++) reused.push((await send(c, server.url())).body.toString());
+    expect(reused).toEqual(['false', 'true']);
+    expect(server.connections()).toBe(2);
+  });
+
   it('is verified by default: without the CA the certificate is refused', async () => {
     const server = await httpsServer();
     const err = await client().request(server.url(), { method: 'GET' }).catch((e: CodedError) => e);

@@ -630,9 +630,12 @@ export class HttpClient {
     if (!pool) {
       const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
       const port = Number(url.port || (https ? 443 : 80));
+      // The origin's last TLS session: later connections resume it (as node:https's agent does),
+      // sparing a full handshake each.
+      let session: Buffer | undefined;
       const connect: () => Socket = https
-        ? () =>
-            loadTls().connect({
+        ? () => {
+            const socket = loadTls().connect({
               host,
               port,
               // SNI carries names only.
@@ -640,8 +643,12 @@ export class HttpClient {
               ...(this.tls.ca ? { ca: this.tls.ca } : {}),
               ...(this.tls.cert ? { cert: this.tls.cert } : {}),
               ...(this.tls.key ? { key: this.tls.key } : {}),
+              ...(session ? { session } : {}),
               rejectUnauthorized: this.tls.rejectUnauthorized !== false,
-            })
+            });
+            socket.on('session', (s: Buffer) => (session = s));
+            return socket;
+          }
         : () => netConnect(port, host);
       pool = new OriginPool(connect, this.max);
       this.pools.set(key, pool);
