@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVerifyArgs } from '../../src/cli/fast-verify.js';
-import { openRepository } from '../../src/oci/index.js';
+import { StaticCredentials, openRepository } from '../../src/oci/index.js';
 import { generateKeyPair, sign } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { pushRandomImage, tempDir } from '../oci/helpers.js';
@@ -149,6 +149,37 @@ describe('lading verify: the fast path prints and exits as the full CLI', () => 
     for (const args of lines) {
       const r = await bothPaths(args);
       expect(r.bundles, args.join(' ')).toEqual(['verify-fast', 'sign']);
+    }
+  });
+});
+
+describe('lading verify over TLS with basic auth: the fast path passes --ca-file and --creds on', () => {
+  let secure: RunningRegistry;
+  beforeAll(async () => {
+    secure = await startRegistry({ flavor: 'distribution2', tls: true, auth: true });
+  });
+  afterAll(async () => {
+    await secure?.stop();
+  });
+
+  it('verifies with the CA and the credentials, and fails as the full CLI without them', async () => {
+    const registry = { caFile: secure.caFile as string, credentials: new StaticCredentials({ [secure.host]: { username: secure.username as string, password: secure.password as string } }) };
+    await pushRandomImage(openRepository(`${secure.host}/fast/secure`, registry), { tag: '1.0.0' });
+    const ref = `${secure.host}/fast/secure:1.0.0`;
+    await sign(ref, { key: join(tmp.path, 'cosign.key'), password: '', registry });
+    const creds = `${secure.username as string}:${secure.password as string}`;
+    const ok = await bothPaths(['verify', '--key', pub, '--ca-file', secure.caFile as string, '--creds', creds, ref]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.bundles).toEqual(['verify-fast']);
+    expect(ok.stderr).not.toContain(secure.password as string);
+    for (const args of [
+      ['verify', '--key', pub, '--creds', creds, ref],
+      ['verify', '--key', pub, '--ca-file', secure.caFile as string, ref],
+      ['verify', '--key', pub, '--ca-file', secure.caFile as string, '--creds', `${secure.username as string}:wrong`, ref],
+    ]) {
+      const r = await bothPaths(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).not.toContain(secure.password as string);
     }
   });
 });
