@@ -498,6 +498,14 @@ describe('keep-alive', () => {
     expect(server.connections()).toBe(2);
   });
 
+  it('Transfer-Encoding with a Content-Length: the chunked body is read, the connection is not reused', async () => {
+    const server = await cannedServer('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    const c = client();
+    expect((await send(c, server.url())).body.toString()).toBe('hello');
+    expect((await send(c, server.url())).body.toString()).toBe('hello');
+    expect(server.connections()).toBe(2);
+  });
+
   it('an HTTP/1.0 response is not reused', async () => {
     const server = await cannedServer('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok');
     const c = client();

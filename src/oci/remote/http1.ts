@@ -363,7 +363,10 @@ class Connection {
     }
     this.mode = this.bodyMode(ex.method, code, headers);
     const connection = String(headers['connection'] ?? '').toLowerCase();
-    this.reusable = minor === '1' && !/(^|,)\s*close\s*(,|$)/.test(connection) && this.mode.kind !== 'close';
+    // Transfer-Encoding and Content-Length together: the coding wins, and the connection is
+    // closed afterwards (RFC 9112 6.3: the message may be an attempt at response splitting).
+    const ambiguous = headers['transfer-encoding'] !== undefined && headers['content-length'] !== undefined;
+    this.reusable = minor === '1' && !/(^|,)\s*close\s*(,|$)/.test(connection) && this.mode.kind !== 'close' && !ambiguous;
     this.chunkState = 'size';
     this.line = undefined;
     const res = new HttpResponse(code, status[3] ?? '', headers, `1.${minor}`, this);
