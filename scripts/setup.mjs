@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs what the tests, the demo and the benchmarks need on a fresh machine of this kind:
-// Debian packages (registry, skopeo, htpasswd) and npm dependencies. The Go-built reference
+// Debian packages (registry, skopeo, htpasswd, tinyproxy) and npm dependencies. The Go-built reference
 // tools are added by the test environment (test/env).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,7 @@ const debianPackages = [
   { pkg: 'docker-registry', bin: '/usr/bin/docker-registry' },
   { pkg: 'skopeo', bin: '/usr/bin/skopeo' },
   { pkg: 'apache2-utils', bin: '/usr/bin/htpasswd' },
+  { pkg: 'tinyproxy', bin: '/usr/bin/tinyproxy' },
   { pkg: 'openssl', bin: '/usr/bin/openssl' },
 ];
 

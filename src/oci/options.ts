@@ -17,7 +17,10 @@ export interface RegistryOptions {
   retries?: number;
   userAgent?: string;
   signal?: AbortSignal;
-  /** Environment for DOCKER_CONFIG, HOME and credential helpers; default process.env. */
+  /**
+   * Environment for DOCKER_CONFIG, HOME, credential helpers and the proxy variables (HTTPS_PROXY,
+   * HTTP_PROXY, NO_PROXY); default process.env.
+   */
   env?: NodeJS.ProcessEnv;
   /** Upload blobs in chunks of this many bytes (PATCH) instead of one streamed PUT. */
   uploadChunkSize?: number;

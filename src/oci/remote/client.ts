@@ -7,6 +7,7 @@ import type { RegistryOptions } from '../options.js';
 import { isLoopbackRegistry } from '../reference.js';
 import { parseChallenge, type Challenge } from './auth.js';
 import { HttpClient, type HttpHeaders, type HttpResponse, type HttpTlsOptions } from './http1.js';
+import { proxyFromEnv, type ProxyResolver } from './proxy.js';
 
 /** Request body: bytes (replayable), a factory for a fresh stream (replayable), or a one-shot stream. */
 export type Body = Buffer | { stream: () => Readable; length?: number } | Readable;
@@ -154,7 +155,13 @@ export class RegistryClient {
       throw new OciError('TLS', `reading TLS files for ${registry}: ${(err as Error).message}`, { cause: err });
     }
     if (opts.certFile && !opts.keyFile) throw new OciError('TLS', `client certificate for ${registry} given without a key file`);
-    this.http = new HttpClient({ maxSocketsPerOrigin: 16, tls: tlsOpts });
+    let proxy: ProxyResolver | undefined;
+    try {
+      proxy = proxyFromEnv(opts.env ?? process.env);
+    } catch (err) {
+      throw new OciError('NETWORK', `reading the proxy settings for ${registry}: ${(err as Error).message}`, { cause: err });
+    }
+    this.http = new HttpClient({ maxSocketsPerOrigin: 16, tls: tlsOpts, ...(proxy ? { proxy } : {}) });
     this.credentials = opts.credentials ?? loadDockerConfig(opts.env ? { env: opts.env } : undefined);
   }
 

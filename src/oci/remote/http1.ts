@@ -31,6 +31,12 @@ export interface HttpClientOptions {
   /** Open connections per origin (scheme, host, port). Default 16. */
   maxSocketsPerOrigin?: number;
   tls?: HttpTlsOptions;
+  /**
+   * The proxy for a URL, if any (see proxy.ts): https URLs go through a CONNECT tunnel, http URLs
+   * are sent to the proxy in absolute form. Credentials in the proxy URL are sent as
+   * Proxy-Authorization (basic).
+   */
+  proxy?: (target: URL) => URL | undefined;
 }
 
 export interface HttpRequestOptions {
@@ -202,14 +208,16 @@ class Connection {
   private writeRequest(url: URL, opts: HttpRequestOptions, ex: Exchange): void {
     const method = opts.method;
     if (!TOKEN.test(method)) throw codedError(`invalid HTTP method ${JSON.stringify(method)}`, 'ERR_INVALID_HTTP_TOKEN');
-    let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+    const target = this.pool.absoluteForm ? `${url.protocol}//${url.host}${url.pathname}${url.search}` : `${url.pathname}${url.search}`;
+    let head = `${method} ${target} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+    for (const [name, value] of Object.entries(this.pool.extraHeaders)) head += `${name}: ${value}\r\n`;
     let length: number | undefined;
     for (const [name, raw] of Object.entries(opts.headers ?? {})) {
       const value = String(raw);
       if (!TOKEN.test(name)) throw codedError(`invalid HTTP header name ${JSON.stringify(name)}`, 'ERR_INVALID_HTTP_TOKEN');
       if (BAD_VALUE.test(value)) throw codedError(`invalid character in the value of HTTP header ${name}`, 'ERR_INVALID_CHAR');
       const lower = name.toLowerCase();
-      if (lower === 'host' || lower === 'transfer-encoding' || lower === 'connection') continue;
+      if (lower === 'host' || lower === 'transfer-encoding' || lower === 'connection' || lower === 'proxy-authorization') continue;
       if (lower === 'content-length') {
         if (!/^\d+$/.test(value)) throw codedError(`invalid Content-Length ${JSON.stringify(value)}`, 'ERR_INVALID_CHAR');
         length = Number(value);
@@ -526,11 +534,16 @@ class Connection {
 class OriginPool {
   private readonly idle: Connection[] = [];
   private open = 0;
-  private readonly waiting: Array<{ grant: (c: Connection) => void }> = [];
+  private readonly waiting: Array<{ grant: (c: Connection) => void; refuse: (err: Error) => void }> = [];
 
   constructor(
-    private readonly connect: () => Socket,
+    /** A new socket to the origin; a promise when it takes a set-up first (a proxy tunnel). */
+    private readonly connect: () => Socket | Promise<Socket>,
     private readonly max: number,
+    /** Requests go out in absolute form (`GET http://host/path`), to a forwarding proxy. */
+    readonly absoluteForm: boolean,
+    /** Headers every request through this pool carries (Proxy-Authorization). */
+    readonly extraHeaders: Readonly<Record<string, string>>,
   ) {}
 
   acquire(fresh: boolean, signal: AbortSignal | undefined): Connection | Promise<Connection> {
@@ -545,6 +558,10 @@ class OriginPool {
           signal?.removeEventListener('abort', onAbort);
           resolve(c);
         },
+        refuse: (err: Error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
       };
       const onAbort = () => {
         const i = this.waiting.indexOf(entry);
@@ -556,9 +573,23 @@ class OriginPool {
     });
   }
 
-  private create(): Connection {
+  private create(): Connection | Promise<Connection> {
     this.open++;
-    return new Connection(this, this.connect());
+    let socket: Socket | Promise<Socket>;
+    try {
+      socket = this.connect();
+    } catch (err) {
+      this.open--;
+      throw err;
+    }
+    if (!(socket instanceof Promise)) return new Connection(this, socket);
+    return socket.then(
+      (s) => new Connection(this, s),
+      (err: unknown) => {
+        this.open--;
+        throw err;
+      },
+    );
   }
 
   release(c: Connection, reusable: boolean): void {
@@ -584,7 +615,14 @@ class OriginPool {
     if (i >= 0) this.idle.splice(i, 1);
     this.open--;
     const next = this.waiting.shift();
-    if (next) next.grant(this.create());
+    if (!next) return;
+    try {
+      const created = this.create();
+      if (created instanceof Promise) created.then(next.grant, next.refuse);
+      else next.grant(created);
+    } catch (err) {
+      next.refuse(err as Error);
+    }
   }
 
   close(): void {
@@ -592,15 +630,81 @@ class OriginPool {
   }
 }
 
+/** Basic credentials from a proxy URL's user info, as Proxy-Authorization. */
+function proxyAuthorization(proxy: URL): string | undefined {
+  if (!proxy.username && !proxy.password) return undefined;
+  return `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
+}
+
+/** A socket to the proxy itself (TLS for an https proxy, verified against the system CAs). */
+function connectToProxy(proxy: URL): Socket {
+  const host = proxy.hostname.startsWith('[') ? proxy.hostname.slice(1, -1) : proxy.hostname;
+  const https = proxy.protocol === 'https:';
+  const port = Number(proxy.port || (https ? 443 : 80));
+  return https ? loadTls().connect({ host, port, ...(isIP(host) ? {} : { servername: host }) }) : netConnect(port, host);
+}
+
+/** How long a proxy gets to answer CONNECT. */
+const TUNNEL_TIMEOUT_MS = 30_000;
+
+/**
+ * A CONNECT tunnel through `proxy` to `authority` (host:port): resolves with the socket once the
+ * proxy answered 2xx, ready for the TLS handshake with the registry. Messages name the proxy by
+ * host only (its URL may hold credentials).
+ */
+function openTunnel(proxy: URL, authority: string, auth: string | undefined): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connectToProxy(proxy);
+    let head: Buffer | undefined;
+    const fail = (err: Error) => {
+      socket.destroy();
+      reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      const end = head.indexOf(HEAD_END);
+      if (end < 0) {
+        if (head.length > MAX_HEAD_BYTES) fail(codedError(`the proxy ${proxy.host} answered CONNECT with a head over ${MAX_HEAD_BYTES} bytes`, 'EPROXY'));
+        return;
+      }
+      const statusLine = head.toString('latin1', 0, head.indexOf(CRLF));
+      const status = STATUS_LINE.exec(statusLine);
+      if (!status || !(status[2] as string).startsWith('2')) {
+        fail(codedError(`the proxy ${proxy.host} refused CONNECT ${authority}: ${status ? `${status[2]} ${status[3] ?? ''}`.trim() : JSON.stringify(statusLine.slice(0, 100))}`, 'EPROXY'));
+        return;
+      }
+      socket.off('data', onData);
+      socket.off('error', fail);
+      socket.off('close', onClose);
+      socket.off('timeout', onTimeout);
+      socket.setTimeout(0);
+      socket.pause();
+      // Bytes after the proxy's answer belong to the tunnel.
+      if (head.length > end + 4) socket.unshift(head.subarray(end + 4));
+      resolve(socket);
+    };
+    const onClose = () => fail(codedError(`the proxy ${proxy.host} closed the connection before answering CONNECT ${authority}`, 'ECONNRESET'));
+    const onTimeout = () => fail(codedError(`the proxy ${proxy.host} did not answer CONNECT ${authority} within ${TUNNEL_TIMEOUT_MS} ms`, 'ETIMEDOUT'));
+    socket.on('data', onData);
+    socket.on('error', fail);
+    socket.on('close', onClose);
+    socket.on('timeout', onTimeout);
+    socket.setTimeout(TUNNEL_TIMEOUT_MS);
+    socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth ? `Proxy-Authorization: ${auth}\r\n` : ''}\r\n`, 'latin1');
+  });
+}
+
 /** HTTP/1.1 client with keep-alive connection pools per origin. */
 export class HttpClient {
   private readonly pools = new Map<string, OriginPool>();
   private readonly max: number;
   private readonly tls: HttpTlsOptions;
+  private readonly proxy: ((target: URL) => URL | undefined) | undefined;
 
   constructor(opts: HttpClientOptions = {}) {
     this.max = opts.maxSocketsPerOrigin ?? 16;
     this.tls = opts.tls ?? {};
+    this.proxy = opts.proxy;
   }
 
   /**
@@ -628,34 +732,41 @@ export class HttpClient {
   private poolFor(url: URL): OriginPool {
     const https = url.protocol === 'https:';
     if (!https && url.protocol !== 'http:') throw codedError(`unsupported URL scheme ${url.protocol} in ${url.origin}`, 'ERR_INVALID_PROTOCOL');
-    const key = `${url.protocol}//${url.host}`;
+    const proxy = this.proxy?.(url);
+    const key = `${url.protocol}//${url.host}${proxy ? ` via ${proxy.href}` : ''}`;
     let pool = this.pools.get(key);
-    if (!pool) {
-      const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-      const port = Number(url.port || (https ? 443 : 80));
-      // The origin's last TLS session: later connections resume it (as node:https's agent does),
-      // sparing a full handshake each.
-      let session: Buffer | undefined;
-      const connect: () => Socket = https
-        ? () => {
-            const socket = loadTls().connect({
-              host,
-              port,
-              // SNI carries names only.
-              ...(isIP(host) ? {} : { servername: host }),
-              ...(this.tls.ca ? { ca: this.tls.ca } : {}),
-              ...(this.tls.cert ? { cert: this.tls.cert } : {}),
-              ...(this.tls.key ? { key: this.tls.key } : {}),
-              ...(session ? { session } : {}),
-              rejectUnauthorized: this.tls.rejectUnauthorized !== false,
-            });
-            socket.on('session', (s: Buffer) => (session = s));
-            return socket;
-          }
-        : () => netConnect(port, host);
-      pool = new OriginPool(connect, this.max);
-      this.pools.set(key, pool);
+    if (pool) return pool;
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const port = Number(url.port || (https ? 443 : 80));
+    // The origin's last TLS session: later connections resume it (as node:https's agent does),
+    // sparing a full handshake each.
+    let session: Buffer | undefined;
+    const secure = (socket?: Socket): Socket => {
+      const tlsSocket = loadTls().connect({
+        ...(socket ? { socket } : { host, port }),
+        // SNI carries names only.
+        ...(isIP(host) ? {} : { servername: host }),
+        ...(this.tls.ca ? { ca: this.tls.ca } : {}),
+        ...(this.tls.cert ? { cert: this.tls.cert } : {}),
+        ...(this.tls.key ? { key: this.tls.key } : {}),
+        ...(session ? { session } : {}),
+        rejectUnauthorized: this.tls.rejectUnauthorized !== false,
+      });
+      tlsSocket.on('session', (s: Buffer) => (session = s));
+      return tlsSocket;
+    };
+    if (!proxy) {
+      pool = new OriginPool(https ? () => secure() : () => netConnect(port, host), this.max, false, {});
+    } else {
+      const auth = proxyAuthorization(proxy);
+      if (https) {
+        const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+        pool = new OriginPool(() => openTunnel(proxy, authority, auth).then(secure), this.max, false, {});
+      } else {
+        pool = new OriginPool(() => connectToProxy(proxy), this.max, true, auth ? { 'Proxy-Authorization': auth } : {});
+      }
     }
+    this.pools.set(key, pool);
     return pool;
   }
 
