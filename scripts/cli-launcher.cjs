@@ -64,4 +64,4 @@ function writeCodeCache(name, argv) {
 }
 
 if (require.main === module) main(process.argv.slice(2));
-else module.exports = { bundleFor, fastBundleFor: (argv) => FAST_BY_VERB.get(argv[0]), writeCodeCache };
+else module.exports = { bundleFor, writeCodeCache };

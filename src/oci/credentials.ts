@@ -1,7 +1,6 @@
 import type * as childProcess from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readSmallFileSync } from '../files.js';
-import type * as fsPromises from 'node:fs/promises';
+import { loadFsPromises, readSmallFileSync } from '../files.js';
 import { join } from 'node:path';
 import { OciError } from './errors.js';
 
@@ -12,7 +11,6 @@ import { OciError } from './errors.js';
 // read synchronously (a thread-pool round trip costs more than the read).
 let childProcessModule: typeof childProcess | undefined;
 const loadChildProcess = (): typeof childProcess => (childProcessModule ??= process.getBuiltinModule('node:child_process'));
-const loadFsPromises = (): typeof fsPromises => process.getBuiltinModule('node:fs/promises');
 const homedir = (): string => process.getBuiltinModule('node:os').homedir();
 
 /** Credentials for one registry. */

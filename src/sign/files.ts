@@ -1,13 +1,6 @@
 import { statSync } from 'node:fs';
-import type * as fsPromises from 'node:fs/promises';
 import { readSmallFileSync } from '../files.js';
 import { SignError, type SignErrorCode } from './errors.js';
-
-/**
- * node:fs/promises, loaded by what writes files (generate-key-pair): `lading verify` starts by
- * reading one small file, and loading the module costs more than that read.
- */
-export const loadFsPromises = (): typeof fsPromises => process.getBuiltinModule('node:fs/promises');
 
 export interface ReadRegularFileOptions {
   /** The largest size accepted. */

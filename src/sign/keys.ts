@@ -2,7 +2,8 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPair as gener
 import { constants as fsConstants } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SignError } from './errors.js';
-import { loadFsPromises, readRegularFile } from './files.js';
+import { loadFsPromises } from '../files.js';
+import { readRegularFile } from './files.js';
 
 /** PEM type cosign (v2.0+) writes for its encrypted private keys. */
 export const SIGSTORE_PRIVATE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { openRepository } from '../../src/oci/index.js';
+import { readBody } from '../../src/oci/remote/client.js';
 import { HttpClient, type HttpResponse } from '../../src/oci/remote/http1.js';
 import { proxyFromEnv } from '../../src/oci/remote/proxy.js';
 import { startProxy, type RunningProxy } from '../env/proxy.js';
@@ -60,13 +61,7 @@ describe('the HTTP client through a real proxy (tinyproxy)', () => {
     await Promise.all([proxy?.stop(), authProxy?.stop(), tlsRegistry?.stop(), plainRegistry?.stop()]);
   });
 
-  const bodyOf = (res: HttpResponse) =>
-    new Promise<string>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-      res.on('error', reject);
-    });
+  const bodyOf = (res: HttpResponse) => readBody(res, 1 << 20, 'reading the test response').then((b) => b.toString());
   const proxyLog = (p: RunningProxy) => readFileSync(p.logFile, 'utf8');
 
   it('https: a CONNECT tunnel, then TLS to the registry verified with its CA, kept alive', async () => {

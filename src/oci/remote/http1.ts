@@ -630,6 +630,12 @@ class OriginPool {
   }
 }
 
+/** Where to connect for an http: or https: URL: the host without IPv6 brackets, the port with its default. */
+export function endpointOf(url: URL): { host: string; port: number } {
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+}
+
 /** Basic credentials from a proxy URL's user info, as Proxy-Authorization. */
 function proxyAuthorization(proxy: URL): string | undefined {
   if (!proxy.username && !proxy.password) return undefined;
@@ -638,10 +644,8 @@ function proxyAuthorization(proxy: URL): string | undefined {
 
 /** A socket to the proxy itself (TLS for an https proxy, verified against the system CAs). */
 function connectToProxy(proxy: URL): Socket {
-  const host = proxy.hostname.startsWith('[') ? proxy.hostname.slice(1, -1) : proxy.hostname;
-  const https = proxy.protocol === 'https:';
-  const port = Number(proxy.port || (https ? 443 : 80));
-  return https ? loadTls().connect({ host, port, ...(isIP(host) ? {} : { servername: host }) }) : netConnect(port, host);
+  const { host, port } = endpointOf(proxy);
+  return proxy.protocol === 'https:' ? loadTls().connect({ host, port, ...(isIP(host) ? {} : { servername: host }) }) : netConnect(port, host);
 }
 
 /** How long a proxy gets to answer CONNECT. */
@@ -736,8 +740,7 @@ export class HttpClient {
     const key = `${url.protocol}//${url.host}${proxy ? ` via ${proxy.href}` : ''}`;
     let pool = this.pools.get(key);
     if (pool) return pool;
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const port = Number(url.port || (https ? 443 : 80));
+    const { host, port } = endpointOf(url);
     // The origin's last TLS session: later connections resume it (as node:https's agent does),
     // sparing a full handshake each.
     let session: Buffer | undefined;

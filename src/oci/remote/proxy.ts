@@ -7,6 +7,7 @@
  * optional `:port`. localhost and loopback addresses are never proxied.
  */
 import { BlockList, isIP } from 'node:net';
+import { endpointOf } from './http1.js';
 
 export type ProxyResolver = (target: URL) => URL | undefined;
 
@@ -101,9 +102,10 @@ export function proxyFromEnv(env: NodeJS.ProcessEnv): ProxyResolver | undefined 
   return (target) => {
     const proxy = target.protocol === 'https:' ? httpsProxy : httpProxy;
     if (!proxy || noProxy === 'all') return undefined;
-    const host = (target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname).toLowerCase();
+    const endpoint = endpointOf(target);
+    const host = endpoint.host.toLowerCase();
     if (isLoopback(host)) return undefined;
-    const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+    const port = String(endpoint.port);
     const family = isIP(host);
     for (const e of noProxy) {
       if (e.port !== undefined && e.port !== port) continue;
