@@ -2,13 +2,6 @@
 // KiB, a thread-pool round trip costs more than the read, and a short command has nothing else
 // to do meanwhile. Shared by the domains, like errors.ts.
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import type * as fsPromises from 'node:fs/promises';
-
-/**
- * node:fs/promises, for what writes files (key pairs, docker's config): loaded on first use, as
- * a short command that only reads a small file or two pays more for loading it than for the reads.
- */
-export const loadFsPromises = (): typeof fsPromises => process.getBuiltinModule('node:fs/promises');
 
 /**
  * Reads `path` whole, never more than `max` + 1 bytes even from a file that grows while it is

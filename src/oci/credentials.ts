@@ -1,7 +1,7 @@
 import type * as childProcess from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { loadFsPromises, readSmallFileSync } from '../files.js';
 import { join } from 'node:path';
+import { loadCrypto, loadFsPromises } from '../builtins.js';
+import { readSmallFileSync } from '../files.js';
 import { OciError } from './errors.js';
 
 // This module is on the start-up path of every registry command (the CLI's registry flags build
@@ -206,7 +206,7 @@ async function writeConfigAtomically(path: string, config: DockerConfigFile): Pr
   const { chmod, mkdir, rename, rm, writeFile } = loadFsPromises();
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = `${path}.${loadCrypto().randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, JSON.stringify(config, null, '\t') + '\n', { mode: 0o600 });
     await chmod(tmp, 0o600);

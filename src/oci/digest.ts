@@ -1,4 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { loadCrypto } from '../builtins.js';
 import { Transform, type TransformCallback } from 'node:stream';
 import { OciError } from './errors.js';
 import type { Descriptor } from './types.js';
@@ -7,7 +8,7 @@ const digestPattern = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 /** `sha256:<hex>` of the given bytes (strings are UTF-8 encoded). */
 export function sha256Digest(data: Uint8Array | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${loadCrypto().createHash('sha256').update(data).digest('hex')}`;
 }
 
 /** A descriptor for in-memory content, with its digest and size computed. */
@@ -32,7 +33,7 @@ export function digestHasher(digest: string): { hash: Hash; algorithm: string; h
   if (algorithm !== 'sha256' && algorithm !== 'sha512') {
     throw new OciError('UNSUPPORTED', `unsupported digest algorithm "${algorithm}" in ${digest}`);
   }
-  return { hash: createHash(algorithm), algorithm, hex };
+  return { hash: loadCrypto().createHash(algorithm), algorithm, hex };
 }
 
 /** Throws DIGEST_MISMATCH/SIZE_MISMATCH unless `data` matches `desc`. */

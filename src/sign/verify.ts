@@ -20,9 +20,14 @@ import {
 } from './formats.js';
 import { signatureMismatch, type VerificationKey } from './keys.js';
 import type { SignatureFormat } from './sign.js';
-import { mapLimit, resolveTarget, verificationKey, type Target, type TargetOptions } from './target.js';
+import { mapLimit, resolveTarget, verificationKeyAfterIo, type Target, type TargetOptions } from './target.js';
 
 const CONCURRENCY = 8;
+/**
+ * Requests sent at once when the image is resolved: the classic `.sig`/`.att` manifest and the
+ * referrers listing (the API and, while it is not known to be there, the fallback tag).
+ */
+const LOOKUPS_AFTER_RESOLVE = 3;
 /** Simple-signing payloads are a few hundred bytes; anything large is not one. */
 const MAX_SIMPLE_SIGNING_BYTES = 1024 * 1024;
 
@@ -76,7 +81,7 @@ function failureSummary(rejected: RejectedSignature[]): string {
   return shown.join('; ');
 }
 
-async function verifyClassicLayer(storage: Storage, image: AttachedImage, layer: Descriptor, target: Target, key: VerificationKey, annotations: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<VerifiedSignature | RejectedSignature> {
+async function verifyClassicLayer(storage: Storage, image: AttachedImage, layer: Descriptor, target: Target, pendingKey: Promise<VerificationKey>, annotations: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<VerifiedSignature | RejectedSignature> {
   const source = `${target.repository}:${image.tag} layer ${layer.digest}`;
   const fail = (reason: string): RejectedSignature => ({ format: 'classic', source, reason });
   const b64 = layer.annotations?.[SIGNATURE_ANNOTATION];
@@ -94,6 +99,7 @@ async function verifyClassicLayer(storage: Storage, image: AttachedImage, layer:
   } catch (err) {
     return fail(`fetching the signed payload: ${describeFailure(err)}`);
   }
+  const key = await pendingKey;
   if (!(await key.verify(payloadBytes, signature))) return fail(signatureMismatch(key));
   let payload: SimpleSigningPayload;
   try {
@@ -114,7 +120,7 @@ interface VerifiedBundle {
 }
 
 /** Fetches and checks one bundle referrer: signature by `key`, statement about the digest. */
-async function verifyBundleReferrer(storage: Storage, referrer: BundleReferrer, target: Target, key: VerificationKey, annotations: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<VerifiedBundle | RejectedSignature | undefined> {
+async function verifyBundleReferrer(storage: Storage, referrer: BundleReferrer, target: Target, pendingKey: Promise<VerificationKey>, annotations: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<VerifiedBundle | RejectedSignature | undefined> {
   const source = `${target.repository}@${referrer.descriptor.digest}`;
   const what = `reading bundle ${source}`;
   const fail = (reason: string): RejectedSignature => ({ format: 'bundle', source, reason });
@@ -125,6 +131,7 @@ async function verifyBundleReferrer(storage: Storage, referrer: BundleReferrer, 
     return fail(describeFailure(err));
   }
   if (!fetched) return undefined; // a referrer that is not a sigstore bundle
+  const key = await pendingKey;
   try {
     const bundle = parseBundle(fetched.bytes, what);
     if (!bundle.dsseEnvelope) return fail('the bundle holds no DSSE envelope (a message signature is for blobs, not images)');
@@ -185,22 +192,42 @@ function bundleAsSimpleSigning(target: Target, statement: Statement): SimpleSign
 }
 
 /**
+ * Resolves the image and reads the key meanwhile. The key is read between I/O (it loads
+ * node:crypto) and is awaited only where a signature is checked, so that the lookups go out as
+ * soon as the image is resolved; a key error still comes before any other.
+ */
+async function startVerification(reference: string, opts: VerifyOptions): Promise<{ target: Target; key: Promise<VerificationKey> }> {
+  const pendingTarget = resolveTarget(reference, opts, LOOKUPS_AFTER_RESOLVE);
+  const key = verificationKeyAfterIo(opts.key);
+  key.catch(() => undefined);
+  try {
+    return { target: await pendingTarget, key };
+  } catch (err) {
+    await key;
+    throw err;
+  }
+}
+
+/** The lookups' results, unless the key could not be read: then that error. */
+async function keyFirst<T>(key: Promise<VerificationKey>, lookups: Promise<T>): Promise<T> {
+  lookups.catch(() => undefined);
+  await key;
+  return lookups;
+}
+
+/**
  * Verifies the signatures on `reference` with a public key, as `cosign verify --key` does:
  * classic `.sig` signatures and Sigstore bundle referrers (cosign v2 and v3, both formats). At
  * least one must verify and name the resolved digest (and carry the requested annotations);
  * otherwise throws with the reason for each rejected signature.
  */
 export async function verify(reference: string, opts: VerifyOptions): Promise<VerifyResult> {
-  // The key is read while the reference is resolved; a key error still comes first.
-  const pendingTarget = resolveTarget(reference, opts);
-  pendingTarget.catch(() => undefined);
-  const key = await verificationKey(opts.key);
-  const target = await pendingTarget;
+  const { target, key } = await startVerification(reference, opts);
   const what = `verifying ${target.display}`;
   const signal = opts.signal;
   // Classic layers are verified as soon as the .sig manifest is read, while the bundles are
   // still being listed (and the other way round); the results keep the order classic, bundles.
-  const [[classicRead, classic], [listed, bundles]] = await Promise.all([
+  const lookups = Promise.all([
     readClassic(target, 'sig', what, signal).then(async (read) => {
       const image = read.image;
       return [read, image ? await mapLimit(image.manifest.layers, CONCURRENCY, (layer) => verifyClassicLayer(target.storage, image, layer, target, key, opts.annotations, signal)) : []] as const;
@@ -210,6 +237,7 @@ export async function verify(reference: string, opts: VerifyOptions): Promise<Ve
       return [list, await mapLimit(signReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal))] as const;
     }),
   ]);
+  const [[classicRead, classic], [listed, bundles]] = await keyFirst(key, lookups);
   const early = [classicRead.failure, listed.failure].filter((f): f is RejectedSignature => f !== undefined);
   const signatures: VerifiedSignature[] = [];
   const rejected: RejectedSignature[] = [...early];
@@ -257,7 +285,7 @@ export interface VerifyAttestationResult {
   rejected: RejectedSignature[];
 }
 
-async function verifyClassicAttestation(storage: Storage, image: AttachedImage, layer: Descriptor, target: Target, key: VerificationKey, annotations: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<VerifiedAttestation | RejectedSignature> {
+async function verifyClassicAttestation(storage: Storage, image: AttachedImage, layer: Descriptor, target: Target, pendingKey: Promise<VerificationKey>, annotations: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<VerifiedAttestation | RejectedSignature> {
   const source = `${target.repository}:${image.tag} layer ${layer.digest}`;
   const what = `reading attestation ${source}`;
   const fail = (reason: string): RejectedSignature => ({ format: 'classic', source, reason });
@@ -266,7 +294,7 @@ async function verifyClassicAttestation(storage: Storage, image: AttachedImage, 
     const bytes = await storage.fetchBytes(layer, { maxBytes: MAX_PAYLOAD_BYTES, ...(signal ? { signal } : {}) });
     const envelope = parseEnvelope(bytes, what);
     if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) return fail(`payloadType ${envelope.payloadType}, want ${INTOTO_PAYLOAD_TYPE}`);
-    const checked = await verifyEnvelopeSafe(envelope, key, what);
+    const checked = await verifyEnvelopeSafe(envelope, await pendingKey, what);
     if (!checked.ok) return fail(checked.reason);
     const statement = parseStatement(checked.payload, what);
     const match = statementMatches(statement, target.descriptor.digest, annotations);
@@ -282,18 +310,14 @@ async function verifyClassicAttestation(storage: Storage, image: AttachedImage, 
  * --key` does (classic `.att` layers and bundle referrers), keeping those of `type`.
  */
 export async function verifyAttestation(reference: string, opts: VerifyAttestationOptions): Promise<VerifyAttestationResult> {
-  // As in verify: the key is read while the reference resolves; a key error still comes first.
-  const pendingTarget = resolveTarget(reference, opts);
-  pendingTarget.catch(() => undefined);
-  const key = await verificationKey(opts.key);
   const typeName = opts.type ?? DEFAULT_ATTESTATION_TYPE;
   const wantType = predicateTypeURI(typeName);
   const typeShown = typeName === wantType ? wantType : `${typeName} (${wantType})`;
-  const target = await pendingTarget;
+  const { target, key } = await startVerification(reference, opts);
   const what = `verifying attestations of ${target.display}`;
   const signal = opts.signal;
   // As in verify: each kind is verified as soon as it is listed.
-  const [[classicRead, classic], [listed, bundles]] = await Promise.all([
+  const lookups = Promise.all([
     readClassic(target, 'att', what, signal).then(async (read) => {
       const image = read.image;
       if (!image) return [read, []] as const;
@@ -306,6 +330,7 @@ export async function verifyAttestation(reference: string, opts: VerifyAttestati
       return [list, await mapLimit(attReferrers, CONCURRENCY, (r) => verifyBundleReferrer(target.storage, r, target, key, opts.annotations, signal))] as const;
     }),
   ]);
+  const [[classicRead, classic], [listed, bundles]] = await keyFirst(key, lookups);
   const image = classicRead.image;
   const referrers = listed.referrers;
   const early = [classicRead.failure, listed.failure].filter((f): f is RejectedSignature => f !== undefined);

@@ -585,6 +585,77 @@ describe('keep-alive', () => {
   });
 });
 
+describe('preconnect', () => {
+  /** Resolves once `served` accepted `n` connections. */
+  async function accepted(served: Served, n: number): Promise<void> {
+    while (served.connections() < n) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  it('opens connections ahead; as many concurrent requests then use them and open none', async () => {
+    const release = gate();
+    let arrived = 0;
+    const server = await httpServer(async (_req, res) => {
+      if (++arrived === 3) release.open();
+      await release.opened;
+      res.end('ok');
+    });
+    const c = client();
+    c.preconnect(server.url(), 3);
+    await accepted(server, 3);
+    const bodies = await Promise.all([0, 1, 2].map((i) => send(c, server.url(`/${i}`)).then((r) => r.body.toString())));
+    expect([bodies, server.connections()]).toEqual([['ok', 'ok', 'ok'], 3]);
+  });
+
+  it('counts the connections already open, busy or idle, and stays within maxSocketsPerOrigin', async () => {
+    const server = await echoServer();
+    const c = client({ maxSocketsPerOrigin: 4 });
+    await send(c, server.url('/first'));
+    c.preconnect(server.url(), 2);
+    await accepted(server, 2);
+    c.preconnect(server.url(), 2);
+    c.preconnect(server.url(), 10);
+    await accepted(server, 4);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(server.connections()).toBe(4);
+  });
+
+  it('a connection opened ahead that the server dropped: the request still goes through', async () => {
+    let count = 0;
+    const server = await rawServer((s) => {
+      // The first connection is closed at once, as a server with a short idle limit would.
+      if (++count === 1) return void s.destroy();
+      onRequests(s, () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
+    const c = client();
+    c.preconnect(server.url(), 1);
+    await accepted(server, 1);
+    expect((await send(c, server.url())).body.toString()).toBe('ok');
+    expect(server.connections()).toBe(2);
+  });
+
+  it('to a port nothing listens on: nothing is thrown then, and the request fails with ECONNREFUSED', async () => {
+    const server = await httpServer((_req, res) => res.end());
+    const url = server.url();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup(); // the port is free again
+    const c = client();
+    c.preconnect(url, 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(c.request(url, { method: 'GET' })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('connections opened ahead and never used do not keep the process alive', async () => {
+    const server = await cannedServer('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); // never closes
+    const child = await runChild(
+      `const c = new HttpClient();
+       c.preconnect(new URL(process.argv[2]!), 3);
+       console.log('asked');`,
+      [server.url().href],
+    );
+    expect(child.status, `the child did not exit on its own (killed by the guard); stderr: ${child.stderr}`).toBe(0);
+    expect(child.stdout.trim()).toBe('asked');
+  });
+});
+
 describe('limits and errors', () => {
   it('a response head over 64 KiB fails with HPE_HEADER_OVERFLOW (the server never ends it)', async () => {
     const server = await rawServer((s) => onRequests(s, () => {

@@ -136,6 +136,8 @@ export class RegistryClient {
   private challenge: Challenge | undefined;
   private credential: Credential | undefined | null = null;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
+  /** Connections to open ahead once the scheme is known (see preconnect). */
+  private connectionsWanted = 0;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly retryBase: number;
@@ -220,6 +222,7 @@ export class RegistryClient {
       const allowHttp = this.opts.insecure === true || loopback;
       const accept = (base: string, res: HttpResponse) => {
         this.baseUrl = base;
+        if (this.connectionsWanted > 0) this.http.preconnect(new URL(base), this.connectionsWanted);
         if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
         drain(res);
       };
@@ -280,7 +283,10 @@ export class RegistryClient {
     const base = `http://${this.registry}`;
     let res: HttpResponse;
     try {
-      res = await this.send(new URL(req.path, base), req.method, { ...req.headers }, undefined, signal, Math.min(this.timeoutMs, PROBE_TIMEOUT_MS));
+      const sent = this.send(new URL(req.path, base), req.method, { ...req.headers }, undefined, signal, Math.min(this.timeoutMs, PROBE_TIMEOUT_MS));
+      // Plain http is what a loopback registry most likely speaks (connections there are cheap).
+      if (this.connectionsWanted > 0) this.http.preconnect(new URL(base), this.connectionsWanted);
+      res = await sent;
     } catch (err) {
       const mapped = networkError(err, req.what, this.registry);
       if (mapped.code === 'ABORTED') throw mapped;
@@ -424,6 +430,17 @@ export class RegistryClient {
     }
     if (ch.scheme === 'bearer') return `Bearer ${await this.fetchToken(ch, scopes, signal)}`;
     return undefined;
+  }
+
+  /**
+   * Asks for `count` connections to the registry to be open, for as many requests that will go
+   * out together soon (a caller's next round after the one in flight): they are opened now if the
+   * scheme is known, else alongside the first request. The registry sees only TCP (and TLS)
+   * connections, no requests.
+   */
+  preconnect(count: number): void {
+    this.connectionsWanted = Math.max(this.connectionsWanted, count);
+    if (this.baseUrl !== undefined) this.http.preconnect(new URL(this.baseUrl), count);
   }
 
   /**

@@ -140,6 +140,7 @@ interface Exchange {
 /** One keep-alive connection; runs one exchange at a time. */
 class Connection {
   readonly socket: Socket;
+  /** It waited idle in the pool (kept alive or opened ahead): the server may have closed it. */
   reused = false;
   private exchange: Exchange | undefined;
   private head: Buffer | undefined;
@@ -592,6 +593,28 @@ class OriginPool {
     );
   }
 
+  /**
+   * Opens connections until `count` are open (or the pool's limit): for requests that will go out
+   * together soon, so that they need not wait for their connections then. The new connections
+   * wait idle, as kept-alive ones do (a server may close them meanwhile).
+   */
+  preconnect(count: number): void {
+    while (this.open < Math.min(count, this.max)) {
+      let created: Connection | Promise<Connection>;
+      try {
+        created = this.create();
+      } catch {
+        return; // the request that needs a connection reports why there is none
+      }
+      const park = (c: Connection) => {
+        c.reused = true;
+        this.release(c, true);
+      };
+      if (created instanceof Promise) created.then(park, () => undefined);
+      else park(created);
+    }
+  }
+
   release(c: Connection, reusable: boolean): void {
     if (!reusable) {
       c.destroy();
@@ -771,6 +794,15 @@ export class HttpClient {
     }
     this.pools.set(key, pool);
     return pool;
+  }
+
+  /**
+   * Opens connections to `url`'s origin until `count` are open (idle, busy or connecting), for
+   * requests that will be sent together soon: a new connection takes an event-loop turn before a
+   * request can be written to it, and a TLS one a handshake.
+   */
+  preconnect(url: URL, count: number): void {
+    this.poolFor(url).preconnect(count);
   }
 
   /** Closes idle connections. */

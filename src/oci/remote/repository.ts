@@ -44,6 +44,10 @@ export class RemoteRepository implements Storage {
     this.client = client ?? new RegistryClient(ref.registry, opts);
   }
 
+  preconnect(connections: number): void {
+    this.client.preconnect(connections);
+  }
+
   private get pull(): string[] {
     return [repositoryScope(this.ref.repository, ['pull'])];
   }
