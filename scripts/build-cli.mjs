@@ -103,9 +103,9 @@ function bundleOptions(entry, file, plugins) {
     // import() of an external package becomes require() (Node >= 20.19 loads ES modules with it):
     // code compiled from a V8 code cache by vm.Script loses its dynamic-import callback.
     supported: { 'dynamic-import': false },
-    // import.meta.url (createRequire in output.ts) as the bundle's own URL.
-    define: { 'import.meta.url': '__ladingBundleUrl' },
-    banner: { js: "const __ladingBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    // import.meta.url (createRequire in output.ts) as the bundle's own URL, computed when used.
+    define: { 'import.meta.url': '__ladingBundle.url' },
+    banner: { js: "const __ladingBundle = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
     plugins,
     logLevel: 'warning',
     legalComments: 'none',

@@ -85,8 +85,8 @@ export function main(argv: readonly string[]): boolean {
   if (!parsed) return false;
   const io = defaultIO();
   verifyCommand(io, parsed.reference, parsed.opts, { verify, parseAnnotations }).then(
-    () => exitWhenFlushed(0),
-    (err: unknown) => exitWhenFlushed(reportFailure(err, io)),
+    () => exitWhenFlushed(0, io),
+    (err: unknown) => exitWhenFlushed(reportFailure(err, io), io),
   );
   return true;
 }

@@ -3,7 +3,11 @@ import { run } from './program.js';
 import { defaultIO } from './output.js';
 import { exitWhenFlushed } from './report.js';
 
-run(process.argv.slice(2), defaultIO()).then(exitWhenFlushed, (err: unknown) => {
-  process.stderr.write(`✗ ${String(err)}\n`);
-  exitWhenFlushed(1);
-});
+const io = defaultIO();
+run(process.argv.slice(2), io).then(
+  (code) => exitWhenFlushed(code, io),
+  (err: unknown) => {
+    io.stderr.write(`✗ ${String(err)}\n`);
+    exitWhenFlushed(1, io);
+  },
+);

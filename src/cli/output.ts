@@ -1,12 +1,12 @@
-import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
+import { fdOutput, type Output } from './stdio.js';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
-/** Streams the CLI writes to; injected so tests can capture output. */
+/** Where the CLI writes and reads; injected so tests can capture output. */
 export interface CliIO {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
+  stdout: Output;
+  stderr: Output;
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -14,8 +14,8 @@ export interface CliIO {
 
 export function defaultIO(): CliIO {
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: fdOutput(1, () => process.stdout),
+    stderr: fdOutput(2, () => process.stderr),
     // process.stdin sets up a stream on first access (a few ms); most commands never read it.
     get stdin() {
       return process.stdin;
@@ -48,11 +48,12 @@ export function renderJSON(data: unknown): string {
   return JSON.stringify(data, null, 2) + '\n';
 }
 
-// yaml is loaded on first use: most commands never print YAML, and start-up time matters.
+// yaml is loaded on first use: most commands never print YAML, and start-up time matters (so is
+// node:module, which loads the ES module loader).
 let requireLazily: NodeJS.Require | undefined;
 
 export function renderYAML(data: unknown): string {
-  requireLazily ??= createRequire(import.meta.url);
+  requireLazily ??= process.getBuiltinModule('node:module').createRequire(import.meta.url);
   const { stringify } = requireLazily('yaml') as typeof import('yaml');
   return stringify(data, { lineWidth: 0 });
 }

@@ -18,10 +18,10 @@ export function reportFailure(err: unknown, io: CliIO): number {
 
 /**
  * Exits as soon as the command is done: a natural exit first tears down the environment and the
- * heap, a few ms of a short command's wall time. Output still queued (an asynchronous pipe) is
- * let drain; Node then exits by itself with the code.
+ * heap, a few ms of a short command's wall time. Output still queued (a descriptor that would
+ * block) is let drain; Node then exits by itself with the code.
  */
-export function exitWhenFlushed(code: number): void {
+export function exitWhenFlushed(code: number, io: Pick<CliIO, 'stdout' | 'stderr'>): void {
   process.exitCode = code;
-  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
+  if (!io.stdout.writableLength && !io.stderr.writableLength) process.exit(code);
 }

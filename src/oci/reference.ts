@@ -69,7 +69,8 @@ export function parseReference(input: string): Reference {
   if (typeof input !== 'string' || input.trim() === '') throw invalid(String(input), 'empty reference');
   let rest = input.trim();
   if (rest.startsWith('oci://')) rest = rest.slice('oci://'.length);
-  if (/^[a-z]+:\/\//i.test(rest)) throw invalid(input, 'only the oci:// scheme is supported');
+  // A-Z spelled out: an /i regex costs its first use ~0.1 ms of ICU case folding.
+  if (/^[a-zA-Z]+:\/\//.test(rest)) throw invalid(input, 'only the oci:// scheme is supported');
   if (/\s/.test(rest)) throw invalid(input, 'contains whitespace');
 
   let digest: string | undefined;

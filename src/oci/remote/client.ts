@@ -222,7 +222,7 @@ export class RegistryClient {
       const allowHttp = this.opts.insecure === true || loopback;
       const accept = (base: string, res: HttpResponse) => {
         this.baseUrl = base;
-        if (this.connectionsWanted > 0) this.http.preconnect(new URL(base), this.connectionsWanted);
+        this.openAhead(base);
         if (res.statusCode === 401) this.challenge = parseChallenge(header(res.headers, 'www-authenticate'));
         drain(res);
       };
@@ -285,7 +285,7 @@ export class RegistryClient {
     try {
       const sent = this.send(new URL(req.path, base), req.method, { ...req.headers }, undefined, signal, Math.min(this.timeoutMs, PROBE_TIMEOUT_MS));
       // Plain http is what a loopback registry most likely speaks (connections there are cheap).
-      if (this.connectionsWanted > 0) this.http.preconnect(new URL(base), this.connectionsWanted);
+      this.openAhead(base);
       res = await sent;
     } catch (err) {
       const mapped = networkError(err, req.what, this.registry);
@@ -441,6 +441,14 @@ export class RegistryClient {
   preconnect(count: number): void {
     this.connectionsWanted = Math.max(this.connectionsWanted, count);
     if (this.baseUrl !== undefined) this.http.preconnect(new URL(this.baseUrl), count);
+  }
+
+  /**
+   * Opens the connections preconnect asked for, once the request being started is written (the
+   * check phase comes after the I/O of the loop's turn): their set-up does not delay it.
+   */
+  private openAhead(base: string): void {
+    if (this.connectionsWanted > 0) setImmediate(() => this.http.preconnect(new URL(base), this.connectionsWanted));
   }
 
   /**
