@@ -1,6 +1,6 @@
-import { lstatSync } from 'node:fs';
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstat, readFile, stat } from 'node:fs/promises';
+import { basename, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { DefaultIgnorePaths, SourceIgnoreFile } from './constants.js';
 import { ArtifactError, throwIfAborted } from './errors.js';
@@ -52,6 +52,14 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/** Names sorted in byte order (each encoded once, not at every comparison). */
+function sortedByBytes(names: readonly string[]): string[] {
+  return names
+    .map((name) => ({ name, bytes: Buffer.from(name) }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map((e) => e.name);
+}
+
 function normaliseMode(mode: number, isDir: boolean): number {
   if (isDir) return 0o755;
   return (mode & 0o111) !== 0 ? 0o755 : 0o644;
@@ -75,12 +83,12 @@ function patternLines(text: string): string[] {
   return text.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
 }
 
-async function readSourceIgnore(dir: string): Promise<string[] | undefined> {
+/** The patterns of a `.sourceignore` file the directory listing showed. */
+function readSourceIgnore(file: string): string[] {
   try {
-    return patternLines(await readFile(join(dir, SourceIgnoreFile), 'utf8'));
+    return patternLines(readFileSync(file, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-    throw new ArtifactError('INVALID_PATH', `reading ${join(dir, SourceIgnoreFile)}: ${(err as Error).message}`, { cause: err });
+    throw new ArtifactError('INVALID_PATH', `reading ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -119,66 +127,65 @@ export async function collectSource(path: string, opts: SourceOptions = {}): Pro
     if (isIgnored(levels, name, false)) return [];
     return [{ path: name, type: 'file', mode: normaliseMode(info.mode, false), size: info.size, file: root }];
   }
-  if (opts.sourceIgnore !== false) {
-    const own = await readSourceIgnore(root);
-    if (own) levels[0]!.matcher.add(own);
-  }
   const entries: SourceEntry[] = [];
-  const visiting = new Set<string>([await realpath(root)]);
-  await walk(root, '', levels, visiting, entries, opts);
+  walk(root, '', levels, new Set<string>(opts.resolveSymlinks ? [realpathSync(root)] : []), entries, opts);
   return entries;
 }
 
-async function walk(
-  dir: string,
-  rel: string,
-  levels: IgnoreLevel[],
-  visiting: Set<string>,
-  out: SourceEntry[],
-  opts: SourceOptions,
-): Promise<void> {
+/**
+ * Lists `dir` into `out`. The file system is read synchronously: a walk makes a few calls per
+ * entry, and for many small entries the thread-pool round trips cost more than the calls (500
+ * files in 50 directories: tens of ms of a push). A directory's own `.sourceignore` applies to
+ * what is below it; `visiting` holds the real paths of the directories being walked when
+ * symbolic links are followed (without them, no directory can be reached twice).
+ */
+function walk(dir: string, rel: string, levels: IgnoreLevel[], visiting: Set<string>, out: SourceEntry[], opts: SourceOptions): void {
   throwIfAborted(opts.signal, `reading ${dir}`);
   let names: string[];
   try {
-    names = (await readdir(dir)).sort(byteOrder);
+    names = sortedByBytes(readdirSync(dir));
   } catch (err) {
     throw new ArtifactError('INVALID_PATH', `reading directory ${dir}: ${(err as Error).message}`, { cause: err });
   }
-  // lstat synchronously: for many small entries the thread-pool round trips cost more than the calls.
+  // Paths by concatenation: `dir` is absolute and normalised, names hold no separator.
+  const prefix = dir.endsWith(sep) ? dir : dir + sep;
   const stats = names.map((name) => {
     try {
-      return lstatSync(join(dir, name));
+      return lstatSync(prefix + name);
     } catch (err) {
-      throw new ArtifactError('INVALID_PATH', `reading ${join(dir, name)}: ${(err as Error).message}`, { cause: err });
+      throw new ArtifactError('INVALID_PATH', `reading ${prefix + name}: ${(err as Error).message}`, { cause: err });
     }
   });
+  let here = levels;
+  const ignoreFile = opts.sourceIgnore !== false ? names.indexOf(SourceIgnoreFile) : -1;
+  if (ignoreFile >= 0 && !stats[ignoreFile]!.isDirectory()) {
+    const own = readSourceIgnore(prefix + SourceIgnoreFile);
+    // The root's file adds to the root patterns; deeper ones are levels of their own.
+    if (rel === '') levels[0]!.matcher.add(own);
+    else here = [...levels, { base: rel, matcher: ignore({ ignorecase: false }).add(own) }];
+  }
   for (const [i, name] of names.entries()) {
-    const abs = join(dir, name);
+    const abs = prefix + name;
     const childRel = rel === '' ? name : `${rel}/${name}`;
-    let st = stats[i]!;
+    let st: Stats = stats[i]!;
     if (st.isSymbolicLink()) {
       if (!opts.resolveSymlinks) continue;
       try {
-        st = await stat(abs);
+        st = statSync(abs);
       } catch (err) {
         throw new ArtifactError('INVALID_PATH', `resolving symlink ${abs}: ${(err as Error).message}`, { cause: err });
       }
     }
     if (st.isDirectory()) {
-      if (isIgnored(levels, childRel, true)) continue;
-      const real = await realpath(abs);
-      if (visiting.has(real)) continue; // a symlink cycle: the directory is already being packaged
+      if (isIgnored(here, childRel, true)) continue;
+      const real = opts.resolveSymlinks ? realpathSync(abs) : undefined;
+      if (real !== undefined && visiting.has(real)) continue; // a symlink cycle: the directory is already being packaged
       out.push({ path: childRel, type: 'directory', mode: 0o755, size: 0 });
-      let childLevels = levels;
-      if (opts.sourceIgnore !== false) {
-        const own = await readSourceIgnore(abs);
-        if (own) childLevels = [...levels, { base: childRel, matcher: ignore({ ignorecase: false }).add(own) }];
-      }
-      visiting.add(real);
-      await walk(abs, childRel, childLevels, visiting, out, opts);
-      visiting.delete(real);
+      if (real !== undefined) visiting.add(real);
+      walk(abs, childRel, here, visiting, out, opts);
+      if (real !== undefined) visiting.delete(real);
     } else if (st.isFile()) {
-      if (isIgnored(levels, childRel, false)) continue;
+      if (isIgnored(here, childRel, false)) continue;
       out.push({ path: childRel, type: 'file', mode: normaliseMode(st.mode, false), size: st.size, file: abs });
     }
     // Sockets, fifos and devices are never packaged.

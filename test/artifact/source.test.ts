@@ -61,6 +61,19 @@ describe('what goes into an artifact', () => {
     expect(await paths(dir, { sourceIgnore: false })).toContain('notes.txt');
   });
 
+  it('lists each directory in byte order (UTF-8, as Flux), and a directory named .sourceignore is walked, not read', async () => {
+    const dir = writeTree(tempDir(), {
+      'z.yaml': 'x',
+      'é.yaml': 'x',
+      'B.yaml': 'x',
+      'a/.sourceignore/inside.yaml': 'x',
+      '😀.yaml': 'x',
+      '\uffee.yaml': 'x',
+    });
+    // Byte order: 'B' < 'a' < 'z' < U+00E9 < U+FFEE < U+1F600 (UTF-16 order would put the emoji's surrogates before U+FFEE).
+    expect(await paths(dir)).toEqual(['B.yaml', 'a/', 'a/.sourceignore/', 'a/.sourceignore/inside.yaml', 'z.yaml', 'é.yaml', '\uffee.yaml', '😀.yaml']);
+  });
+
   it('leaves symlinks out by default and packages their targets with resolveSymlinks', async () => {
     const outside = writeTree(tempDir(), { 'shared/base.yaml': 'base: 1\n', 'file.yaml': 'f: 1\n' });
     const dir = writeTree(tempDir(), { 'app.yaml': 'a: 1\n' });

@@ -64,7 +64,7 @@ describe('fdOutput', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', childScript(dir, lines)], { cwd: REPO, stdio: ['ignore', writer, 'pipe'] });
     closeSync(writer);
     let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     for (let waited = 0; !err.includes('written'); waited += 20) {
       if (waited > 30_000) throw new Error(`the child never got past its writes: ${err}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
