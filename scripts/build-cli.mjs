@@ -182,10 +182,10 @@ for (const argv of [[], ['--help'], ['help'], ['nope'], ...commandModules.flatMa
 // (the short command people time) against a loopback registry holding an image signed both ways
 // (scripts/warm-up-registry.mjs), so that everything a verification runs is compiled, from the
 // key loading to the printed claims; the build fails if that verification does not succeed.
-/** Runs `lading argv` from bundle `name` in a child process that writes the bundle's code cache. */
-function warmUp(name, argv) {
+/** Runs `lading argv` for each of `argvs` from bundle `name` in a child process that writes the bundle's code cache. */
+function warmUp(name, argvs) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argv)})`], {
+    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argvs)})`], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '', HOME: warmDir },
       timeout: 60_000,
@@ -202,26 +202,33 @@ function warmUp(name, argv) {
 const warmDir = mkdtempSync(join(tmpdir(), 'lading-build-cli-'));
 const registry = await startWarmUpRegistry(join(root, 'dist'), warmDir);
 try {
-  // artifact: `push artifact` packages a small directory (file walk, tar, gzip, digests) before
-  // it fails on a refused connection.
+  // artifact: `push artifact` of a small directory (file walk, tar, gzip, digests, uploads), then
+  // `pull artifact` of it (download, gunzip, tar, files written), one after the other in the same
+  // process so that the cache holds both.
   const files = join(warmDir, 'files');
-  mkdirSync(files);
-  writeFileSync(join(files, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: warm-up\ndata:\n  a: b\n');
+  mkdirSync(join(files, 'app'), { recursive: true });
+  writeFileSync(join(files, 'app', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: warm-up\ndata:\n  a: b\n');
+  writeFileSync(join(files, 'app', 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: warm-up\nspec:\n  ports:\n    - port: 80\n');
   const warmUps = {
-    sign: ['verify', '--key', registry.publicKeyPath, registry.reference],
-    artifact: ['push', 'artifact', 'oci://127.0.0.1:1/lading/warm-up:0', '--path', files],
+    sign: [['verify', '--key', registry.publicKeyPath, registry.reference]],
+    artifact: [
+      ['push', 'artifact', `oci://${registry.pushReference}`, '--path', files, '--source', 'warm-up', '--revision', 'r0'],
+      ['pull', 'artifact', `oci://${registry.pushReference}`, '--output', join(warmDir, 'pulled')],
+    ],
   };
   warmUps['verify-fast'] = warmUps.sign;
   for (const name of ['all', ...names, ...Object.values(fastPaths)]) {
     const verb = Object.keys(verbs).find((v) => verbs[v] === name);
-    const argv = warmUps[name] ?? (verb ? [verb, '--help'] : ['--help']);
+    const argvs = warmUps[name] ?? [verb ? [verb, '--help'] : ['--help']];
     const cache = join(outDir, `${name}.cjs.v8cache`);
-    const run = await warmUp(name, argv);
-    if (!existsSync(cache)) throw new Error(`writing ${cache} (lading ${argv.join(' ')}) failed: ${run.stderr}`);
+    const run = await warmUp(name, argvs);
+    const what = argvs.map((a) => `lading ${a.join(' ')}`).join(', then ');
+    if (!existsSync(cache)) throw new Error(`writing ${cache} (${what}) failed: ${run.stderr}`);
+    if (name === 'artifact' && run.status !== 0) throw new Error(`writing ${cache}: ${what} did not succeed (exit ${run.status}): ${run.stderr}`);
     if (name === 'sign' || name === 'verify-fast') {
       // Both signatures (classic and bundle) verified: the cache covers both paths.
       const claims = run.status === 0 ? JSON.parse(run.stdout) : [];
-      if (claims.length !== 2) throw new Error(`writing ${cache}: lading ${argv.join(' ')} did not verify both signatures (exit ${run.status}): ${run.stderr}${run.stdout}`);
+      if (claims.length !== 2) throw new Error(`writing ${cache}: ${what} did not verify both signatures (exit ${run.status}): ${run.stderr}${run.stdout}`);
     }
   }
 } finally {

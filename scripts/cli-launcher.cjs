@@ -53,14 +53,39 @@ function main(argv) {
 }
 
 /**
- * Build step: runs a bundle with `argv` and, when the process exits, writes the code cache of
- * everything compiled so far beside it.
+ * Build step: runs lading with each command line of `argvs` in turn, all from bundle `name` and in
+ * this process, then writes the code cache of everything they compiled beside the bundle and
+ * exits with the highest exit code. A command ends when it calls process.exit (taken over here)
+ * or when nothing is left to do.
  */
-function writeCodeCache(name, argv) {
-  process.argv = [process.argv[0], __filename, ...argv];
-  const { script, exports } = runBundle(name);
-  if (typeof exports.main === 'function' && !exports.main(argv)) throw new Error(`the ${name} bundle declined lading ${argv.join(' ')}`);
-  process.once('exit', () => writeFileSync(join(__dirname, 'bundles', `${name}.cjs.v8cache`), script.createCachedData()));
+function writeCodeCache(name, argvs) {
+  const exit = process.exit;
+  let script;
+  let worst = 0;
+  let current = -1;
+  const finish = (i, code) => {
+    if (i !== current) return; // a second ending of the same command
+    current = -1;
+    if (code) process.stderr.write(`warm-up: lading ${argvs[i].join(' ')} exited with ${code}\n`);
+    worst = Math.max(worst, Number(code) || 0);
+    setImmediate(() => run(i + 1));
+  };
+  const run = (i) => {
+    if (i === argvs.length) {
+      writeFileSync(join(__dirname, 'bundles', `${name}.cjs.v8cache`), script.createCachedData());
+      exit.call(process, worst);
+      return;
+    }
+    current = i;
+    process.argv = [process.argv[0], __filename, ...argvs[i]];
+    process.exitCode = undefined;
+    process.exit = (code) => finish(i, code ?? process.exitCode ?? 0);
+    process.once('beforeExit', () => finish(i, process.exitCode ?? 0));
+    const bundle = runBundle(name);
+    script = bundle.script;
+    if (typeof bundle.exports.main === 'function' && !bundle.exports.main(argvs[i])) throw new Error(`the ${name} bundle declined lading ${argvs[i].join(' ')}`);
+  };
+  run(0);
 }
 
 if (require.main === module) main(process.argv.slice(2));

@@ -1,33 +1,42 @@
 // A registry for the build's code-cache warm-up (scripts/build-cli.mjs): one image signed by
-// lading itself, with a classic `.sig` signature and a Sigstore bundle, served read-only over
-// plain http on loopback the way a registry without the referrers API serves them (the bundle is
-// found through the sha256-<hex> referrers tag). `lading verify` against it runs every step of a
-// real verification, so the sign bundle's code cache holds what that command compiles; a warm-up
-// that stopped at the first request (nothing listening) left the response handling, digests,
-// signature checks and output to be compiled at every run.
+// lading itself, with a classic `.sig` signature and a Sigstore bundle, served over plain http on
+// loopback the way a registry without the referrers API serves them (the bundle is found through
+// the sha256-<hex> referrers tag). `lading verify` against it runs every step of a real
+// verification, so the sign bundle's code cache holds what that command compiles; a warm-up that
+// stopped at the first request (nothing listening) left the response handling, digests,
+// signature checks and output to be compiled at every run. It also takes pushes (monolithic and
+// streamed blob uploads, manifests by tag), so that `push artifact` and then `pull artifact` run
+// whole for the artifact bundle's cache.
 // Uses the library as tsc wrote it (dist/), so it runs after tsc.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /**
- * Starts the registry; writes the public key to `dir`/warm-up.pub. Returns the image reference,
- * the key's path and `close`.
+ * Starts the registry; writes the public key to `dir`/warm-up.pub. Returns the signed image's
+ * reference, a reference to push to, the key's path and `close`.
  */
 export async function startWarmUpRegistry(dist, dir) {
   const { MemoryStore, MediaTypes, descriptorFor, pushManifest } = await import(pathToFileURL(join(dist, 'oci', 'index.js')).href);
   const { sign } = await import(pathToFileURL(join(dist, 'sign', 'index.js')).href);
   const store = new MemoryStore('warm-up');
   const repository = 'lading/warm-up';
-  // Every descriptor pushed, by digest: a registry serves blobs and manifests by digest alone.
+  /** Where `push artifact` goes (a store of its own). */
+  const pushRepository = 'lading/warm-up-push';
+  const pushStore = new MemoryStore('warm-up-push');
+  /** Blob uploads in progress: upload id → the bytes received so far. */
+  const uploads = new Map();
+  // Every descriptor pushed, by store and digest: a registry serves blobs and manifests by digest alone.
   const pushed = new Map();
-  const push = store.push.bind(store);
-  store.push = async (desc, content, opts) => {
-    await push(desc, content, opts);
-    pushed.set(desc.digest, { mediaType: desc.mediaType, digest: desc.digest, size: desc.size });
-  };
+  for (const s of [store, pushStore]) {
+    const push = s.push.bind(s);
+    s.push = async (desc, content, opts) => {
+      await push(desc, content, opts);
+      pushed.set(`${s.location} ${desc.digest}`, { mediaType: desc.mediaType, digest: desc.digest, size: desc.size });
+    };
+  }
 
   /** Distribution's API over the store: /v2/, manifests, blobs; no referrers API (404). */
   async function serve(req, res) {
@@ -36,14 +45,15 @@ export async function startWarmUpRegistry(dist, dir) {
       res.end(JSON.stringify({ errors: [{ code, message: code.toLowerCase().replace('_', ' ') }] }));
     };
     const url = new URL(req.url ?? '/', 'http://warm-up');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return notFound('UNSUPPORTED');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return receive(req, res, url, notFound);
     if (url.pathname === '/v2/') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Docker-Distribution-API-Version': 'registry/2.0' });
       return res.end('{}');
     }
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
-    if (!m || m[1] !== repository) return notFound('NAME_UNKNOWN');
-    const [, , kind, ref] = m;
+    if (!m || (m[1] !== repository && m[1] !== pushRepository)) return notFound('NAME_UNKNOWN');
+    const [, name, kind, ref] = m;
+    const from = name === repository ? store : pushStore;
     const referrersTag = /^sha256-([a-f0-9]{64})$/.exec(ref);
     let desc;
     let bytes;
@@ -54,12 +64,53 @@ export async function startWarmUpRegistry(dist, dir) {
       bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
       desc = descriptorFor(MediaTypes.ociIndex, bytes);
     } else {
-      desc = ref.startsWith('sha256:') ? pushed.get(ref) : await store.resolve(ref).catch(() => undefined);
+      desc = ref.startsWith('sha256:') ? pushed.get(`${from.location} ${ref}`) : await from.resolve(ref).catch(() => undefined);
       if (!desc) return notFound(kind === 'blobs' ? 'BLOB_UNKNOWN' : 'MANIFEST_UNKNOWN');
-      bytes = await store.fetchBytes(desc);
+      bytes = await from.fetchBytes(desc);
     }
     res.writeHead(200, { 'Content-Type': kind === 'blobs' ? 'application/octet-stream' : desc.mediaType, 'Content-Length': bytes.length, 'Docker-Content-Digest': desc.digest });
     res.end(req.method === 'HEAD' ? undefined : bytes);
+  }
+
+  /** Uploads and manifest pushes to the push repository. */
+  async function receive(req, res, url, notFound) {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const body = Buffer.concat(chunks);
+    const prefix = `/v2/${pushRepository}/`;
+    if (!url.pathname.startsWith(prefix)) return notFound('NAME_UNKNOWN');
+    const rest = url.pathname.slice(prefix.length);
+    if (req.method === 'POST' && rest === 'blobs/uploads/') {
+      const id = randomUUID();
+      uploads.set(id, []);
+      res.writeHead(202, { Location: `${prefix}blobs/uploads/${id}`, 'Docker-Upload-UUID': id, 'Content-Length': 0 });
+      return res.end();
+    }
+    const upload = /^blobs\/uploads\/([0-9a-f-]+)$/.exec(rest);
+    if (upload && uploads.has(upload[1]) && (req.method === 'PATCH' || req.method === 'PUT')) {
+      const parts = uploads.get(upload[1]);
+      parts.push(body);
+      if (req.method === 'PATCH') {
+        res.writeHead(202, { Location: `${prefix}blobs/uploads/${upload[1]}`, 'Content-Length': 0 });
+        return res.end();
+      }
+      uploads.delete(upload[1]);
+      const bytes = Buffer.concat(parts);
+      const desc = descriptorFor('application/octet-stream', bytes);
+      if (desc.digest !== url.searchParams.get('digest')) return notFound('DIGEST_INVALID');
+      await pushStore.push(desc, bytes);
+      res.writeHead(201, { Location: `${prefix}blobs/${desc.digest}`, 'Docker-Content-Digest': desc.digest, 'Content-Length': 0 });
+      return res.end();
+    }
+    const manifest = /^manifests\/([^/]+)$/.exec(rest);
+    if (manifest && req.method === 'PUT') {
+      const desc = descriptorFor(String(req.headers['content-type']), body);
+      await pushStore.push(desc, body);
+      if (!manifest[1].startsWith('sha256:')) await pushStore.tag(desc, manifest[1]);
+      res.writeHead(201, { Location: `${prefix}manifests/${desc.digest}`, 'Docker-Content-Digest': desc.digest, 'Content-Length': 0 });
+      return res.end();
+    }
+    return notFound('UNSUPPORTED');
   }
 
   const server = createServer((req, res) => {
@@ -86,5 +137,6 @@ export async function startWarmUpRegistry(dist, dir) {
   await pushManifest(store, { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: [] }, { tag: '0' });
   for (const format of ['classic', 'bundle']) await sign(reference, { storage: store, key: keyPath, format });
 
-  return { reference, publicKeyPath, close: () => new Promise((resolve) => server.close(resolve)) };
+  const pushReference = `127.0.0.1:${server.address().port}/${pushRepository}:0`;
+  return { reference, pushReference, publicKeyPath, close: () => new Promise((resolve) => server.close(resolve)) };
 }
