@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { loadTimersPromises } from '../../builtins.js';
 import { loadDockerConfig, type Credential, type CredentialStore } from '../credentials.js';
 import { OciError, type OciErrorCode } from '../errors.js';
 import type { RegistryOptions } from '../options.js';
@@ -8,6 +8,9 @@ import { isLoopbackRegistry } from '../reference.js';
 import { parseChallenge, type Challenge } from './auth.js';
 import { HttpClient, type HttpHeaders, type HttpResponse, type HttpTlsOptions } from './http1.js';
 import { proxyFromEnv, type ProxyResolver } from './proxy.js';
+
+/** Waits `ms` (retries' back-off); node:timers/promises is loaded when a retry first waits. */
+const sleep = (ms: number, signal: AbortSignal | undefined): Promise<void> => loadTimersPromises().setTimeout(ms, undefined, signal ? { signal } : undefined);
 
 /** Request body: bytes (replayable), a factory for a fresh stream (replayable), or a one-shot stream. */
 export type Body = Buffer | { stream: () => Readable; length?: number } | Readable;
@@ -346,7 +349,7 @@ export class RegistryClient {
         res = await attempt();
       } catch (err) {
         if (replayable && i < this.retries && isRetryableError(err) && !signal?.aborted) {
-          await sleep(backoffMs(i, this.retryBase), undefined, signal ? { signal } : undefined).catch(() => undefined);
+          await sleep(backoffMs(i, this.retryBase), signal).catch(() => undefined);
           continue;
         }
         throw networkError(err, what, this.registry);
@@ -355,7 +358,7 @@ export class RegistryClient {
         const after = retryAfterMs(header(res.headers, 'retry-after'));
         drain(res);
         const wait = after !== undefined ? Math.min(after, 60_000) : backoffMs(i, this.retryBase);
-        await sleep(wait, undefined, signal ? { signal } : undefined).catch(() => undefined);
+        await sleep(wait, signal).catch(() => undefined);
         if (signal?.aborted) throw new OciError('ABORTED', `${what}: aborted`, { cause: signal.reason });
         continue;
       }
