@@ -732,6 +732,45 @@ describe('limits and errors', () => {
     expect([data.toString(), error?.code, res.complete]).toEqual(['partial', 'TEST_TIMEOUT', false]);
   });
 
+  it('the idle limit counts from the last byte: a slow but steady body, or upload, outlasts it', async () => {
+    // A byte every 40 ms for 400 ms, with a 150 ms limit: never idle that long.
+    const slow = await rawServer((s) =>
+      onRequests(s, () => {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n');
+        let sent = 0;
+        const t = setInterval(() => {
+          s.write('x');
+          if (++sent === 10) clearInterval(t);
+        }, 40);
+        s.on('close', () => clearInterval(t));
+      }),
+    );
+    const res = await client().request(slow.url(), { method: 'GET', timeoutMs: 150, timeoutError });
+    const { data, error } = await outcome(res);
+    expect([data.toString(), error]).toEqual(['x'.repeat(10), undefined]);
+    // An upload that trickles (a chunk every 40 ms) to a server that answers at its end.
+    const sink = await echoServer();
+    const body = new Readable({ read() {} });
+    let chunks = 0;
+    const t = setInterval(() => {
+      body.push(Buffer.from('y'));
+      if (++chunks === 10) {
+        clearInterval(t);
+        body.push(null);
+      }
+    }, 40);
+    const up = await send(client(), sink.url('/up'), { method: 'PUT', body, timeoutMs: 150, timeoutError });
+    expect(JSON.parse(up.body.toString()).body).toBe('y'.repeat(10));
+  });
+
+  it('a response that sets a shorter idle limit for its body gets it', async () => {
+    const server = await cannedServer('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+    const res = await client().request(server.url(), { method: 'GET', timeoutMs: 60_000, timeoutError });
+    res.setTimeout(100);
+    const { error } = await outcome(res);
+    expect(error?.code).toBe('TEST_TIMEOUT');
+  });
+
   it('an AbortSignal aborts a pending request, an already aborted one fails at once', async () => {
     const arrived = gate();
     const server = await rawServer((s) => onRequests(s, () => arrived.open()));
