@@ -1,12 +1,15 @@
 /**
- * The config blob of a Flux artifact. `flux push artifact` builds it from an empty image config
- * (go-containerregistry's ConfigFile) with the created time set; we write the same JSON shape
- * so that tools which parse it as an image config (crane config, flux) read it without surprise.
+ * The config blob of a Flux artifact, byte for byte what `flux push artifact` writes: an empty
+ * go-containerregistry image config whose `created` is Go's zero time (the push time goes in the
+ * manifest's `org.opencontainers.image.created` annotation only). Tools that parse it as an image
+ * config (crane config, flux) read it without surprise, and every artifact shares the one blob.
  */
-export function artifactConfig(created: string): Buffer {
+export const ZeroCreated = '0001-01-01T00:00:00Z';
+
+export function artifactConfig(): Buffer {
   const config = {
     architecture: '',
-    created,
+    created: ZeroCreated,
     os: '',
     rootfs: { type: 'layers', diff_ids: null },
     config: {},

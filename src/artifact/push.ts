@@ -94,7 +94,7 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
     opts.onProgress?.(`packaging ${entries.filter((e) => e.type === 'file').length} file(s)`);
     const tarball = await writeTarball(entries, join(work, 'artifact.tgz'), opts.signal ? { signal: opts.signal } : {});
     const layer = { mediaType: FluxContentMediaType, digest: tarball.digest, size: tarball.size };
-    const configBytes = artifactConfig(createdValue);
+    const configBytes = artifactConfig();
     const config = descriptorFor(FluxConfigMediaType, configBytes);
     const manifest: ImageManifest = {
       schemaVersion: 2,

@@ -100,6 +100,9 @@ describe('interop with the Flux CLI', async () => {
     const ladingConfig = await configOf(ladingURL, fromLading);
     expect(Object.keys(ladingConfig)).toEqual(Object.keys(fluxConfig));
     expect(ladingConfig['rootfs']).toEqual(fluxConfig['rootfs']);
+    // The same bytes: Go's zero time as `created` in both (the push time is in the annotation).
+    expect([ladingConfig['created'], fluxConfig['created']]).toEqual(['0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z']);
+    expect(fromLading.config).toEqual(fromFlux.config);
   });
 
   it('flux and lading agree on --reproducible: the same content gives the same digest every time', async () => {
