@@ -1,6 +1,8 @@
 // A real HTTP proxy for tests: tinyproxy (Debian package, installed by `npm run setup`) on a
-// loopback port, with CONNECT to any port and, optionally, basic auth. Started as a plain
-// process and stopped by pid, like the registries.
+// loopback port, with CONNECT to any port and, optionally, basic auth; and, for an https proxy
+// (TLS to the proxy itself, which tinyproxy does not speak), stunnel (Debian's stunnel4) in front
+// of it terminating TLS with a certificate of the test PKI. Started as plain processes and
+// stopped by pid, like the registries.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,9 +10,10 @@ import { join } from 'node:path';
 import { cleanUpOnExit, freePort, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor } from './process.js';
 
 const TINYPROXY = '/usr/bin/tinyproxy';
+const STUNNEL = '/usr/bin/stunnel4';
 
 export interface RunningProxy {
-  /** `http://127.0.0.1:PORT` (with user:password@ when auth is on). */
+  /** `http://127.0.0.1:PORT` (`https://` with tls; with user:password@ when auth is on). */
   url: string;
   host: string;
   pid: number;
@@ -18,9 +21,29 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-/** Starts tinyproxy on 127.0.0.1; `auth` turns on basic auth with those credentials. */
-export async function startProxy(opts: { auth?: { username: string; password: string } } = {}): Promise<RunningProxy> {
+/** A listening port: resolves once something accepts connections on it. */
+async function accepting(port: number, what: string, exited: () => string | undefined, logFile: string): Promise<void> {
+  await waitFor(
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(undefined));
+      }),
+    { what, timeoutMs: 10_000, failIf: () => (exited() !== undefined ? `it exited (${exited()}): ${tailFile(logFile)}` : undefined) },
+  );
+}
+
+/**
+ * Starts tinyproxy on 127.0.0.1; `auth` turns on basic auth with those credentials; `tls` (a
+ * certificate and key for 127.0.0.1) puts stunnel in front, so that clients reach the proxy over
+ * TLS (an https:// proxy URL).
+ */
+export async function startProxy(opts: { auth?: { username: string; password: string }; tls?: { certFile: string; keyFile: string } } = {}): Promise<RunningProxy> {
   if (!existsSync(TINYPROXY)) throw new Error(`${TINYPROXY} is missing: install it with \`sudo apt-get install -y tinyproxy\` (or run \`npm run setup\`)`);
+  if (opts.tls && !existsSync(STUNNEL)) throw new Error(`${STUNNEL} is missing: install it with \`sudo apt-get install -y stunnel4\` (or run \`npm run setup\`)`);
   const dir = mkdtempSync(join(tmpdir(), 'lading-proxy-'));
   const port = await freePort();
   const logFile = join(dir, 'tinyproxy.log');
@@ -41,30 +64,32 @@ export async function startProxy(opts: { auth?: { username: string; password: st
   );
   // -d: stay in the foreground (logs to stderr, into logFile).
   const proc = spawnLogged({ name: 'tinyproxy', command: TINYPROXY, args: ['-d', '-c', config], logFile });
-  const pid = proc.pid;
-  const forget = () => killGroupsNow([pid]);
-  cleanUpOnExit(forget);
+  const pids = [proc.pid];
+  cleanUpOnExit(() => killGroupsNow(pids));
   let exited: string | undefined;
   void proc.exited.then((code) => (exited = String(code)));
-  await waitFor(
-    () =>
-      new Promise<true | undefined>((resolve) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(undefined));
-      }),
-    { what: `tinyproxy on 127.0.0.1:${port}`, timeoutMs: 10_000, failIf: () => (exited !== undefined ? `it exited (${exited}): ${tailFile(logFile)}` : undefined) },
-  );
+  await accepting(port, `tinyproxy on 127.0.0.1:${port}`, () => exited, logFile);
+  let front = port;
+  if (opts.tls) {
+    front = await freePort();
+    const tlsLog = join(dir, 'stunnel.log');
+    const tlsConfig = join(dir, 'stunnel.conf');
+    // foreground, no pid file, log to stderr (into tlsLog); one service: TLS on `front`, plain to tinyproxy.
+    writeFileSync(tlsConfig, ['foreground = yes', 'pid =', 'debug = 5', '[proxy]', `accept = 127.0.0.1:${front}`, `connect = 127.0.0.1:${port}`, `cert = ${opts.tls.certFile}`, `key = ${opts.tls.keyFile}`, ''].join('\n'));
+    const tunnel = spawnLogged({ name: 'stunnel', command: STUNNEL, args: [tlsConfig], logFile: tlsLog });
+    pids.push(tunnel.pid);
+    let tunnelExited: string | undefined;
+    void tunnel.exited.then((code) => (tunnelExited = String(code)));
+    await accepting(front, `stunnel on 127.0.0.1:${front}`, () => tunnelExited, tlsLog);
+  }
   const auth = opts.auth ? `${encodeURIComponent(opts.auth.username)}:${encodeURIComponent(opts.auth.password)}@` : '';
   return {
-    url: `http://${auth}127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    pid,
+    url: `${opts.tls ? 'https' : 'http'}://${auth}127.0.0.1:${front}`,
+    host: `127.0.0.1:${front}`,
+    pid: proc.pid,
     logFile,
     stop: async () => {
-      await stopProcess(pid);
+      for (const pid of pids.reverse()) await stopProcess(pid);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -3,13 +3,16 @@
 // (tinyproxy): a CONNECT tunnel to a TLS registry, absolute-form requests to a plain one, basic
 // auth, and the errors a proxy gives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openRepository } from '../../src/oci/index.js';
 import { readBody } from '../../src/oci/remote/client.js';
 import { HttpClient, type HttpResponse } from '../../src/oci/remote/http1.js';
 import { proxyFromEnv } from '../../src/oci/remote/proxy.js';
 import { startProxy, type RunningProxy } from '../env/proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
+import { createTestPki } from '../env/tls.js';
 import { expectOciError, pushRandomImage } from './helpers.js';
 
 const via = (env: NodeJS.ProcessEnv, target: string) => proxyFromEnv(env)?.(new URL(target))?.href;
@@ -121,6 +124,71 @@ describe('the HTTP client through a real proxy (tinyproxy)', () => {
     await stopped.stop();
     const err = (await new HttpClient({ proxy: () => new URL(stopped.url) }).request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' }).catch((e: unknown) => e)) as NodeJS.ErrnoException;
     expect(err.code).toBe('ECONNREFUSED');
+  });
+});
+
+describe('through an https proxy (tinyproxy behind stunnel: TLS to the proxy itself)', () => {
+  let tlsProxy: RunningProxy;
+  let tlsRegistry: RunningRegistry;
+  let plainRegistry: RunningRegistry;
+  let proxyCa: Buffer;
+  let dir: string;
+  const credentials = { username: 'tls-user', password: 'tl5-secret' };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lading-https-proxy-'));
+    const pki = createTestPki(dir);
+    proxyCa = readFileSync(pki.caFile);
+    [tlsProxy, tlsRegistry, plainRegistry] = await Promise.all([
+      startProxy({ auth: credentials, tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile } }),
+      startRegistry({ tls: true }),
+      startRegistry(),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([tlsProxy?.stop(), tlsRegistry?.stop(), plainRegistry?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const bodyOf = (res: HttpResponse) => readBody(res, 1 << 20, 'reading the test response').then((b) => b.toString());
+  /** The proxy's CA and the registry's, as one bundle: the client trusts both, as `--ca-file` would. */
+  const bothCas = () => Buffer.concat([proxyCa, Buffer.from('\n'), readFileSync(tlsRegistry.caFile as string)]);
+
+  it('https registry: TLS to the proxy, a CONNECT tunnel inside it, TLS to the registry inside that, kept alive', async () => {
+    expect(tlsProxy.url.startsWith('https://')).toBe(true);
+    const client = new HttpClient({ tls: { ca: bothCas() }, proxy: () => new URL(tlsProxy.url) });
+    for (let i = 0; i < 2; i++) {
+      const res = await client.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' });
+      expect(res.statusCode).toBe(200);
+      await bodyOf(res);
+    }
+    client.close();
+    const log = readFileSync(tlsProxy.logFile, 'utf8');
+    expect(log.split(`CONNECT ${tlsRegistry.host}`).length - 1).toBe(1);
+  });
+
+  it('http registry: absolute-form requests over TLS to the proxy', async () => {
+    const client = new HttpClient({ tls: { ca: proxyCa }, proxy: () => new URL(tlsProxy.url) });
+    const res = await client.request(new URL(`${plainRegistry.url}/v2/`), { method: 'GET', headers: { Accept: 'application/json' } });
+    expect([res.statusCode, await bodyOf(res)]).toEqual([200, '{}']);
+    client.close();
+    expect(readFileSync(tlsProxy.logFile, 'utf8')).toMatch(new RegExp(`GET ${plainRegistry.url.replace(/[.:/]/g, '\\$&')}/v2/`));
+  });
+
+  it("the proxy's certificate is verified: without its CA the connection fails, naming the proxy but not the credentials", async () => {
+    for (const target of [`${tlsRegistry.url}/v2/`, `${plainRegistry.url}/v2/`]) {
+      const client = new HttpClient({ tls: { ca: readFileSync(tlsRegistry.caFile as string) }, proxy: () => new URL(tlsProxy.url) });
+      const err = (await client.request(new URL(target), { method: 'GET' }).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+      expect(err.code, target).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+      expect(err.message, target).toContain(`the proxy ${tlsProxy.host}: `);
+      expect(err.message, target).not.toContain(credentials.password);
+    }
+    // rejectUnauthorized: false trusts any certificate, the proxy's as the registry's.
+    const insecure = new HttpClient({ tls: { rejectUnauthorized: false }, proxy: () => new URL(tlsProxy.url) });
+    const res = await insecure.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    await bodyOf(res);
+    insecure.close();
   });
 });
 

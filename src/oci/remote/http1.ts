@@ -702,10 +702,26 @@ function proxyAuthorization(proxy: URL): string | undefined {
   return `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
 }
 
-/** A socket to the proxy itself (TLS for an https proxy, verified against the system CAs). */
-function connectToProxy(proxy: URL): Socket {
+/**
+ * A socket to the proxy itself. An https proxy is reached over TLS verified as registries are, with
+ * the same trust (the system CAs and the `ca` given; none with rejectUnauthorized false), as Go's
+ * transport does; its errors name the proxy (by host only: its URL may hold credentials).
+ */
+function connectToProxy(proxy: URL, tls: HttpTlsOptions): Socket {
   const { host, port } = endpointOf(proxy);
-  return proxy.protocol === 'https:' ? loadTls().connect({ host, port, ...(isIP(host) ? {} : { servername: host }) }) : netConnect(port, host);
+  if (proxy.protocol !== 'https:') return netConnect(port, host);
+  const socket = loadTls().connect({
+    host,
+    port,
+    ...(isIP(host) ? {} : { servername: host }),
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    rejectUnauthorized: tls.rejectUnauthorized !== false,
+  });
+  // First listener: the message is set before anyone else sees the error.
+  socket.once('error', (err) => {
+    err.message = `the proxy ${proxy.host}: ${err.message}`;
+  });
+  return socket;
 }
 
 /** How long a proxy gets to answer CONNECT. */
@@ -716,9 +732,9 @@ const TUNNEL_TIMEOUT_MS = 30_000;
  * proxy answered 2xx, ready for the TLS handshake with the registry. Messages name the proxy by
  * host only (its URL may hold credentials).
  */
-function openTunnel(proxy: URL, authority: string, auth: string | undefined): Promise<Socket> {
+function openTunnel(proxy: URL, authority: string, auth: string | undefined, tls: HttpTlsOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connectToProxy(proxy);
+    const socket = connectToProxy(proxy, tls);
     let head: Buffer | undefined;
     const fail = (err: Error) => {
       socket.destroy();
@@ -824,9 +840,9 @@ export class HttpClient {
       const auth = proxyAuthorization(proxy);
       if (https) {
         const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-        pool = new OriginPool(() => openTunnel(proxy, authority, auth).then(secure), this.max, false, {});
+        pool = new OriginPool(() => openTunnel(proxy, authority, auth, this.tls).then(secure), this.max, false, {});
       } else {
-        pool = new OriginPool(() => connectToProxy(proxy), this.max, true, auth ? { 'Proxy-Authorization': auth } : {});
+        pool = new OriginPool(() => connectToProxy(proxy, this.tls), this.max, true, auth ? { 'Proxy-Authorization': auth } : {});
       }
     }
     this.pools.set(key, pool);
