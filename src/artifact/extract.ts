@@ -1,6 +1,6 @@
-import { chmodSync, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, fchmodSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, symlink } from 'node:fs/promises';
-import { basename, dirname, join, posix, resolve } from 'node:path';
+import { basename, dirname, join, posix, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -163,7 +163,8 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
       const header: Header = entry.header;
       if (++count > maxEntries) throw new ArtifactError('TOO_LARGE', `${what}: the archive has more than ${maxEntries} entries`);
       const path = safeEntryPath(header.name, what);
-      if (path !== '' && (belowLink(path) || linkPaths.has(path))) {
+      // Links come last in lading's and flux's archives: most have none to check against.
+      if (path !== '' && linkPaths.size > 0 && (belowLink(path) || linkPaths.has(path))) {
         throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: entry "${header.name}" is written through or over a link`);
       }
       switch (header.type) {
@@ -265,12 +266,21 @@ export async function extractToDirectory(source: Readable, target: string, opts:
   // with tar): per file, a thread-pool round trip for each of open, write, chmod and close costs
   // more than the write itself (500 small manifests: tens of ms of a pull).
   const writeSmall = (abs: string, data: Buffer, mode: number) => {
-    writeFileSync(abs, data, { mode });
-    chmodSync(abs, mode);
+    const fd = openSync(abs, 'w', mode);
+    try {
+      for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
+      // The mode exactly, whatever the umask (fchmod: no second path lookup).
+      fchmodSync(fd, mode);
+    } finally {
+      closeSync(fd);
+    }
   };
+  // Entry paths are validated relative paths with `/` separators: on POSIX the file's path is a
+  // concatenation (path.join would normalise them again, per file).
+  const pathOf = sep === '/' ? (p: string) => `${tmp}/${p}` : (p: string) => join(tmp, ...p.split('/'));
   try {
     const summary = await walkArchive(source, what, opts, async (e) => {
-      const abs = join(tmp, ...e.path.split('/'));
+      const abs = pathOf(e.path);
       switch (e.kind) {
         case 'directory':
           ensureDir(abs);
@@ -282,9 +292,7 @@ export async function extractToDirectory(source: Readable, target: string, opts:
           // truncation cannot be redirected; a later entry with the same name replaces the
           // earlier one, as tar does.
           if (e.size <= smallFile) {
-            const chunks: Buffer[] = [];
-            for await (const c of e.stream) chunks.push(c);
-            writeSmall(abs, Buffer.concat(chunks), mode);
+            writeSmall(abs, await readEntry(e.stream), mode);
           } else {
             await pipeline(Readable.from(e.stream), createWriteStream(abs, { mode }), opts.signal ? { signal: opts.signal } : {});
             await chmod(abs, mode);
@@ -319,6 +327,18 @@ export async function extractToDirectory(source: Readable, target: string, opts:
   }
 }
 
+/** An entry's content, whole (small files): read with events, cheaper than async iteration. */
+function readEntry(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const readable = stream as unknown as Readable;
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    readable.on('data', (c: Buffer) => chunks.push(c));
+    // Copied (even a single chunk): a chunk may be a view of a larger buffer it would keep alive.
+    readable.once('end', () => resolvePromise(Buffer.concat(chunks)));
+    readable.once('error', reject);
+  });
+}
+
 /** A file read from an archive into memory. */
 export interface ArchiveFile {
   path: string;
@@ -335,9 +355,7 @@ export async function extractToMemory(source: Readable, opts: ExtractLimits = {}
   const summary = await walkArchive(source, what, opts, async (e) => {
     switch (e.kind) {
       case 'file': {
-        const chunks: Buffer[] = [];
-        for await (const c of e.stream) chunks.push(c as Buffer);
-        files.set(e.path, Buffer.concat(chunks));
+        files.set(e.path, await readEntry(e.stream));
         return;
       }
       case 'directory':
