@@ -2,13 +2,17 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MediaTypes, descriptorFor, pushManifest, type ImageManifest } from '../oci/index.js';
+import type { Readable } from 'node:stream';
+import { MediaTypes, descriptorFor, pushManifest, type Descriptor, type ImageManifest } from '../oci/index.js';
 import { artifactConfig, rfc3339 } from './config.js';
 import { Annotations, FluxConfigMediaType, FluxContentMediaType, ReproducibleCreated } from './constants.js';
 import { ArtifactError, throwIfAborted } from './errors.js';
 import { ociURL, parseArtifactURL, repositoryFor, type RemoteOptions } from './remote.js';
 import { collectSource, memorySource, type MemoryFile, type SourceEntry, type SourceOptions } from './source.js';
-import { writeTarball } from './tarball.js';
+import { tarballBuffer, writeTarball } from './tarball.js';
+
+/** Content (the files' bytes) up to this size is packaged in memory rather than in a temporary file. */
+const IN_MEMORY_MAX = 32 * 1024 * 1024;
 
 /** What to package: a directory or file on disk, or files in memory (stdin, a kustomize build). */
 export interface ArtifactContent extends SourceOptions {
@@ -89,11 +93,24 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
   // Keys in lexical order, as Flux (Go's JSON encoding of a map) writes them.
   const sortedAnnotations = Object.fromEntries(Object.entries(annotations).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 
-  const work = await mkdtemp(join(tmpdir(), 'lading-push-'));
+  // Content up to IN_MEMORY_MAX bytes is packaged in memory and uploaded from there; larger
+  // content goes through a temporary file, so that memory stays bounded.
+  const contentBytes = entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
+  const work = contentBytes <= IN_MEMORY_MAX ? undefined : await mkdtemp(join(tmpdir(), 'lading-push-'));
   try {
     opts.onProgress?.(`packaging ${entries.filter((e) => e.type === 'file').length} file(s)`);
-    const tarball = await writeTarball(entries, join(work, 'artifact.tgz'), opts.signal ? { signal: opts.signal } : {});
-    const layer = { mediaType: FluxContentMediaType, digest: tarball.digest, size: tarball.size };
+    const tarOpts = opts.signal ? { signal: opts.signal } : {};
+    let layer: Descriptor;
+    let layerContent: () => Buffer | Readable;
+    if (work === undefined) {
+      const bytes = await tarballBuffer(entries, tarOpts);
+      layer = descriptorFor(FluxContentMediaType, bytes);
+      layerContent = () => bytes;
+    } else {
+      const tarball = await writeTarball(entries, join(work, 'artifact.tgz'), tarOpts);
+      layer = { mediaType: FluxContentMediaType, digest: tarball.digest, size: tarball.size };
+      layerContent = () => createReadStream(tarball.path);
+    }
     const configBytes = artifactConfig();
     const config = descriptorFor(FluxConfigMediaType, configBytes);
     const manifest: ImageManifest = {
@@ -109,7 +126,7 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
     try {
       await Promise.all([
         storage.exists(config, op).then((has) => (has ? undefined : storage.push(config, configBytes, op))),
-        storage.exists(layer, op).then((has) => (has ? undefined : storage.push(layer, createReadStream(tarball.path), op))),
+        storage.exists(layer, op).then((has) => (has ? undefined : storage.push(layer, layerContent(), op))),
       ]);
       const desc = await pushManifest(storage, manifest, { tag, ...op });
       if (opts.signKey !== undefined) {
@@ -127,6 +144,6 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
       storage.close();
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
   }
 }

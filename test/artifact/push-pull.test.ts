@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -42,6 +43,40 @@ describe('push and pull artifacts against a real registry (distribution 2.8)', a
     expect(pulled.digest).toBe(pushed.digest);
     expect(pulled.source).toBe('https://github.com/example/demo');
     expect(readTree(out)).toEqual(readTree(demoApp));
+  });
+
+  it('content over 32 MiB is packaged through a temporary file (removed afterwards), smaller content in memory: both pull back identical', async () => {
+    const big = tempDir();
+    // Random bytes do not compress: the layer is over 32 MiB too.
+    writeTree(big, { 'a.bin': randomBytes(17 * 1024 * 1024), 'b/c.bin': randomBytes(17 * 1024 * 1024), 'd.yaml': 'd: 1\n' });
+    const small = writeTree(tempDir(), { 'd.yaml': 'd: 1\n' });
+    const tmp = tempDir();
+    const previous = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp; // where the temporary tarball goes (os.tmpdir())
+    // Which temporary directories the pushes made (inotify on the directory).
+    const made: string[] = [];
+    const watcher = watch(tmp, (_event, file) => {
+      if (file?.startsWith('lading-push-') && !made.includes(file)) made.push(file);
+    });
+    try {
+      for (const [dir, name] of [[big, 'big'], [small, 'small']] as const) {
+        const url = `oci://${reg.host}/${repoName(name)}:1`;
+        made.length = 0;
+        const pushed = await pushArtifact({ url, path: dir, reproducible: true });
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the watcher's last events
+        expect(made.length, `${name}: temporary directories made`).toBe(name === 'big' ? 1 : 0);
+        expect(readdirSync(tmp).filter((f) => f.startsWith('lading-push-')), name).toEqual([]);
+        const out = join(tempDir(), 'pulled');
+        const pulled = await pullArtifact({ url, output: out });
+        expect(pulled.digest).toBe(pushed.digest);
+        expect(Object.keys(readTree(out))).toEqual(Object.keys(readTree(dir)));
+        for (const file of Object.keys(readTree(dir))) expect(readFileSync(join(out, file)).equals(readFileSync(join(dir, file))), file).toBe(true);
+      }
+    } finally {
+      watcher.close();
+      if (previous === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = previous;
+    }
   });
 
   it('gives the same digest for the same content with --reproducible, and a new one when content changes', async () => {
