@@ -16,6 +16,7 @@ import { createTestPki } from '../env/tls.js';
 import { expectOciError, pushRandomImage } from './helpers.js';
 
 const via = (env: NodeJS.ProcessEnv, target: string) => proxyFromEnv(env)?.(new URL(target))?.href;
+const bodyOf = (res: HttpResponse) => readBody(res, 1 << 20, 'reading the test response').then((b) => b.toString());
 
 describe('proxyFromEnv (Go net/http semantics)', () => {
   it('takes HTTPS_PROXY for https and HTTP_PROXY for http, upper case first, host:port as http://', () => {
@@ -64,7 +65,6 @@ describe('the HTTP client through a real proxy (tinyproxy)', () => {
     await Promise.all([proxy?.stop(), authProxy?.stop(), tlsRegistry?.stop(), plainRegistry?.stop()]);
   });
 
-  const bodyOf = (res: HttpResponse) => readBody(res, 1 << 20, 'reading the test response').then((b) => b.toString());
   const proxyLog = (p: RunningProxy) => readFileSync(p.logFile, 'utf8');
 
   it('https: a CONNECT tunnel, then TLS to the registry verified with its CA, kept alive', async () => {
@@ -150,7 +150,6 @@ describe('through an https proxy (tinyproxy behind stunnel: TLS to the proxy its
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const bodyOf = (res: HttpResponse) => readBody(res, 1 << 20, 'reading the test response').then((b) => b.toString());
   /** The proxy's CA and the registry's, as one bundle: the client trusts both, as `--ca-file` would. */
   const bothCas = () => Buffer.concat([proxyCa, Buffer.from('\n'), readFileSync(tlsRegistry.caFile as string)]);
 
