@@ -209,14 +209,26 @@ try {
   mkdirSync(join(files, 'app'), { recursive: true });
   writeFileSync(join(files, 'app', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: warm-up\ndata:\n  a: b\n');
   writeFileSync(join(files, 'app', 'svc.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: warm-up\nspec:\n  ports:\n    - port: 80\n');
+  const signed = registry.reference;
   const warmUps = {
-    sign: [['verify', '--key', registry.publicKeyPath, registry.reference]],
+    // verify first: the fast path's warm-up is the same command line alone.
+    sign: [
+      ['verify', '--key', registry.publicKeyPath, signed],
+      ['tree', signed],
+    ],
+    // The crane-like commands, each through its whole path; copy writes into the push repository.
+    registry: [
+      ['digest', signed],
+      ['manifest', signed],
+      ['ls', signed.slice(0, signed.lastIndexOf(':'))],
+      ['copy', signed, registry.pushReference.replace(/:0$/, ':copied')],
+    ],
     artifact: [
       ['push', 'artifact', `oci://${registry.pushReference}`, '--path', files, '--source', 'warm-up', '--revision', 'r0'],
       ['pull', 'artifact', `oci://${registry.pushReference}`, '--output', join(warmDir, 'pulled')],
     ],
   };
-  warmUps['verify-fast'] = warmUps.sign;
+  warmUps['verify-fast'] = [warmUps.sign[0]];
   for (const name of ['all', ...names, ...Object.values(fastPaths)]) {
     const verb = Object.keys(verbs).find((v) => verbs[v] === name);
     const argvs = warmUps[name] ?? [verb ? [verb, '--help'] : ['--help']];
@@ -224,10 +236,11 @@ try {
     const run = await warmUp(name, argvs);
     const what = argvs.map((a) => `lading ${a.join(' ')}`).join(', then ');
     if (!existsSync(cache)) throw new Error(`writing ${cache} (${what}) failed: ${run.stderr}`);
-    if (name === 'artifact' && run.status !== 0) throw new Error(`writing ${cache}: ${what} did not succeed (exit ${run.status}): ${run.stderr}`);
+    if ((name === 'artifact' || name === 'registry') && run.status !== 0) throw new Error(`writing ${cache}: ${what} did not succeed (exit ${run.status}): ${run.stderr}`);
     if (name === 'sign' || name === 'verify-fast') {
-      // Both signatures (classic and bundle) verified: the cache covers both paths.
-      const claims = run.status === 0 ? JSON.parse(run.stdout) : [];
+      // Both signatures (classic and bundle) verified: the cache covers both paths. verify's
+      // claims are the first line of the output (the sign bundle's later commands print after).
+      const claims = run.status === 0 ? JSON.parse(run.stdout.split('\n')[0] ?? '[]') : [];
       if (claims.length !== 2) throw new Error(`writing ${cache}: ${what} did not verify both signatures (exit ${run.status}): ${run.stderr}${run.stdout}`);
     }
   }

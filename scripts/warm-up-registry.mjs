@@ -4,9 +4,9 @@
 // the sha256-<hex> referrers tag). `lading verify` against it runs every step of a real
 // verification, so the sign bundle's code cache holds what that command compiles; a warm-up that
 // stopped at the first request (nothing listening) left the response handling, digests,
-// signature checks and output to be compiled at every run. It also takes pushes (monolithic and
-// streamed blob uploads, manifests by tag), so that `push artifact` and then `pull artifact` run
-// whole for the artifact bundle's cache.
+// signature checks and output to be compiled at every run. It also lists tags and takes pushes
+// (monolithic and streamed blob uploads, manifests by tag), so that `push artifact` then `pull
+// artifact`, and `copy` into it, run whole for their bundles' caches.
 // Uses the library as tsc wrote it (dist/), so it runs after tsc.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -49,6 +49,13 @@ export async function startWarmUpRegistry(dist, dir) {
     if (url.pathname === '/v2/') {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Docker-Distribution-API-Version': 'registry/2.0' });
       return res.end('{}');
+    }
+    const list = /^\/v2\/(.+)\/tags\/list$/.exec(url.pathname);
+    if (list && (list[1] === repository || list[1] === pushRepository)) {
+      const tags = await (list[1] === repository ? store : pushStore).listTags();
+      const body = Buffer.from(JSON.stringify({ name: list[1], tags }));
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+      return res.end(req.method === 'HEAD' ? undefined : body);
     }
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
     if (!m || (m[1] !== repository && m[1] !== pushRepository)) return notFound('NAME_UNKNOWN');
