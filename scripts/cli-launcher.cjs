@@ -62,14 +62,18 @@ function writeCodeCache(name, argvs) {
   const exit = process.exit;
   let script;
   let worst = 0;
+  /** The command running, -1 between commands (a second ending of one is ignored). */
   let current = -1;
-  const finish = (i, code) => {
-    if (i !== current) return; // a second ending of the same command
+  const finish = (code) => {
+    if (current < 0) return;
+    const i = current;
     current = -1;
     if (code) process.stderr.write(`warm-up: lading ${argvs[i].join(' ')} exited with ${code}\n`);
     worst = Math.max(worst, Number(code) || 0);
     setImmediate(() => run(i + 1));
   };
+  process.exit = (code) => finish(code ?? process.exitCode ?? 0);
+  process.on('beforeExit', () => finish(process.exitCode ?? 0));
   const run = (i) => {
     if (i === argvs.length) {
       writeFileSync(join(__dirname, 'bundles', `${name}.cjs.v8cache`), script.createCachedData());
@@ -79,8 +83,6 @@ function writeCodeCache(name, argvs) {
     current = i;
     process.argv = [process.argv[0], __filename, ...argvs[i]];
     process.exitCode = undefined;
-    process.exit = (code) => finish(i, code ?? process.exitCode ?? 0);
-    process.once('beforeExit', () => finish(i, process.exitCode ?? 0));
     const bundle = runBundle(name);
     script = bundle.script;
     if (typeof bundle.exports.main === 'function' && !bundle.exports.main(argvs[i])) throw new Error(`the ${name} bundle declined lading ${argvs[i].join(' ')}`);

@@ -1,6 +1,5 @@
-import type * as childProcess from 'node:child_process';
 import { join } from 'node:path';
-import { loadCrypto, loadFsPromises } from '../builtins.js';
+import { loadChildProcess, loadCrypto, loadFsPromises, loadOs } from '../builtins.js';
 import { readSmallFileSync } from '../files.js';
 import { OciError } from './errors.js';
 
@@ -8,10 +7,8 @@ import { OciError } from './errors.js';
 // a DockerConfigStore), so it loads nothing at the top level that most runs never use:
 // node:child_process only when a credential helper runs, node:os only without HOME, and
 // node:fs/promises only to write the config (login/logout). The config is one small file,
-// read synchronously (a thread-pool round trip costs more than the read).
-let childProcessModule: typeof childProcess | undefined;
-const loadChildProcess = (): typeof childProcess => (childProcessModule ??= process.getBuiltinModule('node:child_process'));
-const homedir = (): string => process.getBuiltinModule('node:os').homedir();
+// read synchronously (a thread-pool round trip costs more than the read). The loaders are
+// src/builtins.ts.
 
 /** Credentials for one registry. */
 export interface Credential {
@@ -59,7 +56,7 @@ export function dockerConfigDir(opts?: DockerConfigOptions): string {
   const env = opts?.env ?? process.env;
   if (opts?.configDir) return opts.configDir;
   if (env['DOCKER_CONFIG']) return env['DOCKER_CONFIG'];
-  return join(env['HOME'] ?? homedir(), '.docker');
+  return join(env['HOME'] ?? loadOs().homedir(), '.docker');
 }
 
 /** The key docker uses in `auths` for a registry host. */

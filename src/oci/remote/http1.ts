@@ -15,6 +15,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type tls from 'node:tls';
+import { loadTls } from '../../builtins.js';
 
 /** Response headers as node:http gives them: lower-case names, set-cookie as a list. */
 export type HttpHeaders = Record<string, string | string[] | undefined>;
@@ -81,13 +82,6 @@ function invalidStatusLine(line: string): Error {
 
 function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
-}
-
-let tlsModule: typeof tls | undefined;
-function loadTls(): typeof tls {
-  // Loaded on the first https connection: a run against a plain-http registry never needs it.
-  tlsModule ??= process.getBuiltinModule('node:tls');
-  return tlsModule;
 }
 
 /** A response: a readable body stream with the status and headers. */
