@@ -5,6 +5,7 @@
 import type * as childProcess from 'node:child_process';
 import type * as cryptoModule from 'node:crypto';
 import type * as fsPromises from 'node:fs/promises';
+import type nodeModule from 'node:module';
 import type * as os from 'node:os';
 import type * as timersPromises from 'node:timers/promises';
 import type * as tls from 'node:tls';
@@ -23,6 +24,9 @@ export const loadOs = (): typeof os => process.getBuiltinModule('node:os');
 
 /** node:tls, on the first https connection: a run against a plain-http registry never needs it. */
 export const loadTls = (): typeof tls => process.getBuiltinModule('node:tls');
+
+/** node:module (createRequire, for dependencies loaded when first used); it loads the ES module loader. */
+export const loadModule = (): typeof nodeModule => process.getBuiltinModule('node:module');
 
 /** node:timers/promises (waits that can be aborted). */
 export const loadTimersPromises = (): typeof timersPromises => process.getBuiltinModule('node:timers/promises');

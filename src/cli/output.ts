@@ -1,3 +1,4 @@
+import { loadModule } from '../builtins.js';
 import { UsageError } from '../errors.js';
 import { fdOutput, type Output } from './stdio.js';
 
@@ -53,7 +54,7 @@ export function renderJSON(data: unknown): string {
 let requireLazily: NodeJS.Require | undefined;
 
 export function renderYAML(data: unknown): string {
-  requireLazily ??= process.getBuiltinModule('node:module').createRequire(import.meta.url);
+  requireLazily ??= loadModule().createRequire(import.meta.url);
   const { stringify } = requireLazily('yaml') as typeof import('yaml');
   return stringify(data, { lineWidth: 0 });
 }
