@@ -1,4 +1,5 @@
 import { OciError } from './errors.js';
+import { isDigestSyntax, isDigits, isHostLabel, isLoopbackIPv4, isLowerHex, isPathComponent, isTagSyntax } from './syntax.js';
 
 /** A parsed, normalised image reference (docker/crane rules). */
 export interface Reference {
@@ -18,10 +19,6 @@ export interface Reference {
 export const DEFAULT_REGISTRY = 'index.docker.io';
 export const DEFAULT_TAG = 'latest';
 
-const componentPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const tagPattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const hostnameComponent = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$/;
-const digestPattern = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const maxNameLength = 255;
 
 function invalid(input: string, why: string): OciError {
@@ -53,10 +50,10 @@ function validateRegistry(input: string, registry: string): void {
     }
     if (host === '') throw invalid(input, 'empty registry host');
     for (const part of host.split('.')) {
-      if (!hostnameComponent.test(part)) throw invalid(input, `registry host "${host}" is not a valid host name`);
+      if (!isHostLabel(part)) throw invalid(input, `registry host "${host}" is not a valid host name`);
     }
   }
-  if (port !== undefined && (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535 || Number(port) === 0)) {
+  if (port !== undefined && (!isDigits(port) || port.length > 5 || Number(port) > 65535 || Number(port) === 0)) {
     throw invalid(input, `registry port "${port}" is not a number between 1 and 65535`);
   }
 }
@@ -78,10 +75,10 @@ export function parseReference(input: string): Reference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!digestPattern.test(digest)) throw invalid(input, `"${digest}" is not a digest (expected sha256:<hex>)`);
+    if (!isDigestSyntax(digest)) throw invalid(input, `"${digest}" is not a digest (expected sha256:<hex>)`);
     const [algorithm, hex] = digest.split(':') as [string, string];
-    if (algorithm === 'sha256' && !/^[a-f0-9]{64}$/.test(hex)) throw invalid(input, 'a sha256 digest has 64 lower-case hex characters');
-    if (algorithm === 'sha512' && !/^[a-f0-9]{128}$/.test(hex)) throw invalid(input, 'a sha512 digest has 128 lower-case hex characters');
+    if (algorithm === 'sha256' && !isLowerHex(hex, 64)) throw invalid(input, 'a sha256 digest has 64 lower-case hex characters');
+    if (algorithm === 'sha512' && !isLowerHex(hex, 128)) throw invalid(input, 'a sha512 digest has 128 lower-case hex characters');
     if (algorithm !== 'sha256' && algorithm !== 'sha512') throw invalid(input, `unsupported digest algorithm "${algorithm}"`);
   }
 
@@ -91,7 +88,7 @@ export function parseReference(input: string): Reference {
   if (lastColon > lastSlash && !(lastSlash < 0 && rest.startsWith('['))) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!tagPattern.test(tag)) {
+    if (!isTagSyntax(tag)) {
       throw invalid(input, `tag "${tag}" is invalid (letters, digits, "_", "." and "-", not starting with "." or "-", at most 128 characters)`);
     }
   }
@@ -113,7 +110,7 @@ export function parseReference(input: string): Reference {
   for (const component of repository.split('/')) {
     if (component === '') throw invalid(input, 'repository has an empty path component');
     if (component !== component.toLowerCase()) throw invalid(input, `repository name must be lowercase ("${component}")`);
-    if (!componentPattern.test(component)) {
+    if (!isPathComponent(component)) {
       throw invalid(input, `repository path component "${component}" is invalid (lowercase letters, digits and single separators ".", "_", "__" or "-")`);
     }
   }
@@ -148,11 +145,17 @@ export function withReference(ref: Reference, reference: string): Reference {
 
 /** Whether a tag is valid in the OCI distribution spec. */
 export function isValidTag(tag: string): boolean {
-  return tagPattern.test(tag);
+  return isTagSyntax(tag);
 }
 
 /** Whether a registry host should be reached without TLS by default (loopback). */
 export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.startsWith('[') ? registry.slice(1, registry.indexOf(']')) : registry.replace(/:[0-9]+$/, '');
-  return host === 'localhost' || host === '::1' || /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host) || host.endsWith('.localhost');
+  let host = registry;
+  if (registry.startsWith('[')) {
+    host = registry.slice(1, registry.indexOf(']'));
+  } else {
+    const colon = registry.lastIndexOf(':');
+    if (colon >= 0 && isDigits(registry.slice(colon + 1))) host = registry.slice(0, colon);
+  }
+  return host === 'localhost' || host === '::1' || isLoopbackIPv4(host) || host.endsWith('.localhost');
 }

@@ -321,6 +321,26 @@ describe('response framing', () => {
     expect([res.statusCode, res.headers['location'], res.headers['link'], body.toString()]).toEqual([201, '/v2/x', undefined, 'ok']);
   });
 
+  it.each([
+    ['a four-digit status', 'HTTP/1.1 2000 OK'],
+    ['HTTP/2.0', 'HTTP/2.0 200 OK'],
+    ['HTTP/1.2', 'HTTP/1.2 200 OK'],
+    ['no space after the version', 'HTTP/1.1200 OK'],
+    ['a status that is not a number', 'HTTP/1.1 2x0 OK'],
+    ['a tab before the reason', 'HTTP/1.1 200\tOK'],
+  ])('refuses a status line with %s', async (_what, line) => {
+    const server = await cannedServer(`${line}\r\nContent-Length: 0\r\n\r\n`);
+    await expect(client().request(server.url(), { method: 'GET' })).rejects.toMatchObject({ code: 'HPE_INVALID_CONSTANT' });
+  });
+
+  it('takes a status line without a reason phrase, and one with spaces in it', async () => {
+    const bare = await cannedServer('HTTP/1.1 204\r\n\r\n');
+    const spaced = await cannedServer('HTTP/1.1 404 Not  Found here\r\nContent-Length: 0\r\n\r\n');
+    const a = (await send(client(), bare.url())).res;
+    const b = (await send(client(), spaced.url())).res;
+    expect([a.statusCode, a.statusMessage, b.statusCode, b.statusMessage]).toEqual([204, '', 404, 'Not  Found here']);
+  });
+
   it('refuses an unasked-for 101 Switching Protocols', async () => {
     const server = await cannedServer('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n');
     await expect(client().request(server.url(), { method: 'GET' })).rejects.toMatchObject({ code: 'HPE_INVALID_CONSTANT' });
@@ -496,6 +516,18 @@ describe('keep-alive', () => {
     expect((await send(c, server.url())).body.toString()).toBe('bye');
     expect((await send(c, server.url())).body.toString()).toBe('bye');
     expect(server.connections()).toBe(2);
+  });
+
+  it('close among other Connection options ends reuse; an option merely containing "close" does not', async () => {
+    const listed = await cannedServer('HTTP/1.1 200 OK\r\nConnection: keep-alive , Close\r\nContent-Length: 2\r\n\r\nok');
+    const c1 = client();
+    await send(c1, listed.url());
+    await send(c1, listed.url());
+    const lookalike = await cannedServer('HTTP/1.1 200 OK\r\nConnection: x-close-later\r\nContent-Length: 2\r\n\r\nok');
+    const c2 = client();
+    await send(c2, lookalike.url());
+    await send(c2, lookalike.url());
+    expect([listed.connections(), lookalike.connections()]).toEqual([2, 1]);
   });
 
   it('Transfer-Encoding with a Content-Length: the chunked body is read, the connection is not reused', async () => {
