@@ -7,7 +7,7 @@
 // scripts/build-cli.mjs copies this file to dist/cli/lading.cjs with the verb map filled in.
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
-const { dirname, join } = require('node:path');
+const { sep } = require('node:path');
 const vm = require('node:vm');
 
 /** Verb → bundle, for verbs that one command module adds; anything else runs the `all` bundle. */
@@ -25,9 +25,12 @@ function bundleFor(argv) {
  */
 const FAST_BY_VERB = new Map(Object.entries(/* FAST */ {}));
 
+/** Where the bundles are: built by concatenation, as path.join's first call costs ~0.1 ms. */
+const bundlesDir = `${__dirname}${sep}bundles`;
+
 /** Compiles and runs a bundle as a CommonJS module; returns the compiled script and its exports. */
 function runBundle(name) {
-  const file = join(__dirname, 'bundles', `${name}.cjs`);
+  const file = `${bundlesDir}${sep}${name}.cjs`;
   const source = readFileSync(file, 'utf8');
   let cachedData;
   try {
@@ -41,7 +44,7 @@ function runBundle(name) {
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   // The launcher's own require: the bundles sit beside it and resolve the same packages (and
   // node:module, which createRequire needs, loads the ES module loader).
-  script.runInThisContext()(mod.exports, require, mod, file, dirname(file));
+  script.runInThisContext()(mod.exports, require, mod, file, bundlesDir);
   return { script, exports: mod.exports };
 }
 
@@ -76,7 +79,7 @@ function writeCodeCache(name, argvs) {
   process.on('beforeExit', () => finish(process.exitCode ?? 0));
   const run = (i) => {
     if (i === argvs.length) {
-      writeFileSync(join(__dirname, 'bundles', `${name}.cjs.v8cache`), script.createCachedData());
+      writeFileSync(`${bundlesDir}${sep}${name}.cjs.v8cache`, script.createCachedData());
       exit.call(process, worst);
       return;
     }

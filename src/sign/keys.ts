@@ -67,16 +67,57 @@ interface PemBlock {
   bytes: Buffer;
 }
 
-/** Decodes the first PEM block of `text` (like Go's pem.Decode). */
+/** Whether `type` is a PEM type label lading reads: `[A-Z0-9 ]+`. */
+function isPemType(type: string): boolean {
+  if (type.length === 0) return false;
+  for (let i = 0; i < type.length; i++) {
+    const c = type.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 32)) return false;
+  }
+  return true;
+}
+
+/** Whether `s` is standard base64 with its padding: `[A-Za-z0-9+/]*={0,2}`. */
+function isBase64(s: string): boolean {
+  let end = s.length;
+  if (s.endsWith('==')) end -= 2;
+  else if (s.endsWith('=')) end -= 1;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47)) return false;
+  }
+  return true;
+}
+
+/**
+ * Decodes the first PEM block of `text` (like Go's pem.Decode): a `-----BEGIN T-----` line, the
+ * base64 body (header lines, those with a colon, skipped) and `-----END T-----`. Written with
+ * indexOf rather than regular expressions, which a short `lading verify` would compile first.
+ */
 export function decodePem(text: string): PemBlock | undefined {
-  const m = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(text);
-  if (!m) return undefined;
-  const body = (m[2] ?? '')
-    .split(/\r?\n/)
-    .filter((line) => line !== '' && !line.includes(':'))
-    .join('');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) return undefined;
-  return { type: m[1] as string, bytes: Buffer.from(body, 'base64') };
+  for (let from = 0; ; ) {
+    const begin = text.indexOf('-----BEGIN ', from);
+    if (begin < 0) return undefined;
+    from = begin + 1;
+    const typeStart = begin + '-----BEGIN '.length;
+    const typeEnd = text.indexOf('-----', typeStart);
+    if (typeEnd < 0) return undefined;
+    const type = text.slice(typeStart, typeEnd);
+    let bodyStart = typeEnd + 5;
+    if (text[bodyStart] === '\r') bodyStart++;
+    if (!isPemType(type) || text[bodyStart] !== '\n') continue;
+    bodyStart++;
+    const end = text.indexOf(`-----END ${type}-----`, bodyStart);
+    if (end < 0) continue;
+    const body = text
+      .slice(bodyStart, end)
+      .split('\n')
+      .map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line))
+      .filter((line) => line !== '' && !line.includes(':'))
+      .join('');
+    if (!isBase64(body)) return undefined;
+    return { type, bytes: Buffer.from(body, 'base64') };
+  }
 }
 
 /** Encodes a PEM block the way Go's pem.EncodeToMemory does (64-column base64). */

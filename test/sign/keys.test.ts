@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { encryptPrivateKey, generateKeyPair, isSignError, loadPrivateKey, loadPublicKey, parsePublicKey } from '../../src/sign/index.js';
+import { decodePem } from '../../src/sign/keys.js';
 import { lading, tempDir } from './helpers.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -23,6 +24,39 @@ async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): 
   expect(isSignError(err) ? err.code : String(err)).toBe(code);
   if (message) expect((err as Error).message).toMatch(message);
 }
+
+/** The regular-expression decoder decodePem replaced, kept here as its reference. */
+function decodePemByPattern(text: string): { type: string; bytes: Buffer } | undefined {
+  const m = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(text);
+  if (!m) return undefined;
+  const body = (m[2] ?? '')
+    .split(/\r?\n/)
+    .filter((line) => line !== '' && !line.includes(':'))
+    .join('');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) return undefined;
+  return { type: m[1] as string, bytes: Buffer.from(body, 'base64') };
+}
+
+describe('decodePem', () => {
+  const der = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex').toString('base64');
+  it.each([
+    ['a plain block', `-----BEGIN PUBLIC KEY-----\n${der}\n-----END PUBLIC KEY-----\n`],
+    ['CRLF line ends', `-----BEGIN PUBLIC KEY-----\r\n${der.slice(0, 20)}\r\n${der.slice(20)}\r\n-----END PUBLIC KEY-----\r\n`],
+    ['text before and after, and a header line', `garbage\n-----BEGIN RSA PUBLIC KEY-----\nProc-Type: 4,ENCRYPTED\n\n${der}\n-----END RSA PUBLIC KEY-----\ntrailer`],
+    ['two blocks: the first is taken', `-----BEGIN A-----\nAAAA\n-----END A-----\n-----BEGIN B-----\nBBBB\n-----END B-----\n`],
+    ['a first block without its end: the next is taken', `-----BEGIN A-----\nAAAA\n-----END B-----\n-----BEGIN C-----\nCCCC\n-----END C-----\n`],
+    ['a type with a dash is skipped', `-----BEGIN X-Y-----\nAAAA\n-----END X-Y-----\n-----BEGIN Z-----\nZZZZ\n-----END Z-----\n`],
+    ['six dashes', `-----BEGIN A------\nAAAA\n-----END A-----\n`],
+    ['no newline after BEGIN', `-----BEGIN A-----AAAA\n-----END A-----\n`],
+    ['a body that is not base64', `-----BEGIN A-----\nAA!A\n-----END A-----\n`],
+    ['padding in the middle', `-----BEGIN A-----\nAA=A\n-----END A-----\n`],
+    ['an empty body', `-----BEGIN A-----\n-----END A-----\n`],
+    ['nothing at all', 'not a key'],
+    ['a lower-case type', `-----BEGIN public key-----\n${der}\n-----END public key-----\n`],
+  ])('reads %s as the pattern did', (_what, text) => {
+    expect(decodePem(text)).toEqual(decodePemByPattern(text));
+  });
+});
 
 describe('generateKeyPair', () => {
   it("writes cosign's exact encrypted key format, 0600, and a PUBLIC KEY PEM", async () => {

@@ -131,6 +131,8 @@ export class RegistryClient {
   private readonly http: HttpClient;
   private readonly credentials: CredentialStore;
   private baseUrl: string | undefined;
+  /** baseUrl's host (and port), parsed once: see baseHost(). */
+  private parsedBase: { href: string; host: string } | undefined;
   private pinging: Promise<void> | undefined;
   /** A loopback registry did not answer plain http as an http server (see loopbackFirstRequest). */
   private plainHttpRefused = false;
@@ -168,6 +170,13 @@ export class RegistryClient {
     }
     this.http = new HttpClient({ maxSocketsPerOrigin: 16, tls: tlsOpts, ...(proxy ? { proxy } : {}) });
     this.credentials = opts.credentials ?? loadDockerConfig(opts.env ? { env: opts.env } : undefined);
+  }
+
+  /** The host (and port) of baseUrl, which must be known. */
+  private baseHost(): string {
+    const href = this.baseUrl as string;
+    if (this.parsedBase?.href !== href) this.parsedBase = { href, host: new URL(href).host };
+    return this.parsedBase.host;
   }
 
   /** Closes idle keep-alive connections. */
@@ -461,24 +470,35 @@ export class RegistryClient {
   async request(req: RegistryRequest): Promise<HttpResponse> {
     const signal = this.signalFor(req.signal);
     let early = this.baseUrl === undefined ? await this.loopbackFirstRequest(req, signal) : undefined;
-    try {
-      await this.ping(signal);
-    } catch (err) {
-      if (err instanceof OciError && !err.message.startsWith(req.what)) throw new OciError(err.code, `${req.what}: ${err.message}`, { cause: err });
-      throw err;
+    if (this.baseUrl === undefined) {
+      try {
+        await this.ping(signal);
+      } catch (err) {
+        if (err instanceof OciError && !err.message.startsWith(req.what)) throw new OciError(err.code, `${req.what}: ${err.message}`, { cause: err });
+        throw err;
+      }
     }
     const replayable = req.body === undefined || Buffer.isBuffer(req.body) || !(req.body instanceof Readable);
-    let url = new URL(req.path, this.baseUrl);
+    // Parsed when a request is sent or a redirect followed: the loopback probe's answer needs neither.
+    let url: URL | undefined;
     let authRetried = false;
     for (let redirects = 0; ; ) {
-      const headers: Record<string, string> = { ...req.headers };
-      const sameHost = url.host === new URL(this.baseUrl as string).host;
-      if (sameHost && !early) {
-        const auth = await this.authorization(req.scopes, signal);
-        if (auth) headers['Authorization'] = auth;
+      let res: HttpResponse;
+      let sameHost = true;
+      if (early) {
+        res = early;
+        early = undefined;
+      } else {
+        url ??= new URL(req.path, this.baseUrl);
+        sameHost = url.host === this.baseHost();
+        const headers: Record<string, string> = { ...req.headers };
+        if (sameHost) {
+          const auth = await this.authorization(req.scopes, signal);
+          if (auth) headers['Authorization'] = auth;
+        }
+        const target = url;
+        res = await this.withRetries(() => this.send(target, req.method, headers, req.body, signal), req.what, replayable, signal);
       }
-      const res = early ?? (await this.withRetries(() => this.send(url, req.method, headers, req.body, signal), req.what, replayable, signal));
-      early = undefined;
       const status = res.statusCode ?? 0;
       if (status === 401 && sameHost && !authRetried && replayable) {
         const ch = parseChallenge(header(res.headers, 'www-authenticate'));
@@ -500,7 +520,7 @@ export class RegistryClient {
       if ([301, 302, 303, 307, 308].includes(status) && header(res.headers, 'location')) {
         drain(res);
         if (++redirects > MAX_REDIRECTS) throw new OciError('REGISTRY', `${req.what}: too many redirects`);
-        url = new URL(header(res.headers, 'location') as string, url);
+        url = new URL(header(res.headers, 'location') as string, url ?? new URL(req.path, this.baseUrl));
         continue;
       }
       if (status >= 400 && status !== 404) throw await this.failure(res, req.what);
