@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, transform } from 'esbuild';
+import { buildExe, run } from './build-exe.mjs';
 import { startWarmUpRegistry } from './warm-up-registry.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -244,8 +245,18 @@ try {
       if (claims.length !== 2) throw new Error(`writing ${cache}: ${what} did not verify both signatures (exit ${run.status}): ${run.stderr}${run.stdout}`);
     }
   }
+  // dist/lading: the single-executable build, its snapshot warmed by the fast path's command line.
+  const exe = await buildExe({ root, warmUpArgv: warmUps['verify-fast'][0], env: { PATH: process.env['PATH'] ?? '', HOME: warmDir } });
+  if (exe) {
+    // Both of its paths work: the verification from the snapshot, anything else through the launcher.
+    const verified = await run(exe, warmUps['verify-fast'][0], { env: { PATH: process.env['PATH'] ?? '', HOME: warmDir } });
+    const claims = verified.code === 0 ? JSON.parse(verified.stdout.split('\n')[0] ?? '[]') : [];
+    if (claims.length !== 2) throw new Error(`${exe} did not verify both signatures (exit ${verified.code}): ${verified.stderr}${verified.stdout}`);
+    const version = await run(exe, ['--version']);
+    if (version.code !== 0 || version.stdout.trim() !== pkg.version) throw new Error(`${exe} --version printed "${version.stdout.trim()}" (exit ${version.code}), not ${pkg.version}: ${version.stderr}`);
+  }
 } finally {
   await registry.close();
   rmSync(warmDir, { recursive: true, force: true });
 }
-process.stdout.write(`built ${launcherOut} and ${names.length + 1 + Object.keys(fastPaths).length} bundles in ${outDir}\n`);
+process.stdout.write(`built ${launcherOut} and ${names.length + 1 + Object.keys(fastPaths).length} bundles in ${outDir}${existsSync(join(root, "dist", "lading")) ? `, and ${join(root, "dist", "lading")}` : ""}\n`);

@@ -94,4 +94,4 @@ function writeCodeCache(name, argvs) {
 }
 
 if (require.main === module) main(process.argv.slice(2));
-else module.exports = { bundleFor, writeCodeCache };
+else module.exports = { bundleFor, main, writeCodeCache };
