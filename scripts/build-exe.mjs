@@ -34,6 +34,12 @@ export async function buildExe({ root, warmUpArgv, env }) {
     process.stderr.write(`dist/lading (the single-executable build) is built on Linux only; skipped on ${process.platform}\n`);
     return undefined;
   }
+  // A Node that cannot carry an application (one built without the fuse, such as a distribution's
+  // node linked to a shared libnode) builds none.
+  if (!readFileSync(process.execPath).includes(`${SEA_FUSE}:0`)) {
+    process.stderr.write(`dist/lading (the single-executable build) needs a Node binary with the single-executable fuse; ${process.execPath} has none, skipped\n`);
+    return undefined;
+  }
   const out = join(root, 'dist', 'lading');
   const work = mkdtempSync(join(tmpdir(), 'lading-build-exe-'));
   // Written beside its place and renamed there: a failed build leaves no executable behind.

@@ -50,7 +50,7 @@ async function sameAsBin(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Prom
 
 beforeAll(async () => {
   if (process.platform !== 'linux') throw new Error(`dist/lading is built on Linux only; this test runs there (platform ${process.platform})`);
-  if (!existsSync(exe)) throw new Error(`${exe} is missing: run \`npm run build\` (npm test does)`);
+  if (!existsSync(exe)) throw new Error(`${exe} is missing: run \`npm run build\` (npm test does); it is not built with a Node binary that lacks the single-executable fuse (the build says so)`);
   registry = await startRegistry({ flavor: 'distribution2' });
   await generateKeyPair({ dir: tmp.path, password: '' });
   await generateKeyPair({ dir: tmp.path, outputKeyPrefix: 'other', password: '' });
