@@ -8,9 +8,10 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync } from 'nod
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StaticCredentials, openRepository } from '../../src/oci/index.js';
-import { generateKeyPair, sign } from '../../src/sign/index.js';
+import { sign } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { pushRandomImage, tempDir } from '../oci/helpers.js';
+import { signedImages } from './signed-images.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; bin: { lading: string } };
@@ -52,20 +53,8 @@ beforeAll(async () => {
   if (process.platform !== 'linux') throw new Error(`dist/lading is built on Linux only; this test runs there (platform ${process.platform})`);
   if (!existsSync(exe)) throw new Error(`${exe} is missing: run \`npm run build\` (npm test does); it is not built with a Node binary that lacks the single-executable fuse (the build says so)`);
   registry = await startRegistry({ flavor: 'distribution2' });
-  await generateKeyPair({ dir: tmp.path, password: '' });
-  await generateKeyPair({ dir: tmp.path, outputKeyPrefix: 'other', password: '' });
-  pub = join(tmp.path, 'cosign.pub');
-  otherPub = join(tmp.path, 'other.pub');
+  ({ pub, otherPub, classicRef, bundleRef, unsignedRef } = await signedImages(registry, tmp.path, 'exe'));
   env = { PATH: `${resolve(process.execPath, '..')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, HOME: tmp.path, DOCKER_CONFIG: join(tmp.path, '.docker') };
-  const key = join(tmp.path, 'cosign.key');
-  await pushRandomImage(openRepository(`${registry.host}/exe/classic`), { tag: '1.0.0' });
-  classicRef = `${registry.host}/exe/classic:1.0.0`;
-  await sign(classicRef, { key, password: '', annotations: { env: 'prod' } });
-  await pushRandomImage(openRepository(`${registry.host}/exe/bundle`), { tag: '1.0.0' });
-  bundleRef = `${registry.host}/exe/bundle:1.0.0`;
-  await sign(bundleRef, { key, password: '', format: 'bundle' });
-  await pushRandomImage(openRepository(`${registry.host}/exe/unsigned`), { tag: '1.0.0' });
-  unsignedRef = `${registry.host}/exe/unsigned:1.0.0`;
 });
 
 afterAll(async () => {

@@ -9,9 +9,10 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVerifyArgs } from '../../src/cli/fast-verify.js';
 import { StaticCredentials, openRepository } from '../../src/oci/index.js';
-import { generateKeyPair, sign } from '../../src/sign/index.js';
+import { sign } from '../../src/sign/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { pushRandomImage, tempDir } from '../oci/helpers.js';
+import { signedImages } from './signed-images.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const bin = join(root, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
@@ -58,10 +59,7 @@ async function bothPaths(args: string[]): Promise<Run> {
 beforeAll(async () => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` (npm test does)`);
   registry = await startRegistry({ flavor: 'distribution2' });
-  await generateKeyPair({ dir: tmp.path, password: '' });
-  await generateKeyPair({ dir: tmp.path, outputKeyPrefix: 'other', password: '' });
-  pub = join(tmp.path, 'cosign.pub');
-  otherPub = join(tmp.path, 'other.pub');
+  ({ pub, otherPub, classicRef, bundleRef, unsignedRef } = await signedImages(registry, tmp.path, 'fast'));
   preload = join(tmp.path, 'bundles.cjs');
   // Records each bundle the launcher compiles (vm.Script with a dist/cli/bundles filename).
   writeFileSync(
@@ -71,15 +69,6 @@ vm.Script = function (source, options) { const m = /bundles[\\\\/]([a-z-]+)\\.cj
 process.on('exit', () => require('node:fs').writeFileSync(process.env.LADING_TEST_BUNDLES, JSON.stringify(seen)));\n`,
   );
   env = { PATH: `${resolve(process.execPath, '..')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, HOME: tmp.path, DOCKER_CONFIG: join(tmp.path, '.docker') };
-  const key = join(tmp.path, 'cosign.key');
-  await pushRandomImage(openRepository(`${registry.host}/fast/classic`), { tag: '1.0.0' });
-  classicRef = `${registry.host}/fast/classic:1.0.0`;
-  await sign(classicRef, { key, password: '', annotations: { env: 'prod' } });
-  await pushRandomImage(openRepository(`${registry.host}/fast/bundle`), { tag: '1.0.0' });
-  bundleRef = `${registry.host}/fast/bundle:1.0.0`;
-  await sign(bundleRef, { key, password: '', format: 'bundle' });
-  await pushRandomImage(openRepository(`${registry.host}/fast/unsigned`), { tag: '1.0.0' });
-  unsignedRef = `${registry.host}/fast/unsigned:1.0.0`;
 });
 
 afterAll(async () => {
