@@ -3,7 +3,7 @@
  * in-toto statements, DSSE envelopes and Sigstore bundles (v0.3). Pure data; no I/O.
  */
 import { SignError } from './errors.js';
-import { signatureMismatch, type SigningKey, type VerificationKey } from './keys.js';
+import { isBase64, signatureMismatch, type SigningKey, type VerificationKey } from './keys.js';
 
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
@@ -240,6 +240,8 @@ export function parseEnvelope(value: unknown, what: string): DsseEnvelope {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function decodeBase64(value: string, what: string): Buffer {
+  // The usual form (the standard alphabet on one line) is checked without regular expressions.
+  if (isBase64(value)) return Buffer.from(value, 'base64');
   const v = value.replace(/\s+/g, '');
   // Go's StdEncoding is strict; accept URL-safe too since some producers use it.
   const std = v.replace(/-/g, '+').replace(/_/g, '/');

@@ -78,7 +78,7 @@ function isPemType(type: string): boolean {
 }
 
 /** Whether `s` is standard base64 with its padding: `[A-Za-z0-9+/]*={0,2}`. */
-function isBase64(s: string): boolean {
+export function isBase64(s: string): boolean {
   let end = s.length;
   if (s.endsWith('==')) end -= 2;
   else if (s.endsWith('=')) end -= 1;
@@ -149,7 +149,7 @@ export async function encryptPrivateKey(pkcs8Der: Uint8Array, password: string, 
 }
 
 function b64Field(value: unknown, field: string, what: string): Buffer {
-  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) {
+  if (typeof value !== 'string' || !isBase64(value)) {
     throw new SignError('KEY_INVALID', `${what}: field ${field} is missing or not base64`);
   }
   return Buffer.from(value, 'base64');
