@@ -27,20 +27,20 @@ export function run(file, args, opts = {}) {
 /**
  * Builds `<root>/dist/lading`; `warmUpArgv` is the verify command line the snapshot is warmed
  * with, `env` the environment it runs in. Returns the executable's path, or undefined (with the
- * reason on stderr) where the platform is not supported. Throws on any failure.
+ * reason on stderr, and no dist/lading left from an earlier build) where it cannot be built: not
+ * Linux, or a Node binary that cannot carry an application. Throws on any other failure.
  */
 export async function buildExe({ root, warmUpArgv, env }) {
-  if (process.platform !== 'linux') {
-    process.stderr.write(`dist/lading (the single-executable build) is built on Linux only; skipped on ${process.platform}\n`);
-    return undefined;
-  }
-  // A Node that cannot carry an application (one built without the fuse, such as a distribution's
-  // node linked to a shared libnode) builds none.
-  if (!readFileSync(process.execPath).includes(`${SEA_FUSE}:0`)) {
-    process.stderr.write(`dist/lading (the single-executable build) needs a Node binary with the single-executable fuse; ${process.execPath} has none, skipped\n`);
-    return undefined;
-  }
   const out = join(root, 'dist', 'lading');
+  const skip = (why) => {
+    rmSync(out, { force: true });
+    process.stderr.write(`dist/lading (the single-executable build) skipped: ${why}\n`);
+    return undefined;
+  };
+  if (process.platform !== 'linux') return skip(`it is built on Linux only, not on ${process.platform}`);
+  // A Node built without the fuse (such as a distribution's node linked to a shared libnode)
+  // cannot carry an application.
+  if (!readFileSync(process.execPath).includes(`${SEA_FUSE}:0`)) return skip(`${process.execPath} has no single-executable fuse`);
   const work = mkdtempSync(join(tmpdir(), 'lading-build-exe-'));
   // Written beside its place and renamed there: a failed build leaves no executable behind.
   const exe = join(root, 'dist', `.lading.${process.pid}.tmp`);
