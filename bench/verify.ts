@@ -134,15 +134,19 @@ export default async function bench(): Promise<void> {
       const cosignEnv = { ...env, SSL_CERT_FILE: caFile };
       await timeProcess(ladingBin, ladingArgs, env);
       await timeProcess(cosign, cosignArgs, cosignEnv);
+      if (exe) await timeProcess(ladingExe, ladingArgs, env);
       const ladingMs: number[] = [];
       const cosignMs: number[] = [];
+      const exeMs: number[] = [];
       for (let i = 0; i < RUNS; i++) {
         ladingMs.push(await timeProcess(ladingBin, ladingArgs, env));
         cosignMs.push(await timeProcess(cosign, cosignArgs, cosignEnv));
+        if (exe) exeMs.push(await timeProcess(ladingExe, ladingArgs, env));
       }
       const l = median(ladingMs);
       const c = median(cosignMs);
-      process.stdout.write(`verify classic over TLS (private CA) ${RUNS} runs each: lading ${l.toFixed(0)} ms, cosign ${c.toFixed(0)} ms (medians) → ratio ${(l / c).toFixed(2)}× (informational)\n`);
+      const exeLine = exe ? `; single executable dist/lading ${median(exeMs).toFixed(0)} ms (${(median(exeMs) / c).toFixed(2)}×)` : '';
+      process.stdout.write(`verify classic over TLS (private CA) ${RUNS} runs each: lading ${l.toFixed(0)} ms, cosign ${c.toFixed(0)} ms (medians) → ratio ${(l / c).toFixed(2)}×${exeLine} (informational)\n`);
     } finally {
       await tlsRegistry.stop();
     }
