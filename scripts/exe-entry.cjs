@@ -20,7 +20,9 @@ const builtinRequire = require;
   let __filename = '/lading-exe-build/cli/bundles/verify-fast.cjs';
   let __dirname = '/lading-exe-build/cli/bundles';
   let diskRequire;
-  // Built-in modules from the executable; anything else from disk, beside it.
+  // Built-in modules from the executable; anything else from disk, beside it, and only at run time:
+  // node:module used while the snapshot is built leaves Node 20 unable to start from it (the
+  // warm-up needs no npm package, and scripts/build-cli.mjs checks that the executable runs).
   const bundleRequire = (id) => {
     if (id.startsWith('node:')) return builtinRequire(id);
     diskRequire ??= builtinRequire('node:module').createRequire(__filename);
