@@ -61,6 +61,24 @@ function loadLine(): string {
     .join(' ')}`;
 }
 
+/** A command to time: file, arguments, environment. */
+type Timed = readonly [file: string, args: string[], env: NodeJS.ProcessEnv];
+
+/**
+ * Runs each command once (warm-up: file cache, registry, the binaries), then RUNS rounds with
+ * one run of each, interleaved so that a change in the machine's load hits them all alike.
+ * Returns each command's median in ms.
+ */
+async function interleavedMedians<T extends { [name: string]: Timed }>(commands: T): Promise<{ [P in keyof T]: number }> {
+  const entries = Object.entries(commands);
+  for (const [, [file, args, env]] of entries) await timeProcess(file, args, env);
+  const times = entries.map((): number[] => []);
+  for (let i = 0; i < RUNS; i++) {
+    for (const [n, [, [file, args, env]]] of entries.entries()) times[n]?.push(await timeProcess(file, args, env));
+  }
+  return Object.fromEntries(entries.map(([name], n) => [name, median(times[n] ?? [])])) as { [P in keyof T]: number };
+}
+
 export default async function bench(): Promise<void> {
   for (const file of [ladingBin, ladingUnbundled]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -86,37 +104,22 @@ export default async function bench(): Promise<void> {
       await sign(ref, { key, password: '', format });
       const verifyArgs = ['verify', '--key', pub, ref];
       const cosignArgs = ['verify', '--key', pub, '--insecure-ignore-tlog=true', '--allow-http-registry', ref];
-      // Warm-up: file cache, registry, the binaries.
-      await timeProcess(ladingBin, verifyArgs, env);
-      await timeProcess(process.execPath, [ladingUnbundled, ...verifyArgs], env);
-      await timeProcess(cosign, cosignArgs, env);
-      if (exe) await timeProcess(ladingExe, verifyArgs, env);
-      const ladingMs: number[] = [];
-      const exeMs: number[] = [];
-      const unbundledMs: number[] = [];
-      const fullCliMs: number[] = [];
-      const cosignMs: number[] = [];
-      // The floor for any Node CLI on this machine right now: starting Node and doing nothing.
-      const floorMs: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        ladingMs.push(await timeProcess(ladingBin, verifyArgs, env));
-        cosignMs.push(await timeProcess(cosign, cosignArgs, env));
-        if (exe) exeMs.push(await timeProcess(ladingExe, verifyArgs, env));
-        unbundledMs.push(await timeProcess(process.execPath, [ladingUnbundled, ...verifyArgs], env));
-        fullCliMs.push(await timeProcess(ladingBin, verifyArgs, { ...env, LADING_NO_FAST_PATH: '1' }));
-        floorMs.push(await timeProcess(process.execPath, ['-e', '0'], env));
-      }
-      const l = median(ladingMs);
-      const c = median(cosignMs);
-      const u = median(unbundledMs);
-      const full = median(fullCliMs);
-      const f = median(floorMs);
+      const m = await interleavedMedians({
+        lading: [ladingBin, verifyArgs, env],
+        cosign: [cosign, cosignArgs, env],
+        ...(exe ? { exe: [ladingExe, verifyArgs, env] as Timed } : {}),
+        unbundled: [process.execPath, [ladingUnbundled, ...verifyArgs], env],
+        fullCli: [ladingBin, verifyArgs, { ...env, LADING_NO_FAST_PATH: '1' }],
+        // The floor for any Node CLI on this machine right now: starting Node and doing nothing.
+        floor: [process.execPath, ['-e', '0'], env],
+      });
+      const { lading: l, cosign: c, unbundled: u, fullCli: full, floor: f } = m;
       process.stdout.write(
         `verify ${format.padEnd(7)} ${RUNS} runs each: lading ${l.toFixed(0)} ms, cosign ${c.toFixed(0)} ms (medians) → ratio ${(l / c).toFixed(2)}× (goal ≤ 1.00×); ` +
           `without the fast path ${full.toFixed(0)} ms (${(full / c).toFixed(2)}×); unbundled dist/cli/main.js ${u.toFixed(0)} ms (${(u / c).toFixed(2)}×); node -e 0 ${f.toFixed(0)} ms\n`,
       );
-      if (exe) {
-        const x = median(exeMs);
+      if ('exe' in m) {
+        const x = m.exe;
         process.stdout.write(`verify ${format.padEnd(7)} single executable dist/lading: ${x.toFixed(0)} ms → ratio ${(x / c).toFixed(2)}× cosign (goal ≤ 1.00×)\n`);
       }
     }
@@ -132,20 +135,13 @@ export default async function bench(): Promise<void> {
       const ladingArgs = ['verify', '--key', pub, '--ca-file', caFile, ref];
       const cosignArgs = ['verify', '--key', pub, '--insecure-ignore-tlog=true', ref];
       const cosignEnv = { ...env, SSL_CERT_FILE: caFile };
-      await timeProcess(ladingBin, ladingArgs, env);
-      await timeProcess(cosign, cosignArgs, cosignEnv);
-      if (exe) await timeProcess(ladingExe, ladingArgs, env);
-      const ladingMs: number[] = [];
-      const cosignMs: number[] = [];
-      const exeMs: number[] = [];
-      for (let i = 0; i < RUNS; i++) {
-        ladingMs.push(await timeProcess(ladingBin, ladingArgs, env));
-        cosignMs.push(await timeProcess(cosign, cosignArgs, cosignEnv));
-        if (exe) exeMs.push(await timeProcess(ladingExe, ladingArgs, env));
-      }
-      const l = median(ladingMs);
-      const c = median(cosignMs);
-      const exeLine = exe ? `; single executable dist/lading ${median(exeMs).toFixed(0)} ms (${(median(exeMs) / c).toFixed(2)}×)` : '';
+      const m = await interleavedMedians({
+        lading: [ladingBin, ladingArgs, env],
+        cosign: [cosign, cosignArgs, cosignEnv],
+        ...(exe ? { exe: [ladingExe, ladingArgs, env] as Timed } : {}),
+      });
+      const { lading: l, cosign: c } = m;
+      const exeLine = 'exe' in m ? `; single executable dist/lading ${m.exe.toFixed(0)} ms (${(m.exe / c).toFixed(2)}×)` : '';
       process.stdout.write(`verify classic over TLS (private CA) ${RUNS} runs each: lading ${l.toFixed(0)} ms, cosign ${c.toFixed(0)} ms (medians) → ratio ${(l / c).toFixed(2)}×${exeLine} (informational)\n`);
     } finally {
       await tlsRegistry.stop();

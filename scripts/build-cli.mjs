@@ -11,7 +11,6 @@
 // from node_modules they cost push and pull ~10 ms of resolution and compilation the code cache
 // now spares. Other npm dependencies stay external: they are loaded from node_modules by the
 // commands that need them (the kube client, yaml, noble, ...).
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -185,19 +184,8 @@ for (const argv of [[], ['--help'], ['help'], ['nope'], ...commandModules.flatMa
 // key loading to the printed claims; the build fails if that verification does not succeed.
 /** Runs `lading argv` for each of `argvs` from bundle `name` in a child process that writes the bundle's code cache. */
 function warmUp(name, argvs) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argvs)})`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '', HOME: warmDir },
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolvePromise({ status, stdout, stderr }));
-  });
+  const code = `require(${JSON.stringify(launcherOut)}).writeCodeCache(${JSON.stringify(name)}, ${JSON.stringify(argvs)})`;
+  return run(process.execPath, ['-e', code], { env: { PATH: process.env['PATH'] ?? '', HOME: warmDir } });
 }
 
 const warmDir = mkdtempSync(join(tmpdir(), 'lading-build-cli-'));
@@ -234,15 +222,15 @@ try {
     const verb = Object.keys(verbs).find((v) => verbs[v] === name);
     const argvs = warmUps[name] ?? [verb ? [verb, '--help'] : ['--help']];
     const cache = join(outDir, `${name}.cjs.v8cache`);
-    const run = await warmUp(name, argvs);
+    const warm = await warmUp(name, argvs);
     const what = argvs.map((a) => `lading ${a.join(' ')}`).join(', then ');
-    if (!existsSync(cache)) throw new Error(`writing ${cache} (${what}) failed: ${run.stderr}`);
-    if ((name === 'artifact' || name === 'registry') && run.status !== 0) throw new Error(`writing ${cache}: ${what} did not succeed (exit ${run.status}): ${run.stderr}`);
+    if (!existsSync(cache)) throw new Error(`writing ${cache} (${what}) failed: ${warm.stderr}`);
+    if ((name === 'artifact' || name === 'registry') && warm.code !== 0) throw new Error(`writing ${cache}: ${what} did not succeed (exit ${warm.code}): ${warm.stderr}`);
     if (name === 'sign' || name === 'verify-fast') {
       // Both signatures (classic and bundle) verified: the cache covers both paths. verify's
       // claims are the first line of the output (the sign bundle's later commands print after).
-      const claims = run.status === 0 ? JSON.parse(run.stdout.split('\n')[0] ?? '[]') : [];
-      if (claims.length !== 2) throw new Error(`writing ${cache}: ${what} did not verify both signatures (exit ${run.status}): ${run.stderr}${run.stdout}`);
+      const claims = warm.code === 0 ? JSON.parse(warm.stdout.split('\n')[0] ?? '[]') : [];
+      if (claims.length !== 2) throw new Error(`writing ${cache}: ${what} did not verify both signatures (exit ${warm.code}): ${warm.stderr}${warm.stdout}`);
     }
   }
   // dist/lading: the single-executable build, its snapshot warmed by the fast path's command line.

@@ -71,9 +71,9 @@ const builtinRequire = require;
     };
     if (!bundle.exports.main(warmUp)) throw new Error(`the verify fast path declined the warm-up: lading ${warmUp.join(' ')}`);
     v8.startupSnapshot.setDeserializeMainFunction(() => {
-      const dir = builtinRequire('node:path').dirname(process.execPath);
-      __dirname = `${dir}/cli/bundles`;
-      __filename = `${__dirname}/verify-fast.cjs`;
+      const { dirname, join } = builtinRequire('node:path');
+      __dirname = join(dirname(process.execPath), 'cli', 'bundles');
+      __filename = join(__dirname, 'verify-fast.cjs');
       const argv = process.argv.slice(2);
       if (!process.env.LADING_NO_FAST_PATH && bundle.exports.main(argv)) return;
       launcher().main(argv);

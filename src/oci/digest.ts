@@ -47,9 +47,10 @@ function digestAlgorithm(digest: string): 'sha256' | 'sha512' {
   return algorithm;
 }
 
-export function digestHasher(digest: string): { hash: Hash; algorithm: string; hex: string } {
+/** A hash object for `digest`'s algorithm (UNSUPPORTED for others), for content read in chunks. */
+export function digestHasher(digest: string): { hash: Hash; algorithm: string } {
   const algorithm = digestAlgorithm(digest);
-  return { hash: loadCrypto().createHash(algorithm), algorithm, hex: digest.slice(algorithm.length + 1) };
+  return { hash: loadCrypto().createHash(algorithm), algorithm };
 }
 
 /** Throws DIGEST_MISMATCH/SIZE_MISMATCH unless `data` matches `desc`. */
