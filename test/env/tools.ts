@@ -34,7 +34,9 @@ export type ToolName =
   | 'kube-scheduler'
   | 'etcd'
   | 'kwok'
-  | 'conformance';
+  | 'conformance'
+  | 'kustomize'
+  | 'kustomize-corpus';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const toolsModulesDir = join(repoRoot, 'test', 'tools');
@@ -62,6 +64,10 @@ interface ModuleRecipe {
    * points) with `addFiles` (path in the module → file under test/tools/<dir>) added.
    */
   localCopies?: Array<{ module: string; version: string; dir: string; addFiles: Record<string, string> }>;
+  /** Data files (besides the binaries) that `afterBuild` writes into the bin directory. */
+  dataFiles?: string[];
+  /** Runs after the binaries are in the bin directory (cwd: the module), to write `dataFiles`. */
+  afterBuild?: (bin: string, cwd: string) => void;
 }
 
 /**
@@ -70,7 +76,7 @@ interface ModuleRecipe {
  * dependencies clash with cosign's (tablewriter v0 vs v1); cosign2 (cosign v2) keeps its own
  * dependency versions.
  */
-export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2', ModuleRecipe> = {
+export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2' | 'kustomize', ModuleRecipe> = {
   kube: {
     dir: 'kube',
     tools: {
@@ -119,6 +125,16 @@ export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2', ModuleRecipe> 
       '-X sigs.k8s.io/release-utils/version.gitVersion=v2.6.5',
       '-X sigs.k8s.io/release-utils/version.gitTreeState=clean',
     ],
+  },
+  // kustomize v5.5.0 (api v0.18.0, kyaml v0.18.1: the kustomize kubectl 1.32 embeds), the oracle
+  // of the manifest tests, and the corpus of kustomize's own test inputs (kustomize-corpus.json,
+  // lifted from those two modules' test sources at set-up so the tests need no network).
+  kustomize: {
+    dir: 'kustomize',
+    tools: { kustomize: 'sigs.k8s.io/kustomize/kustomize/v5', 'kustomize-corpus': './kustomize-corpus' },
+    ldflags: ['-s', '-w', '-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/v5.5.0'],
+    dataFiles: ['kustomize-corpus.json'],
+    afterBuild: writeKustomizeCorpus,
   },
 };
 
@@ -202,6 +218,7 @@ export function pinnedVersions(): Record<string, string> {
     'k8s.io/kubernetes',
     'go.etcd.io/etcd/server/v3',
     'sigs.k8s.io/kwok',
+    'sigs.k8s.io/kustomize/kustomize/v5',
     'github.com/sigstore/cosign/v3',
     'github.com/sigstore/cosign/v2',
     'github.com/google/go-containerregistry',
@@ -233,7 +250,42 @@ function defaultLog(line: string): void {
 }
 
 function allBuilt(module: ModuleName): boolean {
-  return Object.keys(modules[module].tools).every((tool) => existsSync(join(binDir(module), tool)));
+  const files = [...Object.keys(modules[module].tools), ...(modules[module].dataFiles ?? [])];
+  return files.every((file) => existsSync(join(binDir(module), file)));
+}
+
+/** Path of a data file a module's build writes (see ModuleRecipe.dataFiles); throws like toolPath. */
+export function toolDataPath(module: ModuleName, file: string): string {
+  const path = join(binDir(module), file);
+  if (!existsSync(path)) {
+    throw new Error(`${file} of test/tools/${modules[module].dir} is not built (expected ${path}); run \`npm run setup\` (or \`npm run env -- build\`)`);
+  }
+  return path;
+}
+
+/**
+ * Writes kustomize-corpus.json: the kustomize-corpus command run over the test sources of the
+ * api and kyaml modules pinned in test/tools/kustomize/go.mod (from the module cache).
+ */
+function writeKustomizeCorpus(bin: string, cwd: string): void {
+  const dirs: string[] = [];
+  for (const mod of ['sigs.k8s.io/kustomize/api', 'sigs.k8s.io/kustomize/kyaml']) {
+    const r = spawnSync('go', ['mod', 'download', '-json', mod], { cwd, encoding: 'utf8' });
+    let info: { Dir?: string; Error?: string } = {};
+    try {
+      info = JSON.parse(r.stdout) as typeof info;
+    } catch {
+      // reported below
+    }
+    if (r.status !== 0 || info.Dir === undefined) {
+      throw new Error(explainBuildFailure('kustomize', `go mod download ${mod}: ${info.Error ?? ''}\n${r.stderr}`));
+    }
+    dirs.push(info.Dir);
+  }
+  const r = spawnSync(join(bin, 'kustomize-corpus'), dirs, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`building test/tools/kustomize: kustomize-corpus failed: ${r.stderr}`);
+  writeFileSync(join(bin, 'kustomize-corpus.json.partial'), r.stdout);
+  renameSync(join(bin, 'kustomize-corpus.json.partial'), join(bin, 'kustomize-corpus.json'));
 }
 
 /** Checks that the go command exists; the error says how to get it. */
@@ -410,13 +462,15 @@ async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (lin
   for (const tool of toolNames) {
     // `go build -o DIR/` names each binary after its package's last path element (cosign2 is
     // built as `cosign`); it is renamed to the tool name.
-    const built = join(outDir, basename(recipe.tools[tool] ?? tool));
+    // A major-version suffix (…/kustomize/v5) is not part of the name.
+    const built = join(outDir, basename((recipe.tools[tool] ?? tool).replace(/\/v\d+$/, '')));
     if (!existsSync(built) || statSync(built).size === 0) {
       throw new Error(`building test/tools/${recipe.dir}: go build succeeded but did not produce ${tool}`);
     }
     renameSync(built, join(bin, tool));
   }
   rmSync(outDir, { recursive: true, force: true });
+  recipe.afterBuild?.(bin, cwd);
   const secs = Math.round((Date.now() - started) / 1000);
   log(`built ${toolNames.join(', ')} in ${Math.floor(secs / 60)}m${String(secs % 60).padStart(2, '0')}s`);
 }

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCaptured } from '../cli/captured-io.js';
-import { kubectlKustomize, requireKubectl } from './kubectl.js';
+import { kustomizeBuild, requireOracle } from './oracle.js';
 import { demoAppDir } from '../fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -16,11 +16,11 @@ async function lading(args: string[]): Promise<{ code: number; out: string; err:
 }
 
 describe('lading build', () => {
-  it('prints what kubectl kustomize prints', async () => {
+  it('prints what kustomize build prints', async () => {
     const r = await lading(['build', demo]);
     expect(r.code, r.err).toBe(0);
-    requireKubectl();
-    const oracle = kubectlKustomize(demo);
+    requireOracle();
+    const oracle = kustomizeBuild(demo);
     if (!oracle.ok) throw new Error(oracle.error);
     expect(r.out).toBe(oracle.yaml);
     expect(r.err).toBe('');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { build, ManifestError, parseManifests } from '../../src/manifests/index.js';
-import { kubectlKustomize, requireKubectl } from './kubectl.js';
+import { kustomizeBuild, requireOracle } from './oracle.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lading-manifest-errors-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -77,9 +77,9 @@ describe('build errors name the file and field and fail like kustomize', () => {
         else expect(e.message).toMatch(m);
       }
       if (c.kustomizeFails) {
-        requireKubectl();
-        const oracle = kubectlKustomize(target);
-        expect(oracle.ok, 'kubectl kustomize should fail on this input too').toBe(false);
+        requireOracle();
+        const oracle = kustomizeBuild(target);
+        expect(oracle.ok, 'kustomize build should fail on this input too').toBe(false);
       }
     });
   }

@@ -1,27 +1,22 @@
-// kustomize's own test inputs, built by lading and by `kubectl kustomize`, compared.
+// kustomize's own test inputs, built by lading and by the oracle (kustomize v5.5.0), compared.
 //
 // The Go module proxy serves kustomize's modules with their tests: the api module (v0.18.0, the
 // one in kustomize v5.5.0 and so in kubectl 1.32) holds ~200 end-to-end build tests (api/krusty)
-// and the replacement tables, kyaml (v0.18.1) the strategic-merge tables. A small Go program
-// (kustomize-corpus/) lifts the inputs out of those tests; nothing of them is kept in this
-// repository. kustomize's expected outputs are not used: `kubectl kustomize` is the oracle, so
-// every case is judged the same way as the rest of the differential suite.
-import { spawn, spawnSync } from 'node:child_process';
+// and the replacement tables, kyaml (v0.18.1) the strategic-merge tables. At set-up, a small Go
+// program (test/tools/kustomize/kustomize-corpus) lifts the inputs out of those tests into
+// .cache/testenv (see test/env/tools.ts); nothing of them is kept in this repository and this test
+// needs no network. kustomize's expected outputs are not used: `kustomize build` is the oracle,
+// so every case is judged the same way as the rest of the differential suite.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { build, ManifestError } from '../../src/manifests/index.js';
-import { requireKubectl } from './kubectl.js';
+import { kustomizeBuildAsync, readKustomizeCorpus } from './oracle.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const root = mkdtempSync(path.join(tmpdir(), 'lading-kustomize-corpus-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-const API = 'sigs.k8s.io/kustomize/api@v0.18.0';
-const KYAML = 'sigs.k8s.io/kustomize/kyaml@v0.18.1';
 
 interface CorpusCase {
   name: string;
@@ -32,7 +27,7 @@ interface CorpusCase {
   dest?: string;
 }
 
-/** Where the lading result may differ from kubectl's, and why. Everything else must match. */
+/** Where the lading result may differ from the oracle's, and why. Everything else must match. */
 const KNOWN: Record<string, string> = {
   // the input carries kustomize's internal build annotations (previousKinds), which lading does
   // not read from input files
@@ -41,24 +36,6 @@ const KNOWN: Record<string, string> = {
 
 /** Features lading refuses with UNSUPPORTED (see docs): such cases may fail in lading only. */
 const UNSUPPORTED = /managedByLabel/;
-
-function moduleDir(mod: string): string {
-  const r = spawnSync('go', ['mod', 'download', '-json', mod], { encoding: 'utf8', env: { ...process.env, GOFLAGS: '-mod=mod' } });
-  if (r.error) throw new Error(`go is required to fetch ${mod} from the Go module proxy: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`go mod download ${mod} failed (the Go module proxy must be reachable): ${r.stderr || r.stdout}`);
-  return (JSON.parse(r.stdout) as { Dir: string }).Dir;
-}
-
-function corpus(): CorpusCase[] {
-  const r = spawnSync('go', ['run', '.', moduleDir(API), moduleDir(KYAML)], {
-    cwd: path.join(here, 'kustomize-corpus'),
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    env: { ...process.env, GOFLAGS: '-mod=mod' },
-  });
-  if (r.status !== 0) throw new Error(`kustomize-corpus failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as CorpusCase[];
-}
 
 /** A merge2 table row as a kustomization: dest is the resource, source the patch. */
 function merge2Files(c: CorpusCase): Record<string, string> | undefined {
@@ -82,23 +59,9 @@ function merge2Files(c: CorpusCase): Record<string, string> | undefined {
   return { 'res.yaml': stringify(dest), 'patch.yaml': stringify(source), 'kustomization.yaml': 'resources:\n- res.yaml\npatches:\n- path: patch.yaml\n' };
 }
 
-function kubectl(dir: string): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env['KUBECONFIG'];
-    const child = spawn('kubectl', ['kustomize', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve(code === 0 ? { ok: true, out } : { ok: false, out: err }));
-  });
-}
-
 interface Outcome {
   name: string;
-  result: 'same' | 'different' | 'both fail' | 'lading fails' | 'kubectl fails';
+  result: 'same' | 'different' | 'both fail' | 'lading fails' | 'oracle fails';
   detail: string;
 }
 
@@ -113,7 +76,7 @@ async function run(c: CorpusCase, index: number): Promise<Outcome> {
   const target = path.join(dir, c.build ?? '.');
   mkdirSync(target, { recursive: true });
   const [oracle, mine] = await Promise.all([
-    kubectl(target),
+    kustomizeBuildAsync(target),
     build(target).then(
       (r) => r.yaml,
       (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
@@ -121,26 +84,25 @@ async function run(c: CorpusCase, index: number): Promise<Outcome> {
   ]);
   if (!oracle.ok) {
     // lading builds a directory without a kustomization file from its YAML files, as Flux does
-    const plainDirectory = /unable to find one of 'kustomization.yaml'/.test(oracle.out);
-    return { name: c.name, result: mine instanceof Error || plainDirectory ? 'both fail' : 'kubectl fails', detail: oracle.out.slice(0, 300) };
+    const plainDirectory = /unable to find one of 'kustomization.yaml'/.test(oracle.error);
+    return { name: c.name, result: mine instanceof Error || plainDirectory ? 'both fail' : 'oracle fails', detail: oracle.error.slice(0, 300) };
   }
   if (mine instanceof Error) {
     const unsupported = mine instanceof ManifestError && mine.code === 'UNSUPPORTED' && UNSUPPORTED.test(mine.message);
     return { name: c.name, result: unsupported ? 'both fail' : 'lading fails', detail: mine.message.slice(0, 300) };
   }
-  if (mine === oracle.out) return { name: c.name, result: 'same', detail: '' };
-  const a = oracle.out.split('\n');
+  if (mine === oracle.yaml) return { name: c.name, result: 'same', detail: '' };
+  const a = oracle.yaml.split('\n');
   const b = mine.split('\n');
   const at = a.findIndex((l, i) => l !== b[i]);
-  return { name: c.name, result: 'different', detail: `line ${at + 1}: kubectl ${JSON.stringify(a[at])}, lading ${JSON.stringify(b[at])}` };
+  return { name: c.name, result: 'different', detail: `line ${at + 1}: kustomize ${JSON.stringify(a[at])}, lading ${JSON.stringify(b[at])}` };
 }
 
 describe("kustomize's own test inputs", () => {
-  it('build with lading exactly as with kubectl kustomize', async () => {
-    requireKubectl();
-    const cases = corpus();
+  it('build with lading exactly as with kustomize build', async () => {
+    const cases = readKustomizeCorpus<CorpusCase[]>();
     const outcomes: Outcome[] = [];
-    // a few kubectl processes at a time
+    // a few oracle processes at a time
     let next = 0;
     await Promise.all(
       Array.from({ length: 4 }, async () => {

@@ -1,3 +1,0 @@
-module lading/kustomize-corpus
-
-go 1.22
