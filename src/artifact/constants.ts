@@ -59,3 +59,15 @@ export function artifactMetadata(annotations: Record<string, string>): { created
   if (revision !== undefined) out.revision = revision;
   return out;
 }
+
+/** Longest entry name or link target accepted in an archive, in bytes (Linux's PATH_MAX). */
+export const MaxPathBytes = 4096;
+
+/** Longest single name (one path segment) accepted in an archive, in bytes (NAME_MAX). */
+export const MaxNameBytes = 255;
+
+/** Most directory levels an archive entry may be below the root. */
+export const MaxPathDepth = 128;
+
+/** Most symbolic links followed while resolving one link's target (Linux's MAXSYMLINKS). */
+export const MaxLinkHops = 40;

@@ -18,7 +18,9 @@ export type ArtifactErrorCode =
   /** A manifest in an artifact could not be parsed as Kubernetes YAML. */
   | 'INVALID_MANIFEST'
   /** The operation was cancelled through its AbortSignal. */
-  | 'ABORTED';
+  | 'ABORTED'
+  /** The operation did not finish within its deadline (`timeoutMs`, `--timeout`). */
+  | 'TIMEOUT';
 
 /** An error while packaging, pushing, pulling or reading a config artifact. */
 export class ArtifactError extends LadingError<ArtifactErrorCode> {

@@ -1,11 +1,12 @@
-import { closeSync, createWriteStream, fchmodSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, symlink } from 'node:fs/promises';
-import { basename, dirname, join, posix, resolve, sep } from 'node:path';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
-import { DefaultMaxBytes, DefaultMaxEntries } from './constants.js';
+import { DefaultMaxBytes, DefaultMaxEntries, MaxLinkHops, MaxNameBytes, MaxPathBytes, MaxPathDepth } from './constants.js';
 import { ArtifactError } from './errors.js';
 
 /** Limits applied while reading an archive. */
@@ -28,12 +29,14 @@ export interface ExtractSummary {
 type SafeEntry =
   | { kind: 'file'; path: string; mode: number; size: number; stream: AsyncIterable<Buffer> }
   | { kind: 'directory'; path: string }
-  | { kind: 'symlink'; path: string; target: string }
+  | { kind: 'symlink'; path: string; target: string; resolved: string }
   | { kind: 'hardlink'; path: string; target: string };
 
 const gzipMagic = [0x1f, 0x8b];
-/** Files up to this size are written in one call rather than streamed. */
+/** Files up to this size are read whole and written in one call rather than streamed. */
 const smallFile = 1 << 20;
+/** Most small files being written at once (the thread pool has 4 threads by default). */
+const writeConcurrency = 16;
 
 /**
  * Returns the archive's tar stream: gunzipped when the content starts with the gzip magic, as is
@@ -105,40 +108,159 @@ function holdErrors(source: Readable): void {
   source.on('error', () => undefined);
 }
 
+function unsafe(what: string, message: string): ArtifactError {
+  return new ArtifactError('UNSAFE_ARCHIVE', `${what}: ${message}`);
+}
+
+/** Refuses a path (an entry name or a link target) beyond the length and depth limits. */
+function checkPathLimits(name: string, segments: readonly string[], label: string, what: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > MaxPathBytes) {
+    throw new ArtifactError('TOO_LARGE', `${what}: ${label} is ${bytes} bytes long, more than the limit of ${MaxPathBytes} bytes per path`);
+  }
+  if (segments.length > MaxPathDepth) {
+    throw new ArtifactError('TOO_LARGE', `${what}: ${label} is ${segments.length} levels deep, more than the limit of ${MaxPathDepth} levels`);
+  }
+  for (const s of segments) {
+    if (Buffer.byteLength(s) > MaxNameBytes) {
+      throw new ArtifactError('TOO_LARGE', `${what}: ${label} has a name of ${Buffer.byteLength(s)} bytes, more than the limit of ${MaxNameBytes} bytes per name`);
+    }
+  }
+}
+
 /**
  * Normalises an entry name and refuses the dangerous ones: absolute paths, `..` segments,
- * backslashes, drive letters, NUL bytes. Returns '' for the archive root (`.`, `./`).
+ * backslashes, drive letters, NUL bytes, and names beyond the length and depth limits. Returns
+ * '' for the archive root (`.`, `./`).
  */
 export function safeEntryPath(name: string, what: string): string {
-  if (name.includes('\0')) throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: entry name contains a NUL byte`);
+  if (name.includes('\0')) throw unsafe(what, 'entry name contains a NUL byte');
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\')) {
-    throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: entry "${name}" has an absolute path`);
+    throw unsafe(what, `entry "${name}" has an absolute path`);
   }
   const segments = name.split('/').filter((s) => s !== '' && s !== '.');
-  if (segments.some((s) => s === '..')) {
-    throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: entry "${name}" escapes the target directory ("..")`);
-  }
+  if (segments.some((s) => s === '..')) throw unsafe(what, `entry "${name}" escapes the target directory ("..")`);
+  checkPathLimits(name, segments, `entry "${name.slice(0, 100)}"`, what);
   return segments.join('/');
 }
 
-/** Refuses a symlink whose target is absolute or resolves (lexically) outside the tree. */
+/** Refuses a symbolic link target that is empty, absolute or beyond the path limits. */
 function checkLinkTarget(entryPath: string, linkname: string, what: string): void {
-  if (linkname === '') throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: link "${entryPath}" has an empty target`);
+  if (linkname === '') throw unsafe(what, `link "${entryPath}" has an empty target`);
   if (linkname.startsWith('/') || /^[A-Za-z]:/.test(linkname) || linkname.includes('\\') || linkname.includes('\0')) {
-    throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: link "${entryPath}" points to an absolute path "${linkname}"`);
+    throw unsafe(what, `link "${entryPath}" points to an absolute path "${linkname}"`);
   }
-  // Lexical resolution is enough: entries below a link are refused, so no link is followed
-  // while resolving another one.
-  const resolved = posix.normalize(posix.join(posix.dirname(entryPath), linkname));
-  if (resolved === '..' || resolved.startsWith('../')) {
-    throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: link "${entryPath}" -> "${linkname}" points outside the target directory`);
+  checkPathLimits(linkname, linkname.split('/'), `the target of link "${entryPath}"`, what);
+}
+
+type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink';
+
+const kindName: Record<EntryKind, string> = {
+  file: 'a file',
+  directory: 'a directory',
+  symlink: 'a symbolic link',
+  hardlink: 'a hard link',
+};
+
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
+}
+
+/**
+ * The tree an archive describes, as its entries are read: what each path is (directories
+ * included, whether listed or implied by a deeper entry), and where each link points. It refuses
+ * an entry below a file or a link (which would be written through the link), an entry that takes
+ * a name already used by an entry of another kind, and, once every link is known, a symbolic link
+ * that leads outside the tree when followed, through other links of the archive as the kernel
+ * would follow them.
+ */
+class ArchiveTree {
+  private readonly kinds = new Map<string, EntryKind>();
+  /** Symbolic links: path → target as written in the archive. */
+  readonly symlinks = new Map<string, string>();
+  private readonly resolved = new Map<string, { path: string; hops: number }>();
+  private readonly resolving = new Set<string>();
+
+  constructor(private readonly what: string) {}
+
+  kindOf(path: string): EntryKind | undefined {
+    return this.kinds.get(path);
+  }
+
+  /**
+   * Records an entry. A later file replaces an earlier file of the same name, as tar and Flux
+   * extract them; any other reuse of a name is refused.
+   */
+  add(path: string, kind: EntryKind, name: string): void {
+    this.checkParents(path, name);
+    const existing = this.kinds.get(path);
+    if (existing !== undefined && !(existing === kind && (kind === 'file' || kind === 'directory'))) {
+      if (existing === 'symlink' || existing === 'hardlink') throw unsafe(this.what, `entry "${name}" would be written over ${kindName[existing]} of the same name`);
+      throw unsafe(this.what, `entry "${name}" appears twice in the archive: ${kindName[existing]}, then ${kindName[kind]}`);
+    }
+    this.kinds.set(path, kind);
+  }
+
+  /** Every directory above `path` is a directory (listed, or implied and recorded now). */
+  private checkParents(path: string, name: string): void {
+    const implied: string[] = [];
+    for (let dir = parentOf(path); dir !== ''; dir = parentOf(dir)) {
+      const kind = this.kinds.get(dir);
+      if (kind === 'directory') break;
+      if (kind === 'symlink' || kind === 'hardlink') throw unsafe(this.what, `entry "${name}" would be written through the link "${dir}"`);
+      if (kind === 'file') throw unsafe(this.what, `entry "${name}" is below "${dir}", which is a file`);
+      implied.push(dir);
+    }
+    for (const dir of implied) this.kinds.set(dir, 'directory');
+  }
+
+  /**
+   * Where the symbolic link `link` leads, as a path in the tree ('' for the root), following the
+   * archive's other links on the way; refuses a link that leaves the tree at any step (even to
+   * come back), loops, or goes through more than MaxLinkHops links.
+   */
+  resolveLink(link: string, depth = 0): { path: string; hops: number } {
+    const done = this.resolved.get(link);
+    if (done) return done;
+    const target = this.symlinks.get(link) ?? '';
+    if (this.resolving.has(link) || depth > MaxLinkHops) {
+      throw unsafe(this.what, `link "${link}" -> "${target}" loops or goes through more than ${MaxLinkHops} links`);
+    }
+    this.resolving.add(link);
+    let segments = link.split('/');
+    segments.pop();
+    let hops = 1;
+    for (const part of target.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (segments.length === 0) throw unsafe(this.what, `link "${link}" -> "${target}" points outside the target directory`);
+        segments.pop();
+        continue;
+      }
+      segments.push(part);
+      const path = segments.join('/');
+      if (Buffer.byteLength(path) > MaxPathBytes || segments.length > MaxPathDepth) {
+        throw new ArtifactError('TOO_LARGE', `${this.what}: link "${link}" -> "${target}" leads to a path longer than the limits of ${MaxPathBytes} bytes and ${MaxPathDepth} levels`);
+      }
+      if (this.symlinks.has(path)) {
+        const through = this.resolveLink(path, depth + 1);
+        hops += through.hops;
+        if (hops > MaxLinkHops) throw unsafe(this.what, `link "${link}" -> "${target}" loops or goes through more than ${MaxLinkHops} links`);
+        segments = through.path === '' ? [] : through.path.split('/');
+      }
+    }
+    this.resolving.delete(link);
+    const result = { path: segments.join('/'), hops };
+    this.resolved.set(link, result);
+    return result;
   }
 }
 
 /**
  * Walks an archive and hands each validated entry to `visit`, enforcing the limits. Symlinks and
- * hard links are collected and handed over after every other entry, so no entry is ever written
- * through a link; entries below a link are refused.
+ * hard links are collected and handed over after every other entry, once every symbolic link has
+ * been resolved inside the tree, so no entry is ever written through a link.
  */
 async function walkArchive(source: Readable, what: string, limits: ExtractLimits, visit: (e: SafeEntry) => Promise<void>): Promise<ExtractSummary> {
   const maxBytes = limits.maxBytes ?? DefaultMaxBytes;
@@ -148,25 +270,23 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
   const fed = pipeline(tarStream, ex);
   fed.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
   const summary: ExtractSummary = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
-  const links: SafeEntry[] = [];
-  const linkPaths = new Set<string>();
-  const filePaths = new Set<string>();
+  const tree = new ArchiveTree(what);
+  const hardlinks: SafeEntry[] = [];
+  const symlinks: Array<SafeEntry & { kind: 'symlink' }> = [];
   let count = 0;
-  const belowLink = (p: string) => {
-    const parts = p.split('/');
-    for (let i = 1; i < parts.length; i++) if (linkPaths.has(parts.slice(0, i).join('/'))) return true;
-    return false;
+  // Errors of `visit` (writing) are its own; errors while reading are the archive's.
+  let visiting = false;
+  const visitEntry = async (e: SafeEntry) => {
+    visiting = true;
+    await visit(e);
+    visiting = false;
   };
   try {
     for await (const entry of ex) {
       if (limits.signal?.aborted) throw new ArtifactError('ABORTED', `${what}: aborted`, { cause: limits.signal.reason });
       const header: Header = entry.header;
-      if (++count > maxEntries) throw new ArtifactError('TOO_LARGE', `${what}: the archive has more than ${maxEntries} entries`);
+      if (++count > maxEntries) throw new ArtifactError('TOO_LARGE', `${what}: the archive has more than ${maxEntries} entries (the limit)`);
       const path = safeEntryPath(header.name, what);
-      // Links come last in lading's and flux's archives: most have none to check against.
-      if (path !== '' && linkPaths.size > 0 && (belowLink(path) || linkPaths.has(path))) {
-        throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: entry "${header.name}" is written through or over a link`);
-      }
       switch (header.type) {
         case 'file':
         case 'contiguous-file': {
@@ -175,52 +295,62 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
           if (summary.bytes > maxBytes) {
             throw new ArtifactError('TOO_LARGE', `${what}: content exceeds the limit of ${maxBytes} bytes at "${header.name}" (raise it with --max-size)`);
           }
-          if (path === '') throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: file entry "${header.name}" has no name`);
-          filePaths.add(path);
-          await visit({ kind: 'file', path, mode: header.mode ?? 0o644, size, stream: entry as unknown as AsyncIterable<Buffer> });
+          if (path === '') throw unsafe(what, `file entry "${header.name}" has no name`);
+          tree.add(path, 'file', header.name);
+          await visitEntry({ kind: 'file', path, mode: header.mode ?? 0o644, size, stream: entry as unknown as AsyncIterable<Buffer> });
           summary.files++;
           break;
         }
         case 'directory':
           if (path !== '') {
-            await visit({ kind: 'directory', path });
-            summary.directories++;
+            const known = tree.kindOf(path) === 'directory';
+            tree.add(path, 'directory', header.name);
+            if (!known) {
+              await visitEntry({ kind: 'directory', path });
+              summary.directories++;
+            }
           }
           break;
         case 'symlink': {
-          if (path === '') throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: the archive root is a link`);
-          checkLinkTarget(path, header.linkname ?? '', what);
-          links.push({ kind: 'symlink', path, target: header.linkname ?? '' });
-          linkPaths.add(path);
+          if (path === '') throw unsafe(what, 'the archive root is a link');
+          const target = header.linkname ?? '';
+          checkLinkTarget(header.name, target, what);
+          tree.add(path, 'symlink', header.name);
+          tree.symlinks.set(path, target);
+          symlinks.push({ kind: 'symlink', path, target, resolved: '' });
           break;
         }
         case 'link': {
-          if (path === '') throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: the archive root is a link`);
+          if (path === '') throw unsafe(what, 'the archive root is a link');
           const target = safeEntryPath(header.linkname ?? '', what);
-          if (!filePaths.has(target)) {
-            throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: hard link "${path}" -> "${header.linkname}" does not point to a file extracted before it`);
+          if (tree.kindOf(target) !== 'file') {
+            throw unsafe(what, `hard link "${header.name}" -> "${header.linkname}" does not point to a file extracted before it`);
           }
-          links.push({ kind: 'hardlink', path, target });
-          linkPaths.add(path);
+          tree.add(path, 'hardlink', header.name);
+          hardlinks.push({ kind: 'hardlink', path, target });
           break;
         }
         case 'character-device':
         case 'block-device':
         case 'fifo':
-          throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: entry "${header.name}" is a ${header.type}, which is not allowed`);
+          throw unsafe(what, `entry "${header.name}" is a ${header.type}, which is not allowed`);
         default:
-          throw new ArtifactError('UNSAFE_ARCHIVE', `${what}: entry "${header.name}" has an unsupported type "${String(header.type)}"`);
+          throw unsafe(what, `entry "${header.name}" has an unsupported type "${String(header.type)}"`);
       }
       entry.resume();
     }
     await fed;
+    // Where each symbolic link leads, now that every link of the archive is known.
+    for (const l of symlinks) l.resolved = tree.resolveLink(l.path).path;
   } catch (err) {
     ex.destroy();
     tarStream.destroy();
     source.destroy();
-    throw wrapArchiveError(err, what);
+    throw visiting ? err : wrapArchiveError(err, what);
   }
-  for (const l of links) {
+  // Hard links first: a symbolic link may lead to one.
+  for (const l of [...hardlinks, ...symlinks]) {
+    if (limits.signal?.aborted) throw new ArtifactError('ABORTED', `${what}: aborted`, { cause: limits.signal.reason });
     await visit(l);
     summary.symlinks++;
   }
@@ -232,15 +362,104 @@ export interface ExtractToDirectoryOptions extends ExtractLimits {
   overwrite?: boolean;
 }
 
+/** Prefix of the temporaries beside an output directory `name`: `.name.lading-`. */
+function temporaryPrefix(name: string): string {
+  return `.${name}.lading-`;
+}
+
+/** Whether a process with this id exists (one of another user counts). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporaries that earlier extractions into `dest` left behind when they were killed:
+ * `.name.lading-tmp-PID-XXXXXX` and `.name.lading-old-PID-XXXXXX` whose process is gone.
+ */
+async function sweepStaleTemporaries(parent: string, name: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return;
+  }
+  const prefix = temporaryPrefix(name);
+  for (const entry of names) {
+    if (!entry.startsWith(prefix)) continue;
+    const m = /^(?:tmp|old)-(\d+)-[^-]+$/.exec(entry.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processExists(pid)) continue;
+    await rm(join(parent, entry), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Refuses output directories that replacing would be a disaster: an empty path (which resolves
+ * to the current directory), the root of a file system, the home directory, and the current
+ * directory or one above it.
+ */
+export function checkOutputDirectory(target: string, dest: string, overwrite: boolean, what: string): void {
+  if (target.trim() === '') throw new ArtifactError('INVALID_ARGUMENT', `${what}: the output directory is an empty path`);
+  if (!overwrite) return;
+  const cwd = process.cwd();
+  const within = (dir: string) => dir === dest || dir.startsWith(dest.endsWith(sep) ? dest : dest + sep);
+  if (parse(dest).root === dest) throw new ArtifactError('OUTPUT', `${what}: refusing to replace the content of ${dest}, the root of a file system`);
+  if (dest === resolve(homedir())) throw new ArtifactError('OUTPUT', `${what}: refusing to replace the content of ${dest}, the home directory`);
+  if (within(cwd)) throw new ArtifactError('OUTPUT', `${what}: refusing to replace the content of ${dest}, which holds the current directory`);
+}
+
+/** Writes small files a few at a time; a later write to a path waits for the earlier one. */
+class WriteQueue {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private failure: unknown;
+
+  constructor(private readonly limit: number) {}
+
+  async add(path: string, write: () => Promise<void>): Promise<void> {
+    const earlier = this.inFlight.get(path);
+    if (earlier) await earlier;
+    while (this.inFlight.size >= this.limit) await Promise.race(this.inFlight.values());
+    this.throwIfFailed();
+    const done: Promise<void> = write().then(
+      () => undefined,
+      (err: unknown) => {
+        this.failure ??= err;
+      },
+    );
+    const tracked = done.then(() => {
+      if (this.inFlight.get(path) === tracked) this.inFlight.delete(path);
+    });
+    this.inFlight.set(path, tracked);
+  }
+
+  /** Waits for every write; throws the first failure. */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
+
 /**
  * Extracts a tar or tar+gzip archive into `target` without ever leaving a half-written tree:
- * the content goes to a temporary directory beside the target, which is renamed into place only
- * when everything was read, verified and written. A target that exists must be an empty
- * directory, unless `overwrite` is set.
+ * the content goes to a temporary directory beside the target (`.NAME.lading-tmp-PID-XXXXXX`),
+ * which is renamed into place only when everything was read, verified and written; on failure or
+ * abort it is removed, and temporaries of earlier runs whose process is gone are swept. A target
+ * that exists must be an empty directory, unless `overwrite` is set.
  */
 export async function extractToDirectory(source: Readable, target: string, opts: ExtractToDirectoryOptions = {}, what = `extracting into ${target}`): Promise<ExtractSummary> {
   holdErrors(source);
   const dest = resolve(target);
+  checkOutputDirectory(target, dest, opts.overwrite === true, what);
   let existing: 'none' | 'empty' | 'full' = 'none';
   try {
     const st = await lstat(dest);
@@ -253,31 +472,23 @@ export async function extractToDirectory(source: Readable, target: string, opts:
   if (existing === 'full' && !opts.overwrite) {
     throw new ArtifactError('OUTPUT', `${what}: ${target} is not empty (use --overwrite to replace its content)`);
   }
+  if (opts.signal?.aborted) throw new ArtifactError('ABORTED', `${what}: aborted`, { cause: opts.signal.reason });
   const parent = dirname(dest);
+  const name = basename(dest);
   await mkdir(parent, { recursive: true });
-  const tmp = await mkdtemp(join(parent, `.${basename(dest)}.lading-`));
+  await sweepStaleTemporaries(parent, name);
+  const tmp = await mkdtemp(join(parent, `${temporaryPrefix(name)}tmp-${process.pid}-`));
   const made = new Set<string>([tmp]);
   const ensureDir = (dir: string) => {
     if (made.has(dir)) return;
+    // Once per directory; entries are validated, so no part of `dir` is a link or a file.
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     made.add(dir);
-  };
-  // Small files are written synchronously, in archive order (the last entry for a path wins, as
-  // with tar): per file, a thread-pool round trip for each of open, write, chmod and close costs
-  // more than the write itself (500 small manifests: tens of ms of a pull).
-  const writeSmall = (abs: string, data: Buffer, mode: number) => {
-    const fd = openSync(abs, 'w', mode);
-    try {
-      for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset);
-      // The mode exactly, whatever the umask (fchmod: no second path lookup).
-      fchmodSync(fd, mode);
-    } finally {
-      closeSync(fd);
-    }
   };
   // Entry paths are validated relative paths with `/` separators: on POSIX the file's path is a
   // concatenation (path.join would normalise them again, per file).
   const pathOf = sep === '/' ? (p: string) => `${tmp}/${p}` : (p: string) => join(tmp, ...p.split('/'));
+  const writes = new WriteQueue(writeConcurrency);
   try {
     const summary = await walkArchive(source, what, opts, async (e) => {
       const abs = pathOf(e.path);
@@ -287,31 +498,39 @@ export async function extractToDirectory(source: Readable, target: string, opts:
           return;
         case 'file': {
           ensureDir(dirname(abs));
+          // Modes are normalised as Flux writes them (0755 for executables, 0644 otherwise),
+          // then reduced by the umask, as tar and Flux extract them.
           const mode = (e.mode & 0o111) !== 0 ? 0o755 : 0o644;
           // No links exist in the tree while files are written (they come last), so opening with
           // truncation cannot be redirected; a later entry with the same name replaces the
-          // earlier one, as tar does.
+          // earlier one, as tar does (the queue writes one path in archive order).
           if (e.size <= smallFile) {
-            writeSmall(abs, await readEntry(e.stream), mode);
+            const data = await readEntry(e.stream);
+            await writes.add(abs, () => writeFile(abs, data, { mode }));
           } else {
+            await writes.drain();
             await pipeline(Readable.from(e.stream), createWriteStream(abs, { mode }), opts.signal ? { signal: opts.signal } : {});
-            await chmod(abs, mode);
           }
           return;
         }
         case 'symlink':
+          await writes.drain();
           ensureDir(dirname(abs));
           await symlink(e.target, abs);
           return;
         case 'hardlink':
+          await writes.drain();
           ensureDir(dirname(abs));
-          await copyFile(join(tmp, ...e.target.split('/')), abs);
+          await copyFile(pathOf(e.target), abs);
           return;
       }
     });
+    await writes.drain();
     await chmod(tmp, 0o755);
+    // The last point to give up: the swap below is not interrupted.
+    if (opts.signal?.aborted) throw new ArtifactError('ABORTED', `${what}: aborted`, { cause: opts.signal.reason });
     if (existing === 'full') {
-      const old = await mkdtemp(join(parent, `.${basename(dest)}.lading-old-`));
+      const old = await mkdtemp(join(parent, `${temporaryPrefix(name)}old-${process.pid}-`));
       await rename(dest, join(old, 'content'));
       await rename(tmp, dest);
       await rm(old, { recursive: true, force: true });
@@ -321,9 +540,11 @@ export async function extractToDirectory(source: Readable, target: string, opts:
     }
     return summary;
   } catch (err) {
+    await writes.drain().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
     if (err instanceof ArtifactError) throw err;
-    throw new ArtifactError('OUTPUT', `${what}: ${(err as Error).message}`, { cause: err });
+    if ((err as { name?: string }).name === 'AbortError') throw new ArtifactError('ABORTED', `${what}: aborted`, { cause: err });
+    throw new ArtifactError('OUTPUT', `${what}: ${(err as Error).message.replaceAll(tmp, dest)}`, { cause: err });
   }
 }
 
@@ -347,7 +568,8 @@ export interface ArchiveFile {
 
 /**
  * Reads the regular files of an archive into memory, with the same checks as extraction. Links
- * that point to files in the archive become copies of them; other links are dropped.
+ * that lead to files in the archive (followed as extraction would create them) become copies of
+ * them; links to directories are dropped.
  */
 export async function extractToMemory(source: Readable, opts: ExtractLimits = {}, what = 'reading archive'): Promise<{ files: ArchiveFile[]; summary: ExtractSummary }> {
   holdErrors(source);
@@ -361,8 +583,7 @@ export async function extractToMemory(source: Readable, opts: ExtractLimits = {}
       case 'directory':
         return;
       case 'symlink': {
-        const target = posix.normalize(posix.join(posix.dirname(e.path), e.target));
-        const content = files.get(target);
+        const content = files.get(e.resolved);
         if (content) files.set(e.path, content);
         return;
       }

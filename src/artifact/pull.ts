@@ -1,7 +1,7 @@
 import { DefaultMaxBytes, DefaultMaxEntries, artifactMetadata } from './constants.js';
 import { ArtifactError } from './errors.js';
-import { extractToDirectory, extractToMemory, type ArchiveFile } from './extract.js';
-import { chooseLayer, ociURL, refSuffix, resolveArtifact, type RemoteOptions, type VerifyBeforeUse } from './remote.js';
+import { extractToDirectory, extractToMemory, type ArchiveFile, type ExtractLimits } from './extract.js';
+import { chooseLayer, ociURL, parseArtifactURL, refSuffix, resolveArtifact, withDeadline, type RemoteOptions, type VerifyBeforeUse } from './remote.js';
 
 export interface PullLimits {
   /** Most bytes of (uncompressed) content to accept; default 100 MiB. */
@@ -47,38 +47,54 @@ function compressedLimit(limits: PullLimits): number {
 /**
  * Pulls an artifact and extracts its content layer into `output`. The layer's digest is verified
  * while reading and the archive is checked entry by entry (no absolute paths, no `..`, no links
- * leaving the target, no devices, size limits); the tree appears at `output` only when all of it
- * was written, so a failed pull leaves nothing behind.
+ * leading outside the target, no devices, size limits); the tree appears at `output` only when all
+ * of it was written, so a failed, aborted or timed-out pull leaves nothing behind.
  */
 export async function pullArtifact(opts: PullArtifactOptions): Promise<PullArtifactResult> {
-  const { ref, storage, descriptor, manifest } = await resolveArtifact(opts.url, opts);
-  try {
-    const what = `pulling ${ociURL(ref, refSuffix(ref))}`;
-    const layer = chooseLayer(manifest, what, opts.layerMediaType);
-    const limit = compressedLimit(opts);
-    if (layer.size > limit) {
-      throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit} (raise it with --max-size)`);
+  if (opts.output.trim() === '') throw new ArtifactError('INVALID_ARGUMENT', `pulling ${opts.url}: the output directory is an empty path`);
+  const what = `pulling ${describeURL(opts.url)}`;
+  return withDeadline(opts, what, async (opts) => {
+    const { ref, storage, descriptor, manifest } = await resolveArtifact(opts.url, opts);
+    try {
+      const layer = chooseLayer(manifest, what, opts.layerMediaType);
+      const limit = compressedLimit(opts);
+      if (layer.size > limit) {
+        throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit} (raise it with --max-size)`);
+      }
+      const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
+      const summary = await extractToDirectory(stream, opts.output, { ...extractLimits(opts), ...(opts.overwrite ? { overwrite: true } : {}) }, what);
+      const annotations = manifest.annotations ?? {};
+      return {
+        url: ociURL(ref, `@${descriptor.digest}`),
+        digest: descriptor.digest,
+        ...artifactMetadata(annotations),
+        annotations,
+        output: opts.output,
+        files: summary.files,
+        directories: summary.directories,
+        bytes: summary.bytes,
+      };
+    } finally {
+      storage.close();
     }
-    const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
-    const limits = {
-      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
-      ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    };
-    const summary = await extractToDirectory(stream, opts.output, { ...limits, ...(opts.overwrite ? { overwrite: true } : {}) }, what);
-    const annotations = manifest.annotations ?? {};
-    return {
-      url: ociURL(ref, `@${descriptor.digest}`),
-      digest: descriptor.digest,
-      ...artifactMetadata(annotations),
-      annotations,
-      output: opts.output,
-      files: summary.files,
-      directories: summary.directories,
-      bytes: summary.bytes,
-    };
-  } finally {
-    storage.close();
+  });
+}
+
+function extractLimits(opts: PullLimits & { signal?: AbortSignal }): ExtractLimits {
+  return {
+    ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+    ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+}
+
+/** `oci://registry/repository:tag` for messages, from what the caller gave (parsed when it parses). */
+function describeURL(url: string): string {
+  try {
+    const ref = parseArtifactURL(url);
+    return ociURL(ref, refSuffix(ref));
+  } catch {
+    return url;
   }
 }
 
@@ -100,26 +116,20 @@ export interface ArtifactFiles {
  * size-limited, with the same archive checks as `pullArtifact`.
  */
 export async function readArtifactFiles(url: string, opts: ReadArtifactOptions = {}): Promise<ArtifactFiles> {
-  const { ref, storage, descriptor, manifest } = await resolveArtifact(url, opts);
-  try {
-    const what = `reading ${ociURL(ref, refSuffix(ref))}`;
-    const layer = chooseLayer(manifest, what, opts.layerMediaType);
-    const limit = compressedLimit(opts);
-    if (layer.size > limit) {
-      throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit}`);
+  const what = `reading ${describeURL(url)}`;
+  return withDeadline(opts, what, async (opts) => {
+    const { ref, storage, descriptor, manifest } = await resolveArtifact(url, opts);
+    try {
+      const layer = chooseLayer(manifest, what, opts.layerMediaType);
+      const limit = compressedLimit(opts);
+      if (layer.size > limit) {
+        throw new ArtifactError('TOO_LARGE', `${what}: the layer is ${layer.size} bytes, more than the limit of ${limit}`);
+      }
+      const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
+      const { files } = await extractToMemory(stream, extractLimits(opts), what);
+      return { digest: descriptor.digest, url: ociURL(ref, `@${descriptor.digest}`), annotations: manifest.annotations ?? {}, files };
+    } finally {
+      storage.close();
     }
-    const stream = await storage.fetch(layer, opts.signal ? { signal: opts.signal } : {});
-    const { files } = await extractToMemory(
-      stream,
-      {
-        ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
-        ...(opts.maxEntries !== undefined ? { maxEntries: opts.maxEntries } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      },
-      what,
-    );
-    return { digest: descriptor.digest, url: ociURL(ref, `@${descriptor.digest}`), annotations: manifest.annotations ?? {}, files };
-  } finally {
-    storage.close();
-  }
+  });
 }

@@ -3,11 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { MediaTypes, descriptorFor, pushManifest, type Descriptor, type ImageManifest } from '../oci/index.js';
+import { MediaTypes, descriptorFor, pushManifest, type Descriptor, type ImageManifest, type Reference } from '../oci/index.js';
 import { artifactConfig, rfc3339 } from './config.js';
 import { Annotations, FluxConfigMediaType, FluxContentMediaType, ReproducibleCreated } from './constants.js';
 import { ArtifactError, throwIfAborted } from './errors.js';
-import { ociURL, parseArtifactURL, repositoryFor, type RemoteOptions } from './remote.js';
+import { ociURL, parseArtifactURL, repositoryFor, withDeadline, type RemoteOptions } from './remote.js';
 import { collectSource, memorySource, type MemoryFile, type SourceEntry, type SourceOptions } from './source.js';
 import { tarballBuffer, writeTarball } from './tarball.js';
 
@@ -74,6 +74,10 @@ export async function pushArtifact(opts: PushArtifactOptions): Promise<PushArtif
   }
   const tag = ref.tag ?? 'latest';
   const what = `pushing ${ociURL(ref, `:${tag}`)}`;
+  return withDeadline(opts, what, (opts) => packageAndPush(opts, ref, tag, what));
+}
+
+async function packageAndPush(opts: PushArtifactOptions, ref: Reference, tag: string, what: string): Promise<PushArtifactResult> {
   const entries = await contentEntries(opts);
   throwIfAborted(opts.signal, what);
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -8,6 +8,31 @@ import { makeTarball, type RawEntry } from './archives.js';
 import { tempDir } from './helpers.js';
 
 const ok: RawEntry = { name: 'ok.yaml', body: 'fine: true\n' };
+
+/**
+ * Links that each stay inside the tree when read on their own (the check lading had was
+ * lexical), but lead outside once the links they go through are followed.
+ */
+function escapingLinkChains(): Array<{ name: string; entries: RawEntry[]; code: string; message: RegExp }> {
+  // a/b/c/up is the root of the tree; a/b/c/esc goes through it and three levels further up.
+  const twoLinks: RawEntry[] = [
+    ok,
+    { name: 'a/b/c/up', type: 'symlink', linkname: '../../..' },
+    { name: 'a/b/c/esc', type: 'symlink', linkname: 'up/../../..' },
+  ];
+  // hop1 -> hop2 -> ... -> hop12 -> a/b/c/d/e/f/g/h/u/../(x9)etc/passwd, where u is the root.
+  const deep = 'a/b/c/d/e/f/g/h';
+  const chain: RawEntry[] = [ok, { name: `${deep}/u`, type: 'symlink', linkname: '../'.repeat(8).slice(0, -1) }];
+  for (let i = 1; i < 12; i++) chain.push({ name: `hop${i}`, type: 'symlink', linkname: `hop${i + 1}` });
+  chain.push({ name: 'hop12', type: 'symlink', linkname: `${deep}/u/${'../'.repeat(9)}etc/passwd` });
+  // The same, the links listed in the opposite order (resolution does not depend on it).
+  const reversed = [ok, ...chain.slice(1).reverse()];
+  return [
+    { name: 'symlink chain through an "up" link (a/b/c/esc -> up/../../..)', entries: twoLinks, code: 'UNSAFE_ARCHIVE', message: /link "a\/b\/c\/esc" -> "up\/\.\.\/\.\.\/\.\." points outside the target directory/ },
+    { name: '12-link chain ending at etc/passwd', entries: chain, code: 'UNSAFE_ARCHIVE', message: /link "hop12" -> ".*etc\/passwd" points outside the target directory/ },
+    { name: '12-link chain listed backwards', entries: reversed, code: 'UNSAFE_ARCHIVE', message: /link "hop12" -> ".*etc\/passwd" points outside the target directory/ },
+  ];
+}
 
 /** Malicious archives: each must be refused with UNSAFE_ARCHIVE or TOO_LARGE, writing nothing. */
 const malicious: Array<{ name: string; entries: RawEntry[]; code: string; message: RegExp }> = [
@@ -20,8 +45,27 @@ const malicious: Array<{ name: string; entries: RawEntry[]; code: string; messag
     name: 'file written through a symlink',
     entries: [{ name: 'dir', type: 'symlink', linkname: '.' }, { name: 'dir/x.yaml', body: 'x' }],
     code: 'UNSAFE_ARCHIVE',
-    message: /through or over a link/,
+    message: /"dir\/x\.yaml" would be written through the link "dir"/,
   },
+  {
+    name: 'file written over a symlink',
+    entries: [{ name: 'x.yaml', type: 'symlink', linkname: 'ok.yaml' }, ok, { name: 'x.yaml', body: 'x' }],
+    code: 'UNSAFE_ARCHIVE',
+    message: /"x\.yaml" would be written over a symbolic link/,
+  },
+  ...escapingLinkChains(),
+  { name: 'link loop', entries: [ok, { name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'c/../a' }], code: 'UNSAFE_ARCHIVE', message: /loops or goes through more than 40 links/ },
+  { name: 'link to itself', entries: [ok, { name: 'self', type: 'symlink', linkname: './self' }], code: 'UNSAFE_ARCHIVE', message: /"self" -> "\.\/self" loops/ },
+  { name: 'file then symlink of the same name', entries: [ok, { name: 'x.yaml', body: 'x' }, { name: 'x.yaml', type: 'symlink', linkname: 'ok.yaml' }], code: 'UNSAFE_ARCHIVE', message: /"x\.yaml" appears twice in the archive: a file, then a symbolic link/ },
+  { name: 'file then directory of the same name', entries: [ok, { name: 'x', body: 'x' }, { name: 'x', type: 'directory' }], code: 'UNSAFE_ARCHIVE', message: /"x" appears twice in the archive: a file, then a directory/ },
+  { name: 'directory then file of the same name', entries: [ok, { name: 'x/a.yaml', body: 'a' }, { name: 'x', body: 'x' }], code: 'UNSAFE_ARCHIVE', message: /"x" appears twice in the archive: a directory, then a file/ },
+  { name: 'file below a file', entries: [ok, { name: 'ok.yaml/x', body: 'x' }], code: 'UNSAFE_ARCHIVE', message: /"ok\.yaml\/x" is below "ok\.yaml", which is a file/ },
+  { name: 'hard link to a symlink', entries: [ok, { name: 's', type: 'symlink', linkname: 'ok.yaml' }, { name: 'h', type: 'link', linkname: 's' }], code: 'UNSAFE_ARCHIVE', message: /hard link "h" -> "s" does not point to a file/ },
+  { name: 'hard link through a symlink', entries: [ok, { name: 'd', type: 'symlink', linkname: '.' }, { name: 'h', type: 'link', linkname: 'd/ok.yaml' }], code: 'UNSAFE_ARCHIVE', message: /hard link "h" -> "d\/ok\.yaml" does not point to a file/ },
+  { name: 'name longer than 255 bytes', entries: [ok, { name: `${'n'.repeat(256)}.yaml`, body: 'x' }], code: 'TOO_LARGE', message: /a name of 261 bytes, more than the limit of 255 bytes per name/ },
+  { name: 'path deeper than 128 levels', entries: [ok, { name: `${'d/'.repeat(129)}x.yaml`, body: 'x' }], code: 'TOO_LARGE', message: /130 levels deep, more than the limit of 128 levels/ },
+  { name: 'path longer than 4096 bytes', entries: [ok, { name: `${`${'p'.repeat(99)}/`.repeat(41)}x`, body: 'x' }], code: 'TOO_LARGE', message: /4101 bytes long, more than the limit of 4096 bytes per path/ },
+  { name: 'link target longer than 4096 bytes', entries: [ok, { name: 'l', type: 'symlink', linkname: `${'./'.repeat(2100)}ok.yaml` }], code: 'TOO_LARGE', message: /the target of link "l" is 4207 bytes long/ },
   { name: 'hard link to a file outside', entries: [ok, { name: 'h', type: 'link', linkname: '/etc/passwd' }], code: 'UNSAFE_ARCHIVE', message: /absolute path/ },
   { name: 'hard link escaping with ..', entries: [ok, { name: 'h', type: 'link', linkname: '../secret' }], code: 'UNSAFE_ARCHIVE', message: /escapes/ },
   { name: 'character device', entries: [ok, { name: 'null', type: 'character-device', devmajor: 1, devminor: 3 }], code: 'UNSAFE_ARCHIVE', message: /character-device/ },
@@ -44,6 +88,32 @@ describe('safe extraction', () => {
       await expect(extractToMemory(Readable.from([archive]))).rejects.toMatchObject({ code: c.code });
     });
   }
+
+  it('follows chains of links that stay inside, on disk and in memory, whatever their order', async () => {
+    const entries: RawEntry[] = [
+      { name: 'l1', type: 'symlink', linkname: 'l2' },
+      ok,
+      { name: 'base/app.yaml', body: 'app: 1\n' },
+      { name: 'l2', type: 'symlink', linkname: 'a/b/c/app' },
+      { name: 'a/b/c/up', type: 'symlink', linkname: '../../..' },
+      { name: 'a/b/c/app', type: 'symlink', linkname: 'up/base/../base/app.yaml' },
+      { name: 'a/b/c/base', type: 'symlink', linkname: 'up/base' },
+    ];
+    const out = join(tempDir(), 'out');
+    const summary = await extractToDirectory(Readable.from([await makeTarball(entries)]), out);
+    expect(summary).toMatchObject({ files: 2, symlinks: 5 });
+    expect(readFileSync(join(out, 'l1'), 'utf8')).toBe('app: 1\n');
+    expect(realpathSync(join(out, 'l1'))).toBe(join(realpathSync(out), 'base/app.yaml'));
+    expect(readdirSync(join(out, 'a/b/c/base'))).toEqual(['app.yaml']);
+    const mem = await extractToMemory(Readable.from([await makeTarball(entries)]));
+    expect(mem.files.map((f) => [f.path, f.content.toString()])).toEqual([
+      ['a/b/c/app', 'app: 1\n'],
+      ['base/app.yaml', 'app: 1\n'],
+      ['l1', 'app: 1\n'],
+      ['l2', 'app: 1\n'],
+      ['ok.yaml', 'fine: true\n'],
+    ]);
+  });
 
   it('refuses a size bomb (content beyond the limit) and accepts it with a raised limit', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024);
