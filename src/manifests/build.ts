@@ -985,7 +985,8 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     let t: Target;
     if (file) {
       const k = await readKustomization(file);
-      if (k['kind'] === 'Component') fail('INVALID_KUSTOMIZATION', `${file}: a Component cannot be built on its own; use it from a kustomization's components`);
+      // A Component at the root builds like a Kustomization (kustomize starts it on an empty set of
+      // resources, as it does a component without a parent); only its apiVersion differs.
       buildMetadata = Array.isArray(k['buildMetadata']) ? k['buildMetadata'].map(String) : [];
       if (buildMetadata.includes('managedByLabel')) {
         fail('UNSUPPORTED', `${file}: field "buildMetadata": managedByLabel is not supported (originAnnotations and transformerAnnotations are)`);

@@ -53,6 +53,9 @@ const cases: ErrorCase[] = [
   { name: 'replicas-no-match', files: { 'kustomization.yaml': 'resources:\n- a.yaml\nreplicas:\n- name: web\n  count: 2\n', 'a.yaml': CM }, code: 'NO_MATCH', message: ['replicas', 'web'], kustomizeFails: true },
   { name: 'component-as-resource', files: { 'kustomization.yaml': 'resources:\n- comp\n', 'comp/kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n' }, code: 'INVALID_KUSTOMIZATION', message: ['Component'], kustomizeFails: true },
   { name: 'missing-generator-file', files: { 'kustomization.yaml': 'configMapGenerator:\n- name: c\n  files:\n  - nothere.conf\n' }, code: 'NOT_FOUND', message: ['configMapGenerator[0]', 'nothere.conf'], kustomizeFails: true },
+  { name: 'component-root-wrong-api-version', files: { 'kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\nresources:\n- a.yaml\n', 'a.yaml': CM }, code: 'INVALID_KUSTOMIZATION', message: ['kustomization.yaml', 'apiVersion for Component should be kustomize.config.k8s.io/v1alpha1'], kustomizeFails: true },
+  { name: 'component-root-component-as-resource', files: { 'kustomization.yaml': 'kind: Component\nresources:\n- comp\n', 'comp/kustomization.yaml': 'kind: Component\n' }, code: 'INVALID_KUSTOMIZATION', message: ['kustomization.yaml', "expected kind != 'Component'"], kustomizeFails: true },
+  { name: 'component-root-kustomization-as-component', files: { 'kustomization.yaml': 'kind: Component\ncomponents:\n- base\n', 'base/kustomization.yaml': 'resources: []\n' }, code: 'INVALID_KUSTOMIZATION', message: ['kustomization.yaml', "expected kind 'Component'"], kustomizeFails: true },
   { name: 'invalid-image-tag-type', files: { 'kustomization.yaml': 'resources:\n- a.yaml\nimages:\n- name: nginx\n  newTag: 1.0\n', 'a.yaml': CM }, code: 'INVALID_KUSTOMIZATION', message: ['images[0].newTag'], kustomizeFails: true },
 ];
 
