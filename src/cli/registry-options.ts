@@ -6,15 +6,26 @@ import { loadDockerConfig, type Credential, type CredentialStore } from '../oci/
 import type { RegistryOptions } from '../oci/index.js';
 import type { CliIO } from './output.js';
 
-/** Adds the flags every registry-talking command shares. */
-export function addRegistryFlags(cmd: Command): Command {
-  return cmd
+/** The default of --timeout: how long a whole registry operation may take. */
+export const DEFAULT_REGISTRY_TIMEOUT = '5m';
+
+/**
+ * Adds the flags every registry-talking command shares. `timeout` is --timeout's default (a
+ * command that may move much data, such as copy, gives a longer one); a command that already has
+ * its own --timeout (apply: how long to wait) keeps it, and it bounds the registry work too.
+ */
+export function addRegistryFlags(cmd: Command, opts: { timeout?: string } = {}): Command {
+  cmd
     .option('--insecure', 'allow plain http and skip TLS verification (plain http is always allowed for localhost/127.0.0.1/::1)')
-    .option('--ca-file <path>', 'PEM file with CA certificates to trust for the registry')
+    .option('--ca-file <path>', "PEM file with CA certificates to trust for the registry, besides Node's bundled roots")
     .option('--cert-file <path>', 'PEM client certificate for mutual TLS')
     .option('--key-file <path>', 'PEM private key of the client certificate')
     .option('--creds <user:password>', 'registry credentials for this command (visible in the process list: prefer `lading login`; default: the docker config)')
-    .option('--registry-timeout <duration>', 'time without progress before a registry request fails, e.g. 30s, 2m', '60s');
+    .option('--registry-timeout <duration>', 'idle limit: time without progress (connecting, waiting for an answer, between two chunks of data) before a registry request fails, e.g. 30s, 2m', '60s');
+  if (!cmd.options.some((o) => o.long === '--timeout')) {
+    cmd.option('--timeout <duration>', 'limit on the whole registry operation, retries included, e.g. 90s, 10m', opts.timeout ?? DEFAULT_REGISTRY_TIMEOUT);
+  }
+  return cmd;
 }
 
 /** Parses `90`, `500ms`, `30s`, `2m`, `1h` into milliseconds. */
@@ -48,7 +59,8 @@ export function registryOptionsFrom(opts: Record<string, unknown>, io: CliIO): R
   if (cert) out.certFile = cert;
   if (key) out.keyFile = key;
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert-file and --key-file go together');
-  if (typeof opts['registryTimeout'] === 'string') out.timeoutMs = parseDuration(opts['registryTimeout'], '--registry-timeout');
+  if (typeof opts['registryTimeout'] === 'string') out.idleTimeoutMs = parseDuration(opts['registryTimeout'], '--registry-timeout');
+  if (typeof opts['timeout'] === 'string') out.timeoutMs = parseDuration(opts['timeout'], '--timeout');
   if (typeof opts['creds'] === 'string') {
     const creds = opts['creds'];
     const colon = creds.indexOf(':');

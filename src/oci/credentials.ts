@@ -1,14 +1,12 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { loadChildProcess, loadCrypto, loadFsPromises, loadOs } from '../builtins.js';
 import { readSmallFileSync } from '../files.js';
 import { OciError } from './errors.js';
 
-// This module is on the start-up path of every registry command (the CLI's registry flags build
-// a DockerConfigStore), so it loads nothing at the top level that most runs never use:
-// node:child_process only when a credential helper runs, node:os only without HOME, and
-// node:fs/promises only to write the config (login/logout). The config is one small file,
-// read synchronously (a thread-pool round trip costs more than the read). The loaders are
-// src/builtins.ts.
+// The config is one small file, read synchronously.
 
 /** Credentials for one registry. */
 export interface Credential {
@@ -56,7 +54,7 @@ export function dockerConfigDir(opts?: DockerConfigOptions): string {
   const env = opts?.env ?? process.env;
   if (opts?.configDir) return opts.configDir;
   if (env['DOCKER_CONFIG']) return env['DOCKER_CONFIG'];
-  return join(env['HOME'] ?? loadOs().homedir(), '.docker');
+  return join(env['HOME'] ?? homedir(), '.docker');
 }
 
 /** The key docker uses in `auths` for a registry host. */
@@ -96,7 +94,7 @@ async function readConfigFile(path: string): Promise<DockerConfigFile> {
 async function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv): Promise<string> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve, reject) => {
-    const child = loadChildProcess().spawn(program, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let outLen = 0;
     let errText = '';
@@ -200,10 +198,9 @@ export function loadDockerConfig(opts?: DockerConfigOptions): DockerConfigStore 
 }
 
 async function writeConfigAtomically(path: string, config: DockerConfigFile): Promise<void> {
-  const { chmod, mkdir, rename, rm, writeFile } = loadFsPromises();
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${loadCrypto().randomBytes(6).toString('hex')}.tmp`;
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, JSON.stringify(config, null, '\t') + '\n', { mode: 0o600 });
     await chmod(tmp, 0o600);

@@ -1,17 +1,11 @@
-import type { Hash } from 'node:crypto';
-import { loadCrypto } from '../builtins.js';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { OciError } from './errors.js';
-import { isLowerHex } from './syntax.js';
 import type { Descriptor } from './types.js';
 
-
-/**
- * The hex digest of bytes in memory (strings are UTF-8 encoded): crypto.hash, one call into
- * OpenSSL, spares a short command the first-use cost of the Hash stream class (~0.2 ms).
- */
+/** The hex digest of bytes in memory (strings are UTF-8 encoded). */
 export function hashHex(algorithm: 'sha256' | 'sha512', data: Uint8Array | string): string {
-  return loadCrypto().hash(algorithm, data, 'hex');
+  return createHash(algorithm).update(data).digest('hex');
 }
 
 /** `sha256:<hex>` of the given bytes (strings are UTF-8 encoded). */
@@ -26,9 +20,7 @@ export function descriptorFor(mediaType: string, data: Uint8Array, extra?: Parti
 
 /** Whether `digest` is a well-formed sha256 or sha512 digest. */
 export function isDigest(digest: string): boolean {
-  // sha256:<64 hex> or sha512:<128 hex>
-  if (digest.startsWith('sha256:')) return isLowerHex(digest.slice(7), 64);
-  return digest.startsWith('sha512:') && isLowerHex(digest.slice(7), 128);
+  return /^sha256:[a-f0-9]{64}$/.test(digest) || /^sha512:[a-f0-9]{128}$/.test(digest);
 }
 
 /** Throws unless `digest` is a well-formed, supported digest. */
@@ -50,7 +42,7 @@ function digestAlgorithm(digest: string): 'sha256' | 'sha512' {
 /** A hash object for `digest`'s algorithm (UNSUPPORTED for others), for content read in chunks. */
 export function digestHasher(digest: string): { hash: Hash; algorithm: string } {
   const algorithm = digestAlgorithm(digest);
-  return { hash: loadCrypto().createHash(algorithm), algorithm };
+  return { hash: createHash(algorithm), algorithm };
 }
 
 /** Throws DIGEST_MISMATCH/SIZE_MISMATCH unless `data` matches `desc`. */

@@ -1,4 +1,5 @@
 import { LadingError } from '../errors.js';
+import { redactCredentials } from './redact.js';
 
 export type OciErrorCode =
   | 'INVALID_REFERENCE'
@@ -19,13 +20,16 @@ export type OciErrorCode =
   | 'LAYOUT'
   | 'ABORTED';
 
-/** An error from the OCI layer: references, registries, stores, credentials and copies. */
+/**
+ * An error from the OCI layer: references, registries, stores, credentials and copies. A password
+ * written into a URL or reference in the message is replaced by `***`.
+ */
 export class OciError extends LadingError<OciErrorCode> {
   /** HTTP status from the registry, when there was a response. */
   readonly status: number | undefined;
 
   constructor(code: OciErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
-    super(code, message, options);
+    super(code, redactCredentials(message), options);
     this.status = options?.status;
   }
 }

@@ -1,9 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { loadCrypto } from '../builtins.js';
 import { VerifyingStream, isDigest, verifyBytes } from './digest.js';
 import { OciError, throwIfAborted } from './errors.js';
 import { isValidTag } from './reference.js';
@@ -148,7 +148,7 @@ export class LayoutStore implements Storage {
         return;
       }
       await mkdir(join(path, '..'), { recursive: true });
-      const tmp = `${path}.${loadCrypto().randomBytes(6).toString('hex')}.tmp`;
+      const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
       const source = content instanceof VerifyingStream && content.verifies(desc) ? content : content.pipe(new VerifyingStream(desc, what));
       if (source !== content) content.on('error', (err) => source.destroy(err));
       try {
@@ -261,7 +261,7 @@ async function fileExists(path: string): Promise<boolean> {
 
 async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
   await mkdir(join(path, '..'), { recursive: true });
-  const tmp = `${path}.${loadCrypto().randomBytes(6).toString('hex')}.tmp`;
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, bytes);
     await rename(tmp, path);

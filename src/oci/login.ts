@@ -17,6 +17,7 @@ export interface LoginOptions extends DockerConfigOptions {
 export function registryHost(input: string): string {
   const host = input.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
   if (host === '') throw new OciError('INVALID_REFERENCE', `invalid registry "${input}"`);
+  if (host.includes('@')) throw new OciError('INVALID_REFERENCE', `invalid registry "${host.replace(/^.*@/, '***@')}": credentials go in --username and --password-stdin, not in the registry name`);
   if (host === 'docker.io' || host === 'registry-1.docker.io') return 'index.docker.io';
   return host;
 }

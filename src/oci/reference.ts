@@ -1,5 +1,5 @@
 import { OciError } from './errors.js';
-import { isDigestSyntax, isDigits, isHostLabel, isLoopbackIPv4, isLowerHex, isPathComponent, isTagSyntax } from './syntax.js';
+import { redactCredentials } from './redact.js';
 
 /** A parsed, normalised image reference (docker/crane rules). */
 export interface Reference {
@@ -21,8 +21,28 @@ export const DEFAULT_TAG = 'latest';
 
 const maxNameLength = 255;
 
+/** A tag (distribution spec). */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** A label of a registry host name. */
+const HOST_LABEL = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$/;
+/** A repository path component: lowercase letters and digits, separated by ".", "_", "__" or any number of "-". */
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+/** A digest as the OCI image spec writes it: an algorithm, a colon, the encoded value. */
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+const SHA256_HEX = /^[a-f0-9]{64}$/;
+const SHA512_HEX = /^[a-f0-9]{128}$/;
+const PORT = /^[0-9]{1,5}$/;
+/** `user:password@` (or `user@`) after a scheme or at the start of a reference. */
+const USERINFO = /^((?:[a-z][a-z0-9+.-]*:\/\/)?)([^@/\s]*)@(?=[^/\s]*\/)/i;
+
+
 function invalid(input: string, why: string): OciError {
-  return new OciError('INVALID_REFERENCE', `invalid reference "${input}": ${why}`);
+  return new OciError('INVALID_REFERENCE', `invalid reference "${redactCredentials(input)}": ${why}`);
+}
+
+/** A host name with a dot, localhost or an IP address: what a registry host looks like. */
+function looksLikeHost(text: string): boolean {
+  return text === 'localhost' || text.startsWith('[') || (text.includes('.') && text.split('.').every((label) => HOST_LABEL.test(label)));
 }
 
 function looksLikeRegistry(component: string): boolean {
@@ -50,10 +70,10 @@ function validateRegistry(input: string, registry: string): void {
     }
     if (host === '') throw invalid(input, 'empty registry host');
     for (const part of host.split('.')) {
-      if (!isHostLabel(part)) throw invalid(input, `registry host "${host}" is not a valid host name`);
+      if (!HOST_LABEL.test(part)) throw invalid(input, `registry host "${host}" is not a valid host name`);
     }
   }
-  if (port !== undefined && (!isDigits(port) || port.length > 5 || Number(port) > 65535 || Number(port) === 0)) {
+  if (port !== undefined && (!PORT.test(port) || Number(port) > 65535 || Number(port) === 0)) {
     throw invalid(input, `registry port "${port}" is not a number between 1 and 65535`);
   }
 }
@@ -66,29 +86,36 @@ export function parseReference(input: string): Reference {
   if (typeof input !== 'string' || input.trim() === '') throw invalid(String(input), 'empty reference');
   let rest = input.trim();
   if (rest.startsWith('oci://')) rest = rest.slice('oci://'.length);
-  // A-Z spelled out: an /i regex costs its first use ~0.1 ms of ICU case folding.
-  if (/^[a-zA-Z]+:\/\//.test(rest)) throw invalid(input, 'only the oci:// scheme is supported');
+  if (/^[a-z]+:\/\//i.test(rest)) throw invalid(input, 'only the oci:// scheme is supported');
   if (/\s/.test(rest)) throw invalid(input, 'contains whitespace');
+  // An "@" before the first "/" is not a digest's (digests follow the repository): user info.
+  if (USERINFO.test(rest)) {
+    throw new OciError('INVALID_REFERENCE', `invalid reference "${input.trim().replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?)[^@/\s]*@/i, '$1***@')}": credentials in a reference are not supported: run \`lading login\` or give --creds`);
+  }
 
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigestSyntax(digest)) throw invalid(input, `"${digest}" is not a digest (expected sha256:<hex>)`);
+    if (!DIGEST.test(digest)) throw invalid(input, `"${digest}" is not a digest (expected sha256:<hex>)`);
     const [algorithm, hex] = digest.split(':') as [string, string];
-    if (algorithm === 'sha256' && !isLowerHex(hex, 64)) throw invalid(input, 'a sha256 digest has 64 lower-case hex characters');
-    if (algorithm === 'sha512' && !isLowerHex(hex, 128)) throw invalid(input, 'a sha512 digest has 128 lower-case hex characters');
+    if (algorithm === 'sha256' && !SHA256_HEX.test(hex)) throw invalid(input, 'a sha256 digest has 64 lower-case hex characters');
+    if (algorithm === 'sha512' && !SHA512_HEX.test(hex)) throw invalid(input, 'a sha512 digest has 128 lower-case hex characters');
     if (algorithm !== 'sha256' && algorithm !== 'sha512') throw invalid(input, `unsupported digest algorithm "${algorithm}"`);
   }
 
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
   const lastColon = rest.lastIndexOf(':');
+  if (lastSlash < 0 && lastColon > 0 && /^[0-9]+$/.test(rest.slice(lastColon + 1)) && looksLikeHost(rest.slice(0, lastColon))) {
+    // `127.0.0.1:35123` or `registry.example:5000` is a registry, not a Docker Hub image.
+    throw invalid(input, `"${rest}" names a registry but no repository (write ${rest}/REPOSITORY[:TAG])`);
+  }
   if (lastColon > lastSlash && !(lastSlash < 0 && rest.startsWith('['))) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!isTagSyntax(tag)) {
+    if (!TAG.test(tag)) {
       throw invalid(input, `tag "${tag}" is invalid (letters, digits, "_", "." and "-", not starting with "." or "-", at most 128 characters)`);
     }
   }
@@ -110,7 +137,7 @@ export function parseReference(input: string): Reference {
   for (const component of repository.split('/')) {
     if (component === '') throw invalid(input, 'repository has an empty path component');
     if (component !== component.toLowerCase()) throw invalid(input, `repository name must be lowercase ("${component}")`);
-    if (!isPathComponent(component)) {
+    if (!PATH_COMPONENT.test(component)) {
       throw invalid(input, `repository path component "${component}" is invalid (lowercase letters, digits and single separators ".", "_", "__" or "-")`);
     }
   }
@@ -145,17 +172,12 @@ export function withReference(ref: Reference, reference: string): Reference {
 
 /** Whether a tag is valid in the OCI distribution spec. */
 export function isValidTag(tag: string): boolean {
-  return isTagSyntax(tag);
+  return TAG.test(tag);
 }
 
 /** Whether a registry host should be reached without TLS by default (loopback). */
 export function isLoopbackRegistry(registry: string): boolean {
-  let host = registry;
-  if (registry.startsWith('[')) {
-    host = registry.slice(1, registry.indexOf(']'));
-  } else {
-    const colon = registry.lastIndexOf(':');
-    if (colon >= 0 && isDigits(registry.slice(colon + 1))) host = registry.slice(0, colon);
-  }
-  return host === 'localhost' || host === '::1' || isLoopbackIPv4(host) || host.endsWith('.localhost');
+  const m = /^(?:\[([^\]]*)\]|([^:]*))(?::[0-9]+)?$/.exec(registry);
+  const host = (m?.[1] ?? m?.[2] ?? registry).toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host);
 }

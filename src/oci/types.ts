@@ -122,10 +122,4 @@ export interface Storage {
 
   /** Deletes a manifest (by digest) or a blob. */
   delete(desc: Descriptor, opts?: OpOptions): Promise<void>;
-
-  /**
-   * A hint that about `connections` requests will be made at once soon (the caller's next round):
-   * a registry opens that many connections ahead. Stores without connections leave it out.
-   */
-  preconnect?(connections: number): void;
 }

@@ -29,7 +29,6 @@ export interface TargetOptions {
 export async function resolveTarget(input: string, opts: TargetOptions, concurrentAfter = 0): Promise<Target> {
   const ref = parseReference(input);
   const storage = opts.storage ?? openRepository(ref, { ...(opts.registry ?? {}), ...(opts.signal ? { signal: opts.signal } : {}) });
-  if (concurrentAfter > 1) storage.preconnect?.(concurrentAfter);
   const descriptor = await storage.resolve(ref.reference, opts.signal ? { signal: opts.signal } : {});
   const display = ref.digest ? `${ref.name}@${ref.digest}` : `${ref.name}:${ref.tag ?? 'latest'}`;
   return { ref, storage, descriptor, repository: ref.name, display };

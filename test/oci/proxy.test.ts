@@ -1,22 +1,32 @@
 // Proxies: which requests go through one (the environment read as Go's net/http reads it, so
-// lading goes where cosign, crane and flux go), and the HTTP/1.1 client through a real proxy
-// (tinyproxy): a CONNECT tunnel to a TLS registry, absolute-form requests to a plain one, basic
-// auth, and the errors a proxy gives.
+// lading goes where cosign, crane and flux go), and the undici transport of src/http through a
+// real proxy (tinyproxy, and stunnel in front of it for an https proxy): a CONNECT tunnel to a
+// TLS registry, absolute-form requests to a plain one, basic auth, and the errors a proxy gives;
+// then the registry client through them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request, type Dispatcher } from 'undici';
+import { createDispatcher, proxyFromEnv, type TransportOptions } from '../../src/http/index.js';
 import { openRepository } from '../../src/oci/index.js';
-import { readBody } from '../../src/oci/remote/client.js';
-import { HttpClient, type HttpResponse } from '../../src/oci/remote/http1.js';
-import { proxyFromEnv } from '../../src/oci/remote/proxy.js';
 import { startProxy, type RunningProxy } from '../env/proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { createTestPki } from '../env/tls.js';
 import { expectOciError, pushRandomImage } from './helpers.js';
 
 const via = (env: NodeJS.ProcessEnv, target: string) => proxyFromEnv(env)?.(new URL(target))?.href;
-const bodyOf = (res: HttpResponse) => readBody(res, 1 << 20, 'reading the test response').then((b) => b.toString());
+
+/** One GET through a dispatcher made with `opts`: the status and body, or the error thrown. */
+async function get(opts: TransportOptions, url: string, headers?: Record<string, string>): Promise<{ status: number; body: string }> {
+  const dispatcher: Dispatcher = createDispatcher({ env: {}, ...opts });
+  try {
+    const res = await request(url, { dispatcher, ...(headers ? { headers } : {}) });
+    return { status: res.statusCode, body: await res.body.text() };
+  } finally {
+    await dispatcher.close();
+  }
+}
 
 describe('proxyFromEnv (Go net/http semantics)', () => {
   it('takes HTTPS_PROXY for https and HTTP_PROXY for http, upper case first, host:port as http://', () => {
@@ -45,13 +55,14 @@ describe('proxyFromEnv (Go net/http semantics)', () => {
     expect(via({ HTTPS_PROXY: 'http://p:1', no_proxy: '*' }, 'https://anything.example/')).toBeUndefined();
   });
 
-  it('refuses a proxy it cannot use, naming the variable', () => {
-    expect(() => proxyFromEnv({ HTTPS_PROXY: 'socks5://p:1080' })).toThrow(/HTTPS_PROXY: unsupported proxy scheme socks5:/);
-    expect(() => proxyFromEnv({ HTTP_PROXY: 'http://[bad' })).toThrow(/HTTP_PROXY: invalid proxy URL/);
+  it('takes socks5 proxies, refuses a proxy it cannot use naming the variable but not its value', () => {
+    expect(via({ HTTPS_PROXY: 'socks5://p:1080' }, 'https://r.example/')).toBe('socks5://p:1080');
+    expect(() => proxyFromEnv({ HTTPS_PROXY: 'ftp://user:s3cret@p:21' })).toThrow(/^HTTPS_PROXY: unsupported proxy scheme ftp: \(http, https and socks5 proxies are supported\)$/);
+    expect(() => proxyFromEnv({ HTTP_PROXY: 'http://[bad' })).toThrow(/^HTTP_PROXY: invalid proxy URL$/);
   });
 });
 
-describe('the HTTP client through a real proxy (tinyproxy)', () => {
+describe('the transport through a real proxy (tinyproxy)', () => {
   let proxy: RunningProxy;
   let authProxy: RunningProxy;
   let tlsRegistry: RunningRegistry;
@@ -66,63 +77,55 @@ describe('the HTTP client through a real proxy (tinyproxy)', () => {
   });
 
   const proxyLog = (p: RunningProxy) => readFileSync(p.logFile, 'utf8');
+  const registryCa = () => readFileSync(tlsRegistry.caFile as string);
 
   it('https: a CONNECT tunnel, then TLS to the registry verified with its CA, kept alive', async () => {
-    const client = new HttpClient({ tls: { ca: readFileSync(tlsRegistry.caFile as string) }, proxy: () => new URL(proxy.url) });
+    const dispatcher = createDispatcher({ ca: [registryCa()], proxy: proxy.url });
     for (let i = 0; i < 2; i++) {
-      const res = await client.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' });
+      const res = await request(`${tlsRegistry.url}/v2/`, { dispatcher });
       expect(res.statusCode).toBe(200);
-      await bodyOf(res);
+      await res.body.text();
     }
-    client.close();
-    expect(proxyLog(proxy)).toContain(`CONNECT ${tlsRegistry.host}`);
+    await dispatcher.close();
     expect(proxyLog(proxy).split(`CONNECT ${tlsRegistry.host}`).length - 1).toBe(1);
   });
 
   it('https through the tunnel still verifies the registry: an unknown CA is refused', async () => {
-    const client = new HttpClient({ proxy: () => new URL(proxy.url) });
-    const err = (await client.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' }).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+    const err = (await get({ proxy: proxy.url }, `${tlsRegistry.url}/v2/`).catch((e: unknown) => e)) as NodeJS.ErrnoException;
     expect(err.code).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|CERT/);
   });
 
-  it('http: requests in absolute form to the proxy', async () => {
-    const client = new HttpClient({ proxy: () => new URL(proxy.url) });
-    const res = await client.request(new URL(`${plainRegistry.url}/v2/`), { method: 'GET', headers: { Accept: 'application/json' } });
-    expect([res.statusCode, await bodyOf(res)]).toEqual([200, '{}']);
-    client.close();
+  it('http: requests in absolute form to the proxy (HTTP_PROXY from the environment)', async () => {
+    // A loopback registry is never proxied from the environment: the explicit proxy URL is what
+    // sends it through the proxy here, as a kubeconfig's proxy-url would.
+    expect(await get({ proxy: proxy.url }, `${plainRegistry.url}/v2/`, { accept: 'application/json' })).toEqual({ status: 200, body: '{}' });
     expect(proxyLog(proxy)).toMatch(new RegExp(`GET ${plainRegistry.url.replace(/[.:/]/g, '\\$&')}/v2/`));
+    const before = proxyLog(proxy).length;
+    expect(await get({ env: { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url } }, `${plainRegistry.url}/v2/`)).toEqual({ status: 200, body: '{}' });
+    expect(proxyLog(proxy).slice(before)).not.toContain(plainRegistry.host);
   });
 
-  it('basic auth from the proxy URL; without it, the proxy refusal names the proxy but no credentials', async () => {
-    const withAuth = new HttpClient({ tls: { ca: readFileSync(tlsRegistry.caFile as string) }, proxy: () => new URL(authProxy.url) });
-    const ok = await withAuth.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' });
-    expect(ok.statusCode).toBe(200);
-    await bodyOf(ok);
-    const plain = await withAuth.request(new URL(`${plainRegistry.url}/v2/`), { method: 'GET' });
-    expect(plain.statusCode).toBe(200);
-    await bodyOf(plain);
-    withAuth.close();
-
+  it('basic auth from the proxy URL; without it the proxy refuses, and no message holds the credentials', async () => {
+    expect((await get({ ca: [registryCa()], proxy: authProxy.url }, `${tlsRegistry.url}/v2/`)).status).toBe(200);
+    expect((await get({ proxy: authProxy.url }, `${plainRegistry.url}/v2/`)).status).toBe(200);
     const anonymous = new URL(authProxy.url);
     anonymous.username = '';
     anonymous.password = '';
-    const without = new HttpClient({ tls: { ca: readFileSync(tlsRegistry.caFile as string) }, proxy: () => anonymous });
-    const err = (await without.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' }).catch((e: unknown) => e)) as NodeJS.ErrnoException;
-    expect(err.code).toBe('EPROXY');
-    expect(err.message).toMatch(new RegExp(`^the proxy ${authProxy.host} refused CONNECT ${tlsRegistry.host}: 407`));
+    const err = (await get({ ca: [registryCa()], proxy: anonymous.href }, `${tlsRegistry.url}/v2/`).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/407/);
     const wrong = new URL(authProxy.url);
-    wrong.password = 'nope';
-    const denied = (await new HttpClient({ proxy: () => wrong }).request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' }).catch((e: unknown) => e)) as Error;
+    wrong.password = 'nope-wrong';
+    const denied = (await get({ ca: [registryCa()], proxy: wrong.href }, `${tlsRegistry.url}/v2/`).catch((e: unknown) => e)) as Error;
     // tinyproxy answers wrong credentials with 401, missing ones with 407.
-    expect(denied.message).toMatch(/refused CONNECT .*: 40[17]/);
-    expect(denied.message).not.toContain('nope');
+    expect(denied.message).toMatch(/40[17]/);
+    expect(denied.message).not.toContain('nope-wrong');
     expect(denied.message).not.toContain(credentials.password);
   });
 
   it('a proxy that is not running: the connection is refused', async () => {
     const stopped = await startProxy();
     await stopped.stop();
-    const err = (await new HttpClient({ proxy: () => new URL(stopped.url) }).request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' }).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+    const err = (await get({ ca: [registryCa()], proxy: stopped.url }, `${tlsRegistry.url}/v2/`).catch((e: unknown) => e)) as NodeJS.ErrnoException;
     expect(err.code).toBe('ECONNREFUSED');
   });
 });
@@ -150,54 +153,45 @@ describe('through an https proxy (tinyproxy behind stunnel: TLS to the proxy its
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The proxy's CA and the registry's, as one bundle: the client trusts both, as `--ca-file` would. */
-  const bothCas = () => Buffer.concat([proxyCa, Buffer.from('\n'), readFileSync(tlsRegistry.caFile as string)]);
+  /** The proxy's CA and the registry's: the client trusts both, as `--ca-file` with both would. */
+  const bothCas = () => [proxyCa, readFileSync(tlsRegistry.caFile as string)];
 
   it('https registry: TLS to the proxy, a CONNECT tunnel inside it, TLS to the registry inside that, kept alive', async () => {
     expect(tlsProxy.url.startsWith('https://')).toBe(true);
-    const client = new HttpClient({ tls: { ca: bothCas() }, proxy: () => new URL(tlsProxy.url) });
+    const dispatcher = createDispatcher({ ca: bothCas(), proxy: tlsProxy.url });
     for (let i = 0; i < 2; i++) {
-      const res = await client.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' });
+      const res = await request(`${tlsRegistry.url}/v2/`, { dispatcher });
       expect(res.statusCode).toBe(200);
-      await bodyOf(res);
+      await res.body.text();
     }
-    client.close();
-    const log = readFileSync(tlsProxy.logFile, 'utf8');
-    expect(log.split(`CONNECT ${tlsRegistry.host}`).length - 1).toBe(1);
+    await dispatcher.close();
+    expect(readFileSync(tlsProxy.logFile, 'utf8').split(`CONNECT ${tlsRegistry.host}`).length - 1).toBe(1);
   });
 
-  it('http registry: absolute-form requests over TLS to the proxy', async () => {
-    const client = new HttpClient({ tls: { ca: proxyCa }, proxy: () => new URL(tlsProxy.url) });
-    const res = await client.request(new URL(`${plainRegistry.url}/v2/`), { method: 'GET', headers: { Accept: 'application/json' } });
-    expect([res.statusCode, await bodyOf(res)]).toEqual([200, '{}']);
-    client.close();
-    expect(readFileSync(tlsProxy.logFile, 'utf8')).toMatch(new RegExp(`GET ${plainRegistry.url.replace(/[.:/]/g, '\\$&')}/v2/`));
+  it('http registry: requests over TLS to the proxy', async () => {
+    expect(await get({ ca: [proxyCa], proxy: tlsProxy.url }, `${plainRegistry.url}/v2/`, { accept: 'application/json' })).toEqual({ status: 200, body: '{}' });
+    expect(readFileSync(tlsProxy.logFile, 'utf8')).toContain(plainRegistry.host);
   });
 
-  it("the proxy's certificate is verified: without its CA the connection fails, naming the proxy but not the credentials", async () => {
+  it("the proxy's certificate is verified: without its CA the connection fails, and no message holds the credentials", async () => {
     for (const target of [`${tlsRegistry.url}/v2/`, `${plainRegistry.url}/v2/`]) {
-      const client = new HttpClient({ tls: { ca: readFileSync(tlsRegistry.caFile as string) }, proxy: () => new URL(tlsProxy.url) });
-      const err = (await client.request(new URL(target), { method: 'GET' }).catch((e: unknown) => e)) as NodeJS.ErrnoException;
-      expect(err.code, target).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
-      expect(err.message, target).toContain(`the proxy ${tlsProxy.host}: `);
+      const err = (await get({ ca: [readFileSync(tlsRegistry.caFile as string)], proxy: tlsProxy.url }, target).catch((e: unknown) => e)) as NodeJS.ErrnoException;
+      expect(`${err.code} ${err.message}`, target).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT|certificate/);
       expect(err.message, target).not.toContain(credentials.password);
     }
-    // rejectUnauthorized: false trusts any certificate, the proxy's as the registry's.
-    const insecure = new HttpClient({ tls: { rejectUnauthorized: false }, proxy: () => new URL(tlsProxy.url) });
-    const res = await insecure.request(new URL(`${tlsRegistry.url}/v2/`), { method: 'GET' });
-    expect(res.statusCode).toBe(200);
-    await bodyOf(res);
-    insecure.close();
+    // insecureSkipVerify trusts any certificate, the proxy's as the registry's.
+    expect((await get({ insecureSkipVerify: true, proxy: tlsProxy.url }, `${tlsRegistry.url}/v2/`)).status).toBe(200);
   });
 });
 
-describe('the registry client and the proxy environment', () => {
+describe('the registry client and the proxy settings', () => {
   let registry: RunningRegistry;
+  let proxy: RunningProxy;
   beforeAll(async () => {
-    registry = await startRegistry();
+    [registry, proxy] = await Promise.all([startRegistry(), startProxy()]);
   });
   afterAll(async () => {
-    await registry?.stop();
+    await Promise.all([registry?.stop(), proxy?.stop()]);
   });
 
   it('reaches a loopback registry directly even with a proxy set (that does not exist)', async () => {
@@ -206,7 +200,14 @@ describe('the registry client and the proxy environment', () => {
     expect((await openRepository(`${registry.host}/proxy/direct`, { env }).resolve('1')).digest).toBe(img.descriptor.digest);
   });
 
+  it('an explicit proxy URL carries every request, a loopback registry too', async () => {
+    const env = { HOME: '/nonexistent', DOCKER_CONFIG: '/nonexistent-lading-test' };
+    const img = await pushRandomImage(openRepository(`${registry.host}/proxy/explicit`, { env, proxy: proxy.url }), { tag: '1' });
+    expect((await openRepository(`${registry.host}/proxy/explicit`, { env, proxy: proxy.url }).resolve('1')).digest).toBe(img.descriptor.digest);
+    expect(readFileSync(proxy.logFile, 'utf8')).toContain(`${registry.url}/v2/proxy/explicit/manifests/1`);
+  });
+
   it('an unusable proxy setting fails the command with the variable named', async () => {
-    await expectOciError(Promise.resolve().then(() => openRepository('registry.example.com/app', { env: { HTTPS_PROXY: 'socks5://p:1080' } }).resolve('1')), 'NETWORK', /reading the proxy settings for registry\.example\.com: HTTPS_PROXY: unsupported proxy scheme/);
+    await expectOciError(Promise.resolve().then(() => openRepository('registry.example.com/app', { env: { HTTPS_PROXY: 'ftp://p:21' } }).resolve('1')), 'NETWORK', /setting up connections to registry\.example\.com: HTTPS_PROXY: unsupported proxy scheme ftp:/);
   });
 });

@@ -3,11 +3,13 @@ import { UsageError } from '../../errors.js';
 import {
   copy,
   fetchManifest,
+  isOciError,
   login,
   logout,
   openRepository,
   parseReference,
   type CopyProgressEvent,
+  type Reference,
   type RemoteRepository,
 } from '../../oci/index.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
@@ -37,8 +39,18 @@ function progressPrinter(io: CliIO): (e: CopyProgressEvent) => void {
   };
 }
 
+/** A reference given on the command line: an invalid one is a usage error (exit 2). */
+function referenceArg(arg: string): Reference {
+  try {
+    return parseReference(arg);
+  } catch (err) {
+    if (isOciError(err, 'INVALID_REFERENCE')) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 async function withRepository<T>(ref: string, opts: Record<string, unknown>, io: CliIO, fn: (repo: RemoteRepository) => Promise<T>): Promise<T> {
-  const repo = openRepository(parseReference(ref), registryOptionsFrom(opts, io));
+  const repo = openRepository(referenceArg(ref), registryOptionsFrom(opts, io));
   try {
     return await fn(repo);
   } finally {
@@ -96,14 +108,14 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
     .option('--referrers', 'also copy referrers (signatures, attestations, SBOMs) of every copied manifest')
     .option('-j, --concurrency <n>', 'blobs transferred at the same time', '6')
     .option('-o, --output <format>', 'output format: table|json|yaml', 'table');
-  addRegistryFlags(copyCmd);
+  addRegistryFlags(copyCmd, { timeout: '30m' });
   examples(copyCmd, ['lading copy ghcr.io/org/app:1.0.0 localhost:5000/app', 'lading copy oci://localhost:5000/app:1.0.0 oci://registry.example/team/app:stable --referrers']);
   copyCmd.action(async (srcArg: string, dstArg: string, opts: Record<string, unknown>) => {
     const format = parseOutputFormat(opts['output'] as string | undefined);
     const concurrency = Number(opts['concurrency']);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`invalid --concurrency "${String(opts['concurrency'])}": a positive integer`);
-    const srcRef = parseReference(srcArg);
-    const dstRef = parseReference(dstArg);
+    const srcRef = referenceArg(srcArg);
+    const dstRef = referenceArg(dstArg);
     const regOpts = registryOptionsFrom(opts, io);
     const src = openRepository(srcRef, regOpts);
     const dst = openRepository(dstRef, regOpts);
@@ -149,7 +161,7 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
   examples(lsCmd, ['lading ls ghcr.io/org/app', 'lading ls localhost:5000/app -o json']);
   lsCmd.action(async (repoArg: string, opts: Record<string, unknown>) => {
     const format = parseOutputFormat(opts['output'] as string | undefined);
-    const ref = parseReference(repoArg);
+    const ref = referenceArg(repoArg);
     if (ref.tag !== undefined || ref.digest !== undefined) throw new UsageError(`ls: give a repository without a tag or digest (got ${repoArg})`);
     await withRepository(repoArg, opts, io, async (repo) => {
       const tags = await repo.listTags();

@@ -15,11 +15,13 @@ import {
   referrersTag,
 } from '../util.js';
 import { repositoryScope } from './auth.js';
-import { RegistryClient, drain, header, isRetryableError, readBody } from './client.js';
-import type { HttpResponse } from './http1.js';
+import { RegistryClient, drain, header, isRetryableError, networkError, readBody, type HttpResponse } from './client.js';
 
 const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
-const MAX_TAG_PAGES = 10_000;
+/** Tag-list pages followed at most (with 1000 tags a page, a million tags). */
+const MAX_TAG_PAGES = 1000;
+/** The largest tag-list page read. */
+const MAX_TAG_PAGE_BYTES = 32 * 1024 * 1024;
 const RECENT_MANIFESTS = 32;
 /** Blobs up to this size are read whole by fetchBytes (signatures, bundles, configs). */
 const SMALL_BLOB_BYTES = 4 * 1024 * 1024;
@@ -42,10 +44,6 @@ export class RemoteRepository implements Storage {
     this.opts = opts;
     this.location = `oci://${ref.name}`;
     this.client = client ?? new RegistryClient(ref.registry, opts);
-  }
-
-  preconnect(connections: number): void {
-    this.client.preconnect(connections);
   }
 
   private get pull(): string[] {
@@ -79,7 +77,7 @@ export class RemoteRepository implements Storage {
     const what = `fetching blob ${desc.digest} from ${this.location}`;
     const first = await this.getBlob(desc, 0, what, opts?.signal);
     const verifier = new VerifyingStream(desc, what);
-    const body = new ResumingBody(first, desc.size, this.opts.retries ?? 4, what, (offset) => this.getBlob(desc, offset, what, opts?.signal), opts?.signal);
+    const body = new ResumingBody(first, desc.size, this.opts.retries ?? 4, what, this.ref.registry, (offset) => this.getBlob(desc, offset, what, opts?.signal), opts?.signal);
     body.on('error', (err) => verifier.destroy(err));
     // A consumer that stops early must not leave the connection open.
     verifier.on('close', () => {
@@ -138,7 +136,7 @@ export class RemoteRepository implements Storage {
         bytes = await readBody(res, max, what);
       } catch (err) {
         if (attempt < retries && isRetryableError(err) && !signal?.aborted) continue;
-        throw err instanceof OciError ? err : new OciError('NETWORK', `${what}: ${(err as Error).message}`, { cause: err });
+        throw networkError(err, what, this.ref.registry);
       }
       verifyBytes(desc, bytes, what);
       return bytes;
@@ -391,28 +389,41 @@ export class RemoteRepository implements Storage {
     await this.pushManifestBytes(desc, bytes, tag, opts);
   }
 
-  /** All tags, following `Link` pagination (`pageSize` tags per request, default 1000). */
+  /**
+   * All tags, following `Link` pagination (`pageSize` tags per request, default 1000). A registry
+   * whose links lead back to a page already read, or whose pages bring no new tags, or that has
+   * more than MAX_TAG_PAGES pages, is refused rather than followed.
+   */
   async listTags(opts?: OpOptions & { pageSize?: number }): Promise<string[]> {
     const what = `listing tags of ${this.location}`;
-    const tags: string[] = [];
+    const tags = new Set<string>();
+    const visited = new Set<string>();
     let path: string | undefined = `/v2/${this.ref.repository}/tags/list?n=${opts?.pageSize ?? 1000}`;
-    for (let page = 0; path && page < MAX_TAG_PAGES; page++) {
-      const res = await this.client.request({ method: 'GET', path, scopes: this.pull, signal: opts?.signal, what });
+    for (let page = 1; path !== undefined; page++) {
+      const url = (await this.client.url(path, opts?.signal)).href;
+      if (visited.has(url)) throw new OciError('REGISTRY', `${what}: the registry's pagination links back to a page already read (page ${page}); stopped`);
+      if (page > MAX_TAG_PAGES) throw new OciError('TOO_LARGE', `${what}: more than ${MAX_TAG_PAGES} pages of tags; stopped`);
+      visited.add(url);
+      const res = await this.client.request({ method: 'GET', path: url, scopes: this.pull, signal: opts?.signal, what });
       if (res.statusCode === 404) {
         const err = await this.client.failure(res, what);
         throw new OciError('NOT_FOUND', err.message, { status: 404 });
       }
-      const body = await readBody(res, MAX_MANIFEST_BYTES, what);
-      let parsed: { tags?: string[] | null };
+      const body = await readBody(res, MAX_TAG_PAGE_BYTES, what);
+      let parsed: { tags?: unknown };
       try {
         parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
       } catch {
         throw new OciError('REGISTRY', `${what}: the tag list is not JSON`);
       }
-      tags.push(...(parsed.tags ?? []));
+      const pageTags = parsed.tags ?? [];
+      if (!Array.isArray(pageTags) || pageTags.some((t) => typeof t !== 'string')) throw new OciError('REGISTRY', `${what}: the tag list's "tags" is not a list of strings`);
+      const before = tags.size;
+      for (const tag of pageTags as string[]) tags.add(tag);
       path = nextLink(header(res.headers, 'link'));
+      if (path !== undefined && tags.size === before) throw new OciError('REGISTRY', `${what}: page ${page} of the tag list brought no new tags but links to another; stopped`);
     }
-    return tags;
+    return Array.from(tags);
   }
 
   async referrers(subject: Descriptor, opts?: ReferrersOptions): Promise<Descriptor[]> {
@@ -519,6 +530,7 @@ class ResumingBody extends Readable {
     private readonly size: number,
     private readonly maxResumes: number,
     private readonly what: string,
+    private readonly registry: string,
     private readonly reopen: (offset: number) => Promise<HttpResponse>,
     private readonly signal: AbortSignal | undefined,
   ) {
@@ -530,7 +542,7 @@ class ResumingBody extends Readable {
     this.current = res;
     let skip = skipBytes;
     let settled = false;
-    res.on('data', (chunk: Buffer) => {
+    res.body.on('data', (chunk: Buffer) => {
       if (skip > 0) {
         if (chunk.length <= skip) {
           skip -= chunk.length;
@@ -540,30 +552,28 @@ class ResumingBody extends Readable {
         skip = 0;
       }
       this.received += chunk.length;
-      if (!this.push(chunk)) res.pause();
+      if (!this.push(chunk)) res.body.pause();
     });
-    res.on('end', () => {
+    // undici ends a body only when all of it arrived (Content-Length or the last chunk); a
+    // connection that breaks off first is an error.
+    res.body.on('end', () => {
       if (settled) return;
       settled = true;
-      if (res.complete) {
-        this.finished = true;
-        this.push(null);
-      } else {
-        this.resume_(Object.assign(new Error('connection closed before the whole blob arrived'), { code: 'ECONNRESET' }));
-      }
+      this.finished = true;
+      this.push(null);
     });
-    res.on('error', (err) => {
+    res.body.on('error', (err) => {
       if (settled) return;
       settled = true;
-      this.resume_(err);
+      this.resumeAfter(err);
     });
   }
 
-  private resume_(err: unknown): void {
+  private resumeAfter(err: unknown): void {
     if (this.finished || this.destroyed) return;
-    this.current?.destroy();
+    this.current?.body.destroy();
     if (this.resumes >= this.maxResumes || !isRetryableError(err) || this.signal?.aborted || this.received >= this.size) {
-      this.destroy(err instanceof OciError ? err : new OciError('NETWORK', `${this.what}: ${(err as Error).message}`, { cause: err }));
+      this.destroy(networkError(this.signal?.aborted ? (this.signal.reason ?? err) : err, this.what, this.registry));
       return;
     }
     this.resumes++;
@@ -571,7 +581,7 @@ class ResumingBody extends Readable {
     this.reopen(offset).then(
       (res) => {
         if (this.destroyed) {
-          res.destroy();
+          res.body.destroy();
           return;
         }
         this.attach(res, res.statusCode === 206 ? 0 : offset);
@@ -581,11 +591,11 @@ class ResumingBody extends Readable {
   }
 
   override _read(): void {
-    this.current?.resume();
+    this.current?.body.resume();
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    if (this.current && !this.current.complete) this.current.destroy();
+    if (this.current && !this.finished) this.current.body.destroy();
     cb(err);
   }
 }
