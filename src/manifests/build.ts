@@ -729,7 +729,7 @@ class Target {
 
   classifyPatch(text: string, source: string, where: string): ParsedPatch {
     try {
-      const c = classifyPatch(text.trim(), { source, parse: (t, src) => parseYamlDocuments(t, src ?? source).map((d) => d.value) });
+      const c = classifyPatch(text, { source, parse: (t, src) => parseYamlDocuments(t, src ?? source).map((d) => d.value) });
       return c.kind === 'json6902' ? { kind: 'json', ops: c.operations } : { kind: 'sm', docs: c.documents };
     } catch (err) {
       if (err instanceof ManifestError && err.code !== 'PATCH_FAILED') throw err;
@@ -739,7 +739,10 @@ class Target {
 
   async applyPatchEntry(ra: ResMap, entry: Record<string, unknown>, where: string): Promise<void> {
     const { text, source } = await this.patchText(entry, where, false);
-    const parsed = this.classifyPatch(text, source, where);
+    // kustomize's PatchTransformer trims an inline patch (not one read from a file): a block
+    // scalar that ends it then has no final line break.
+    const inline = typeof entry['patch'] === 'string' && entry['patch'].trim() !== '';
+    const parsed = this.classifyPatch(inline ? text.trim() : text, source, where);
     const target = this.selector(entry['target'], where);
     const options = isPlainObject(entry['options']) ? entry['options'] : {};
     const opts = { allowNameChange: options['allowNameChange'] === true, allowKindChange: options['allowKindChange'] === true };

@@ -5,6 +5,7 @@
 // Writing follows kustomize's output path: objects go through JSON and are printed by go-yaml
 // v2 (sigs.k8s.io/yaml), which sorts keys "naturally", quotes YAML 1.1 look-alikes, folds long
 // lines at 80 columns and prints multi-line strings as literal blocks.
+import { readFinalBlockScalarsAsGoYaml } from './patch/block-scalar.js';
 import { Alias, isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { ManifestError } from './errors.js';
 import type { KubeObject } from './types.js';
@@ -316,6 +317,7 @@ export function parseYamlDocuments(text: string, source = '<input>', opts: { uni
   const counter = new LineCounter();
   const docs = parseAllDocuments(text, { schema: 'failsafe', lineCounter: counter, prettyErrors: true, uniqueKeys: opts.uniqueKeys ?? true, strict: false });
   const list = Array.isArray(docs) ? docs : [];
+  if (list.every((d) => d.errors.length === 0)) readFinalBlockScalarsAsGoYaml(list, text);
   const out: ParsedDocument[] = [];
   for (const doc of list) {
     const err = doc.errors[0];

@@ -190,3 +190,22 @@ describe('keys from user data', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 });
+
+describe('a block scalar that ends the patch text without a line break', () => {
+  // go-yaml (kustomize) gives such a value no final "\n"; the differential cases
+  // (test/manifests/cases/*block-scalar*) check the same through lading build.
+  it('has no final line break in a strategic merge patch', () => {
+    const c = classifyPatch('apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  lit: |\n    one\n    two');
+    expect(c).toEqual({ kind: 'strategicMerge', documents: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' }, data: { lit: 'one\ntwo' } }] });
+  });
+
+  it('has no final line break in JSON 6902 operations, folded or kept', () => {
+    expect(classifyPatch('- op: add\n  path: /data/x\n  value: >\n    one\n    two')).toEqual({ kind: 'json6902', operations: [{ op: 'add', path: '/data/x', value: 'one two' }] });
+    expect(classifyPatch('- op: add\n  path: /data/x\n  value: |+\n    one\n\n    two')).toEqual({ kind: 'json6902', operations: [{ op: 'add', path: '/data/x', value: 'one\n\ntwo' }] });
+  });
+
+  it('keeps the line break when the text ends with one, or with an empty last line', () => {
+    expect(classifyPatch('- op: add\n  path: /data/x\n  value: |\n    one\n')).toEqual({ kind: 'json6902', operations: [{ op: 'add', path: '/data/x', value: 'one\n' }] });
+    expect(classifyPatch('- op: add\n  path: /data/x\n  value: |+\n    one\n\n    ')).toEqual({ kind: 'json6902', operations: [{ op: 'add', path: '/data/x', value: 'one\n\n' }] });
+  });
+});

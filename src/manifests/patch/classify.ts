@@ -1,6 +1,7 @@
 // Telling a JSON 6902 patch from strategic merge patches, as kustomize's PatchTransformer does:
 // the text is read both ways, and exactly one reading must succeed.
 import { parseAllDocuments } from 'yaml';
+import { readFinalBlockScalarsAsGoYaml } from './block-scalar.js';
 import { PatchError } from './errors.js';
 import type { JsonPatchOperation } from './json6902.js';
 import { readJson6902 } from './json6902.js';
@@ -36,10 +37,10 @@ function isEmpty(v: unknown): boolean {
 }
 
 function defaultParse(text: string): unknown[] {
-  return parseAllDocuments(text).map((doc) => {
-    if ('errors' in doc && doc.errors.length > 0) throw doc.errors[0];
-    return doc.toJS({ maxAliasCount: 100 });
-  });
+  const docs = parseAllDocuments(text);
+  for (const doc of docs) if ('errors' in doc && doc.errors.length > 0) throw doc.errors[0];
+  readFinalBlockScalarsAsGoYaml(docs, text);
+  return docs.map((doc) => doc.toJS({ maxAliasCount: 100 }));
 }
 
 function scalar(v: unknown): string {

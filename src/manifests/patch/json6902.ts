@@ -6,6 +6,7 @@
 // no-op.
 import { parseAllDocuments } from 'yaml';
 import type { DocumentOptions, ParseOptions, SchemaOptions } from 'yaml';
+import { readFinalBlockScalarsAsGoYaml } from './block-scalar.js';
 import { PatchError } from './errors.js';
 import { setOwn } from './own.js';
 
@@ -56,9 +57,11 @@ export function readJson6902(text: string): JsonPatchOperation[] {
   if (text.startsWith('[')) {
     data = JSON.parse(text);
   } else {
-    const first = parseAllDocuments(text, yaml11Options)[0];
+    const docs = parseAllDocuments(text, yaml11Options);
+    const first = docs[0];
     if (first === undefined) return [];
     if ('errors' in first && first.errors.length > 0) throw first.errors[0];
+    if (docs.length === 1) readFinalBlockScalarsAsGoYaml(docs, text);
     data = first.toJS({ maxAliasCount: 100 });
   }
   if (data === null || data === undefined) return [];
