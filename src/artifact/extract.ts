@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { DefaultMaxBytes, DefaultMaxEntries, MaxLinkHops, MaxNameBytes, MaxPathBytes, MaxPathDepth } from './constants.js';
+import { LadingError } from '../errors.js';
 import { ArtifactError } from './errors.js';
 
 /** Limits applied while reading an archive. */
@@ -92,7 +93,8 @@ class ByteLimit extends Transform {
 }
 
 function wrapArchiveError(err: unknown, what: string): Error {
-  if (err instanceof ArtifactError) return err;
+  // lading's own errors (a digest mismatch, a registry error, a deadline) say what they are.
+  if (err instanceof LadingError) return err;
   const e = err as Error & { code?: string };
   if (e.code === 'ABORT_ERR') return new ArtifactError('ABORTED', `${what}: aborted`, { cause: err });
   return new ArtifactError('INVALID_ARCHIVE', `${what}: not a valid tar or tar+gzip archive: ${e.message}`, { cause: err });
@@ -274,6 +276,9 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
   const hardlinks: SafeEntry[] = [];
   const symlinks: Array<SafeEntry & { kind: 'symlink' }> = [];
   let count = 0;
+  // An abort stops the reading at once, even while no data comes (a registry that trickles).
+  const onAbort = () => source.destroy(new ArtifactError('ABORTED', `${what}: aborted`, { cause: limits.signal?.reason }));
+  limits.signal?.addEventListener('abort', onAbort, { once: true });
   // Errors of `visit` (writing) are its own; errors while reading are the archive's.
   let visiting = false;
   const visitEntry = async (e: SafeEntry) => {
@@ -347,6 +352,8 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
     tarStream.destroy();
     source.destroy();
     throw visiting ? err : wrapArchiveError(err, what);
+  } finally {
+    limits.signal?.removeEventListener('abort', onAbort);
   }
   // Hard links first: a symbolic link may lead to one.
   for (const l of [...hardlinks, ...symlinks]) {

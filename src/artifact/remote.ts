@@ -16,27 +16,24 @@ export interface RemoteOptions {
   /** How to reach the registry (TLS, credentials, timeouts). */
   registry?: RegistryOptions;
   signal?: AbortSignal;
-  /**
-   * Most milliseconds the whole operation may take (every request, the download and the
-   * extraction), whatever the registry's pace; none when absent or 0.
-   */
-  timeoutMs?: number;
 }
 
 /**
- * Runs `operation` with the caller's signal joined to the overall deadline of `opts.timeoutMs`:
- * when the time is up, everything under way is aborted (a temporary directory is removed) and the
- * operation fails with TIMEOUT, naming `what`.
+ * Runs `operation` with the caller's signal joined to the overall deadline of the registry
+ * options (`registry.timeoutMs`, the CLI's --timeout), counted from now: when the time is up,
+ * everything under way is aborted (the download, the extraction; a temporary directory is
+ * removed) and the operation fails with TIMEOUT, naming `what`.
  */
 export async function withDeadline<T, O extends RemoteOptions>(opts: O, what: string, operation: (opts: O) => Promise<T>): Promise<T> {
-  if (opts.timeoutMs === undefined || opts.timeoutMs <= 0) return operation(opts);
+  const ms = opts.registry?.timeoutMs;
+  if (ms === undefined || ms <= 0) return operation(opts);
   const { deadline } = await import('../http/index.js');
-  const d = deadline(opts.timeoutMs, what, opts.signal);
+  const d = deadline(ms, what, opts.signal);
   try {
     return await operation({ ...opts, signal: d.signal });
   } catch (err) {
     // The error of whatever was under way says only that it was aborted.
-    if (d.expired()) throw new ArtifactError('TIMEOUT', `${what}: timed out after ${formatDuration(opts.timeoutMs)} (raise the limit with --timeout)`);
+    if (d.expired()) throw new ArtifactError('TIMEOUT', `${what}: timed out after ${formatDuration(ms)} (raise the limit with --timeout)`);
     throw err;
   } finally {
     d.clear();

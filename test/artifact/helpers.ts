@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll } from 'vitest';
+import { MediaTypes, descriptorFor, openRepository, pushManifest, type ImageManifest } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry, type StartRegistryOptions } from '../env/registry.js';
 import { demoAppDir } from '../fixtures.js';
 
@@ -56,4 +57,34 @@ let counter = 0;
 /** A repository name unique within the run. */
 export function repoName(prefix = 'app'): string {
   return `${prefix}-${process.pid}-${++counter}`;
+}
+
+/**
+ * Pushes an artifact with the given layers (content, media type) straight through the OCI client,
+ * with an empty config of `configMediaType` (default: the OCI image config's).
+ */
+export async function pushLayers(
+  host: string,
+  repo: string,
+  tag: string,
+  layers: Array<{ data: Buffer; mediaType: string }>,
+  configMediaType = 'application/vnd.oci.image.config.v1+json',
+): Promise<string> {
+  const storage = openRepository(`${host}/${repo}`);
+  try {
+    const config = Buffer.from('{}');
+    const configDesc = descriptorFor(configMediaType, config);
+    await storage.push(configDesc, config);
+    const descs = [];
+    for (const l of layers) {
+      const d = descriptorFor(l.mediaType, l.data);
+      await storage.push(d, l.data);
+      descs.push(d);
+    }
+    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: descs, annotations: { 'org.opencontainers.image.source': 'other-tool' } };
+    await pushManifest(storage, manifest, { tag });
+    return `oci://${host}/${repo}:${tag}`;
+  } finally {
+    storage.close();
+  }
 }

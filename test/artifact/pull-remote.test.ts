@@ -3,32 +3,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FluxContentMediaType, inspectArtifact, pullArtifact, readArtifactFiles } from '../../src/artifact/index.js';
-import { MediaTypes, descriptorFor, openRepository, pushManifest, type ImageManifest } from '../../src/oci/index.js';
+import { MediaTypes } from '../../src/oci/index.js';
 import { startFaultProxy } from '../env/fault-proxy.js';
 import { makeTarball, type RawEntry } from './archives.js';
 import { lading } from './cli-io.js';
-import { readTree, registryForSuite, repoName, tempDir } from './helpers.js';
-
-/** Pushes an artifact with the given layers (content, media type) straight through the OCI client. */
-async function pushLayers(host: string, repo: string, tag: string, layers: Array<{ data: Buffer; mediaType: string }>): Promise<string> {
-  const storage = openRepository(`${host}/${repo}`);
-  try {
-    const config = Buffer.from('{}');
-    const configDesc = descriptorFor('application/vnd.oci.image.config.v1+json', config);
-    await storage.push(configDesc, config);
-    const descs = [];
-    for (const l of layers) {
-      const d = descriptorFor(l.mediaType, l.data);
-      await storage.push(d, l.data);
-      descs.push(d);
-    }
-    const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: descs, annotations: { 'org.opencontainers.image.source': 'other-tool' } };
-    await pushManifest(storage, manifest, { tag });
-    return `oci://${host}/${repo}:${tag}`;
-  } finally {
-    storage.close();
-  }
-}
+import { pushLayers, readTree, registryForSuite, repoName, tempDir } from './helpers.js';
 
 describe('pulling from a registry', async () => {
   const reg = await registryForSuite();

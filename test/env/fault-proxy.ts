@@ -2,7 +2,9 @@
 // for requests matching a rule, answers with an error status, cuts the connection after some
 // bytes of the response body, or resets it. Every request is recorded so tests can check what
 // the client did (retries, Range requests).
+import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
@@ -15,7 +17,12 @@ export type Fault =
   /** Accept the request and never answer (until the proxy stops). */
   | { kind: 'stall' }
   /** Forward the request but replace the response body with garbage of the same length. */
-  | { kind: 'corrupt' };
+  | { kind: 'corrupt' }
+  /**
+   * Forward, but send the response body slowly: its first `afterBytes` bytes (default 0) at once,
+   * then `bytes` bytes (default 1) every `intervalMs`.
+   */
+  | { kind: 'trickle'; intervalMs: number; afterBytes?: number; bytes?: number };
 
 export interface FaultRule {
   /** HTTP method to match (any when absent). */
@@ -47,8 +54,19 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-/** Starts a proxy on a free loopback port in front of `target` (`http://127.0.0.1:PORT`). */
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /**
+   * Serve https with this certificate (chain) and key, in front of the plain-http target: a
+   * registry behind a TLS-terminating proxy, with whatever certificate chain a test needs.
+   */
+  tls?: { certFile: string; keyFile: string };
+}
+
+/**
+ * Starts a proxy on a free loopback port in front of `target` (`http://127.0.0.1:PORT`); `url`
+ * is https with `opts.tls`.
+ */
+export async function startFaultProxy(target: string, opts: FaultProxyOptions = {}): Promise<FaultProxy> {
   const targetUrl = new URL(target);
   if (targetUrl.protocol !== 'http:') throw new Error(`fault proxy: only http targets are supported (got ${target})`);
   const rules: Array<FaultRule & { left: number }> = [];
@@ -78,6 +96,25 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         } else if (fault?.kind === 'corrupt') {
           up.on('data', (chunk: Buffer) => res.write(Buffer.alloc(chunk.length, 0x41)));
           up.on('end', () => res.end());
+        } else if (fault?.kind === 'trickle') {
+          const parts: Buffer[] = [];
+          up.on('data', (chunk: Buffer) => parts.push(chunk));
+          up.on('end', () => {
+            const body = Buffer.concat(parts);
+            let sent = Math.min(fault.afterBytes ?? 0, body.length);
+            if (sent > 0) res.write(body.subarray(0, sent));
+            const timer = setInterval(() => {
+              if (sent >= body.length) {
+                clearInterval(timer);
+                res.end();
+                return;
+              }
+              const n = Math.min(fault.bytes ?? 1, body.length - sent);
+              res.write(body.subarray(sent, sent + n));
+              sent += n;
+            }, fault.intervalMs);
+            res.on('close', () => clearInterval(timer));
+          });
         } else {
           up.pipe(res);
         }
@@ -90,7 +127,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req.pipe(upstream);
   };
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
     const rule = rules.find((r) => r.left > 0 && (!r.method || r.method === req.method) && r.path.test(path));
     const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers };
@@ -118,7 +155,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       default:
         forward(req, res, fault);
     }
-  });
+  };
+  const server = opts.tls ? https.createServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handle) : http.createServer(handle);
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -130,7 +168,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const port = (server.address() as AddressInfo).port;
   return {
     host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     requests,
     inject(rule) {
       rules.push({ ...rule, left: rule.times ?? 1 });

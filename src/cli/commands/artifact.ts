@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
 // The library is loaded when a command runs, not when the CLI starts: every `lading` invocation
@@ -17,6 +17,46 @@ const artifactLib = () => import('../../artifact/index.js');
 const generatedFileName = 'manifests.yaml';
 /** Most bytes accepted on stdin for `--path -`. */
 const maxStdinBytes = 64 * 1024 * 1024;
+
+/**
+ * A local path given on the command line, resolved against the working directory. An empty path
+ * is a usage error: resolved, it would be the working directory itself (`-o '' --overwrite`
+ * would replace its content).
+ */
+function localPath(io: CliIO, value: unknown, flag: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${flag} needs a path, not an empty string`);
+  return resolve(io.cwd, value);
+}
+
+/**
+ * Runs an operation that SIGINT and SIGTERM abort (what it wrote so far is removed by the
+ * library); the command then exits 130 or 143, as a process killed by the signal would. A second
+ * signal exits at once.
+ */
+async function interruptible<T>(io: CliIO, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let received: 'SIGINT' | 'SIGTERM' | undefined;
+  const status = (sig: 'SIGINT' | 'SIGTERM') => (sig === 'SIGINT' ? 130 : 143);
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
+    if (received !== undefined) process.exit(status(sig));
+    received = sig;
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await operation(controller.signal);
+  } catch (err) {
+    if (received === undefined) throw err;
+    const { describeError } = await import('../../errors.js');
+    io.stderr.write(`✗ ${describeError(err)}\n`);
+    const { ExitStatus } = await import('../util.js');
+    throw new ExitStatus(status(received));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -64,7 +104,7 @@ function signOptions(opts: Opts, io: CliIO): { signKey?: string; signPassword?: 
   const key = keyFor(opts, 'sign', 'cosign.key');
   if (key === undefined) return {};
   const password = io.env['LADING_PASSWORD'] ?? io.env['COSIGN_PASSWORD'];
-  return { signKey: resolve(io.cwd, key), ...(password !== undefined ? { signPassword: password } : {}) };
+  return { signKey: localPath(io, key, '--key'), ...(password !== undefined ? { signPassword: password } : {}) };
 }
 
 /** The key for `--sign`/`--verify`: `--verify --key K`, or `--verify=K`; `--key` alone is a usage error. */
@@ -91,7 +131,7 @@ function addPullLimitFlags(cmd: Command): Command {
 function pullLimits(opts: Opts, io: CliIO): PullLimits & { verifyKey?: string } {
   const out: PullLimits & { verifyKey?: string } = {};
   const verifyKey = keyFor(opts, 'verify', 'cosign.pub');
-  if (verifyKey !== undefined) out.verifyKey = resolve(io.cwd, verifyKey);
+  if (verifyKey !== undefined) out.verifyKey = localPath(io, verifyKey, '--key');
   if (typeof opts['layerMediaType'] === 'string') out.layerMediaType = opts['layerMediaType'];
   if (typeof opts['maxSize'] === 'string') out.maxBytes = parseSize(opts['maxSize'], '--max-size');
   return out;
@@ -128,13 +168,14 @@ async function contentFrom(opts: Opts, io: CliIO, command: string): Promise<{ co
   const kustomize = opts['kustomize'];
   const patches = (opts['patch'] as string[] | undefined) ?? [];
   if (typeof path === 'string' && typeof kustomize === 'string') throw new UsageError(`${command}: give either --path or --kustomize, not both`);
+  if (kustomize === '') throw new UsageError(`${command}: --kustomize needs a directory, not an empty string`);
   if (patches.length > 0 && typeof kustomize !== 'string') throw new UsageError(`${command}: --patch goes with --kustomize`);
   const ignore = ignoreOptions(opts);
   if (typeof kustomize === 'string') {
     io.stderr.write('building manifests...\n');
     const { build } = await import('../../manifests/index.js');
     const { resourceId } = await artifactLib();
-    const result = await build(resolve(io.cwd, kustomize), { patches: patches.map((p) => resolve(io.cwd, p)) });
+    const result = await build(localPath(io, kustomize, '--kustomize'), { patches: patches.map((p) => localPath(io, p, '--patch')) });
     const built = result.resources.map((r) => {
       const meta = (r['metadata'] ?? {}) as Record<string, unknown>;
       return resourceId({
@@ -152,7 +193,7 @@ async function contentFrom(opts: Opts, io: CliIO, command: string): Promise<{ co
     const data = await readStdin(io);
     return { content: { ...ignore, files: [{ path: generatedFileName, content: data }] } };
   }
-  return { content: { ...ignore, path: resolve(io.cwd, path) } };
+  return { content: { ...ignore, path: localPath(io, path, '--path') } };
 }
 
 function progress(io: CliIO, quiet: boolean) {
@@ -198,7 +239,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     const p = progress(io, format !== undefined);
     const { content } = await contentFrom(opts, io, 'push artifact');
     const annotations = parseAnnotations([...((opts['annotation'] as string[]) ?? []), ...((opts['annotations'] as string[]) ?? [])]);
-    const result = await (await artifactLib()).pushArtifact({
+    const options = {
       url,
       ...content,
       annotations,
@@ -208,7 +249,9 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
       ...signOptions(opts, io),
       registry: registryOptionsFrom(opts, io),
       onProgress: (m: string) => p.action(m),
-    });
+    };
+    const { pushArtifact } = await artifactLib();
+    const result = await interruptible(io, (signal) => pushArtifact({ ...options, signal }));
     if (format) {
       const data = { url: result.url, repository: result.repository, tag: result.tag, digest: result.digest };
       io.stdout.write(renderData(format, data, () => ''));
@@ -232,15 +275,19 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     'lading pull artifact oci://localhost:5000/demo-app:1.0.0 -o ./demo-app --verify --key cosign.pub',
   ]);
   pull.action(async (url: string, opts: Opts) => {
+    const output = localPath(io, opts['output'], '--output');
+    const overwrite = opts['overwrite'] === true;
+    if (overwrite && (output === io.cwd || io.cwd.startsWith(output.endsWith(sep) ? output : output + sep))) {
+      throw new UsageError(`--overwrite would replace ${output}, which holds the current directory: give another --output`);
+    }
+    const limits = pullLimits(opts, io);
+    const registry = registryOptionsFrom(opts, io);
     const p = progress(io, false);
     p.action(`pulling artifact from ${url}`);
-    const result = await (await artifactLib()).pullArtifact({
-      url,
-      output: resolve(io.cwd, opts['output'] as string),
-      ...(opts['overwrite'] === true ? { overwrite: true } : {}),
-      ...pullLimits(opts, io),
-      registry: registryOptionsFrom(opts, io),
-    });
+    const { pullArtifact } = await artifactLib();
+    const result = await interruptible(io, (signal) =>
+      pullArtifact({ url, output, ...(overwrite ? { overwrite: true } : {}), ...limits, registry, signal }),
+    );
     if (result.source) p.success(`source ${result.source}`);
     if (result.revision) p.success(`revision ${result.revision}`);
     p.success(`digest ${result.digest}`);
@@ -356,7 +403,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     const format = parseOutputFormat(opts['output'] as string);
     const result = await (await artifactLib()).diffArtifact({
       url,
-      path: resolve(io.cwd, opts['path'] as string),
+      path: localPath(io, opts['path'], '--path'),
       ...ignoreOptions(opts),
       ...pullLimits(opts, io),
       registry: registryOptionsFrom(opts, io),
@@ -391,7 +438,8 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     const p = progress(io, false);
     const { content } = await contentFrom(opts, io, 'build artifact');
     p.action(`building artifact from ${typeof opts['path'] === 'string' ? opts['path'] : (opts['kustomize'] as string)}`);
-    const result = await (await artifactLib()).buildArtifact({ ...content, output: resolve(io.cwd, opts['output'] as string) });
+    const output = localPath(io, opts['output'], '--output');
+    const result = await (await artifactLib()).buildArtifact({ ...content, output });
     p.success(`artifact created at ${opts['output'] as string} (${result.files} file(s), ${result.size} bytes, ${result.digest})`);
   });
 };
