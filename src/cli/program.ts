@@ -1,49 +1,71 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { LadingError, UsageError, describeError } from '../errors.js';
+import { redactCredentials } from '../oci/redact.js';
+import { refuseEmptyValues, unknownCommand } from './args.js';
+import { loadCommandModules } from './commands/index.js';
 import type { CliIO } from './output.js';
-import { knownVerb, loadCommandModules } from './commands/index.js';
-import { reportFailure } from './report.js';
-import { ExitStatus } from './util.js';
-import type { CommandModule } from './util.js';
+import { ExitStatus, type CommandModule } from './util.js';
 
 export { ExitStatus };
 
+/** The package's version (src/cli and dist/cli are both two levels below package.json). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
-export const VERSION = '0.1.0';
-
-/** The program with the commands of `modules`; with `verb`, those of that verb may be all it has. */
-export function buildProgram(io: CliIO, modules: readonly CommandModule[], verb?: string): Command {
+/** The program with the commands of `modules`. */
+export function buildProgram(io: CliIO, modules: readonly CommandModule[]): Command {
+  const output = { writeOut: (s: string) => io.stdout.write(s), writeErr: (s: string) => io.stderr.write(s) };
   const program = new Command('lading')
     .description('Ship Kubernetes applications through OCI registries: build, package, sign, verify, apply.')
-    .version(VERSION, '--version', 'print the version')
+    .version(version(), '--version', 'print the version')
     .showSuggestionAfterError(true)
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    })
-    .exitOverride();
-  for (const mod of modules) mod(program, io, verb);
+    .configureOutput(output)
+    .exitOverride()
+    .hook('preAction', (_program, action) => refuseEmptyValues(action));
+  for (const mod of modules) mod(program, io);
   // Every command exits through run() rather than process.exit.
   const override = (cmd: Command) => {
     cmd.exitOverride();
-    cmd.configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    cmd.configureOutput(output);
     cmd.commands.forEach(override);
   };
   program.commands.forEach(override);
   return program;
 }
 
+/**
+ * Whether `err` is about a reference given on the command line (`argv`): a reference that does
+ * not parse is then a usage error, while one read from a manifest or a registry is a failure.
+ */
+function isInvalidArgument(err: unknown, argv: readonly string[]): boolean {
+  const quoted = argv.filter((a) => a !== '').flatMap((a) => [a, a.replace(/^oci:\/\//, '')].map((v) => `"${redactCredentials(v)}"`));
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof LadingError && e.code === 'INVALID_REFERENCE' && quoted.some((q) => e.message.includes(q))) return true;
+  }
+  return false;
+}
+
+/** Writes why the command failed to stderr and returns its exit code: 2 for usage, else 1. */
+function reportFailure(err: unknown, argv: readonly string[], io: CliIO): number {
+  if (err instanceof ExitStatus) return err.status;
+  io.stderr.write(`✗ ${describeError(err)}\n`);
+  if (err instanceof UsageError || isInvalidArgument(err, argv)) return 2;
+  if (!(err instanceof LadingError) && io.env['LADING_DEBUG']) io.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+  return 1;
+}
+
 /** Runs the CLI with the given arguments (without node and script), returns the exit code. */
 export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
-    const program = buildProgram(io, await loadCommandModules(argv), knownVerb(argv));
+    const program = buildProgram(io, await loadCommandModules(argv));
+    const unknown = unknownCommand(program, argv);
+    if (unknown !== undefined) throw new UsageError(`unknown command '${unknown}' (see lading --help)`);
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-      if (err.exitCode === 0) return 0;
-      return 2;
-    }
-    return reportFailure(err, io);
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportFailure(err, argv, io);
   }
 }

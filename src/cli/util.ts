@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
 import type { CliIO } from './output.js';
 
-/**
- * A command module adds its commands to the program; it gets the IO streams to write to. `verb`
- * is the verb being run when this module adds it (undefined for help and unknown verbs): a module
- * may then add only that verb's commands, since each command added costs start-up time.
- */
-export type CommandModule = (program: Command, io: CliIO, verb?: string) => void;
+/** A command module adds its commands to the program; it gets the IO streams to write to. */
+export type CommandModule = (program: Command, io: CliIO) => void;
 
 /**
  * Returns the group command for a verb (`push`, `pull`, `inspect`, ...), creating it once, so

@@ -1,42 +1,99 @@
-// The program a command line builds: with a known verb a module may add only that verb's commands
-// (start-up time); what the user sees must not depend on it.
-import { describe, expect, it } from 'vitest';
-import { commandModules, commandModulesFor, knownVerb } from '../../src/cli/commands/index.js';
-import { buildProgram } from '../../src/cli/program.js';
-import { capturedIO } from './captured-io.js';
+// The program as a whole: which command modules a command line loads, and the checks every
+// command gets (unknown commands, empty values, invalid references are usage errors: exit 2).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandModules, commandModulesFor } from '../../src/cli/commands/index.js';
+import { version } from '../../src/cli/program.js';
+import { generateKeyPair } from '../../src/sign/index.js';
+import { tempDir } from '../oci/helpers.js';
+import { runCaptured } from './captured-io.js';
 
-async function parse(argv: string[], verb: string | undefined): Promise<{ stdout: string; stderr: string; error: string }> {
-  const { io, stdout, stderr } = capturedIO({ env: {}, cwd: '/' });
-  const modules = await Promise.all(commandModulesFor(argv).map((m) => m.load()));
-  // Actions never run: every command line here stops in commander (help or a usage error).
-  const error = await buildProgram(io, modules, verb)
-    .parseAsync(argv, { from: 'user' })
-    .then(
-      () => '',
-      (e: unknown) => String((e as { code?: string }).code),
-    );
-  return { stdout: stdout(), stderr: stderr(), error };
-}
+// A key pair (cosign.key, cosign.pub) in the working directory, so that commands get as far as
+// their references.
+const cwd = tempDir('lading-program-');
+const lading = (argv: string[]) => runCaptured(argv, { env: { HOME: cwd.path, DOCKER_CONFIG: cwd.path, LADING_PASSWORD: '' }, cwd: cwd.path });
+
+beforeAll(async () => {
+  await generateKeyPair({ dir: cwd.path, password: '' });
+});
+
+afterAll(() => cwd.remove());
 
 describe('the program', () => {
-  it('knows the verb of a command line when a module adds it', () => {
-    expect(knownVerb(['verify', '--key', 'k.pub', 'ref'])).toBe('verify');
-    expect(knownVerb(['--help'])).toBeUndefined();
-    expect(knownVerb(['help', 'verify'])).toBeUndefined();
-    expect(knownVerb(['nope'])).toBeUndefined();
-    expect(commandModulesFor(['verify']).map((m) => m.name)).toEqual(['sign']);
-    expect(commandModulesFor(['--version'])).toEqual([]);
+  it('loads the modules of the verb, all of them for help and unknown verbs, none for --version', () => {
+    expect(commandModulesFor(['verify', '--key', 'k.pub', 'ref']).map((m) => m.name)).toEqual(['sign']);
+    expect(commandModulesFor(['diff', 'artifact']).map((m) => m.name)).toEqual(['artifact', 'kube']);
     expect(commandModulesFor(['help', 'verify'])).toBe(commandModules);
+    expect(commandModulesFor(['nope'])).toBe(commandModules);
+    expect(commandModulesFor(['--version'])).toEqual([]);
   });
 
-  it('shows the same help and usage errors whether it has all the commands or those of the verb', async () => {
-    for (const verb of new Set(commandModules.flatMap((m) => m.verbs))) {
-      for (const argv of [[verb, '--help'], [verb, '--no-such-flag']]) {
-        const all = await parse(argv, undefined);
-        const only = await parse(argv, verb);
-        expect(only, argv.join(' ')).toEqual(all);
-        expect(all.error, argv.join(' ')).not.toBe('');
-      }
+  it('prints the version of package.json', async () => {
+    const r = await lading(['--version']);
+    expect(r).toEqual({ code: 0, stdout: `${version()}\n`, stderr: '' });
+    expect(version()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('says a command is unknown (exit 2), with --help too, at any level', async () => {
+    for (const [argv, name] of [
+      [['nope'], 'nope'],
+      [['nope', '--help'], 'nope'],
+      [['--help', 'nope'], 'nope'],
+      [['help', 'nope'], 'nope'],
+      [['push', 'nope', '--help'], 'push nope'],
+      [['inspect', 'nope', '-h'], 'inspect nope'],
+    ] as const) {
+      const r = await lading([...argv]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stdout, argv.join(' ')).toBe('');
+      expect(r.stderr, argv.join(' ')).toContain(`unknown command '${name}'`);
+    }
+  });
+
+  it('still prints the help of known commands with exit 0', async () => {
+    for (const argv of [['--help'], ['help', 'verify'], ['verify', '--help'], ['push', '--help'], ['push', 'artifact', '--help'], ['build', '--help']]) {
+      const r = await lading(argv);
+      expect(r.code, argv.join(' ')).toBe(0);
+      expect(r.stdout, argv.join(' ')).toMatch(/^Usage: lading/);
+    }
+  });
+
+  it('refuses empty option and argument values with exit 2, naming them, before anything runs', async () => {
+    for (const [argv, name] of [
+      [['pull', 'artifact', 'oci://localhost:1/a:1', '-o', ''], '--output'],
+      [['pull', 'artifact', 'oci://localhost:1/a:1', '--output='], '--output'],
+      [['push', 'artifact', 'oci://localhost:1/a:1', '-k', ''], '--kustomize'],
+      [['push', 'artifact', 'oci://localhost:1/a:1', '-f', ''], '--path'],
+      [['verify', '--key', '', 'localhost:1/a:1'], '--key'],
+      [['sign', '--key', 'cosign.key', '-a', 'a=b', '-a', '', 'localhost:1/a:1'], '--annotations'],
+      [['verify', '--key', 'cosign.pub', '--ca-file', '', 'localhost:1/a:1'], '--ca-file'],
+      [['get', 'inventories', '--kubeconfig', ''], '--kubeconfig'],
+      [['apply', 'inventory', 'x', '-f', ''], '--filename'],
+      [['build', 'kustomization', ''], 'the path argument'],
+      [['digest', ''], 'the ref argument'],
+      [['generate-key-pair', '--output-key-prefix', ''], '--output-key-prefix'],
+    ] as const) {
+      const r = await lading([...argv]);
+      expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, argv.join(' ')).toContain(`${name}`);
+      expect(r.stderr, argv.join(' ')).toContain('must not be empty');
+    }
+  });
+
+  it('takes an invalid reference on the command line as a usage error (exit 2)', async () => {
+    for (const argv of [
+      ['verify', '--key', 'cosign.pub', 'Bad//Ref'],
+      ['sign', '--key', 'cosign.key', 'oci://localhost:5000/UPPER:1'],
+      ['attest', '--key', 'cosign.key', '--predicate', 'cosign.pub', 'localhost:5000/a:b:c'],
+      ['verify-attestation', '--key', 'cosign.pub', 'localhost:5000/app@sha256:nothex'],
+      ['tree', 'localhost:5000/app@sha256:nothex'],
+      ['digest', 'localhost:5000/a b'],
+      ['copy', 'localhost:5000/a:1', 'localhost:5000/B'],
+      ['pull', 'artifact', 'oci://localhost:5000/a::1', '-o', 'out'],
+      ['inspect', 'artifact', 'oci://localhost:5000/Bad'],
+    ]) {
+      const r = await lading(argv);
+      expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, argv.join(' ')).toContain('invalid reference');
     }
   });
 });

@@ -2,7 +2,7 @@ import type { CommandModule } from '../util.js';
 
 /** A command module and the top-level verbs it adds, so a run loads only what it needs. */
 export interface CommandModuleEntry {
-  /** Its file in this folder, without `.ts`; scripts/build-cli.mjs bundles each module apart. */
+  /** Its file in this folder, without `.ts`. */
   name: string;
   verbs: readonly string[];
   load: () => Promise<CommandModule>;
@@ -10,8 +10,9 @@ export interface CommandModuleEntry {
 
 /**
  * Every command module, in the order their commands appear in --help. Each domain owns one file
- * in this folder. Modules are imported only when a command they add is run (or for --help):
- * start-up time is most of a short command's wall time.
+ * in this folder. A module is imported when a command it adds is run (or for --help), so a
+ * command loads its own domain's library and not the others' (the Kubernetes client and the
+ * kustomize engine are not small).
  */
 export const commandModules: readonly CommandModuleEntry[] = [
   { name: 'registry', verbs: ['login', 'logout', 'copy', 'cp', 'digest', 'ls', 'manifest'], load: async () => (await import('./registry.js')).registryCommands },
@@ -25,20 +26,15 @@ export const commandModules: readonly CommandModuleEntry[] = [
   { name: 'build', verbs: ['build'], load: async () => (await import('./build.js')).buildCommands },
 ];
 
-/** The verb a command line runs (its first argument that is not a flag), when a module adds it. */
-export function knownVerb(argv: readonly string[]): string | undefined {
-  const first = argv.find((a) => !a.startsWith('-'));
-  return first !== undefined && first !== 'help' && commandModules.some((m) => m.verbs.includes(first)) ? first : undefined;
-}
-
 /**
- * The entries a command line needs: those adding its verb, or all of them (help, unknown verbs);
- * none for `--version`. The bundled CLI's launcher makes the same choice to pick a bundle.
+ * The entries a command line needs: those adding its verb (its first argument that is not a
+ * flag), or all of them (help, unknown verbs); none for `--version`.
  */
 export function commandModulesFor(argv: readonly string[]): readonly CommandModuleEntry[] {
   if (argv.every((a) => a.startsWith('-')) && argv.includes('--version')) return [];
-  const verb = knownVerb(argv);
-  return verb === undefined ? commandModules : commandModules.filter((m) => m.verbs.includes(verb));
+  const first = argv.find((a) => !a.startsWith('-'));
+  const wanted = commandModules.filter((m) => first !== undefined && m.verbs.includes(first));
+  return wanted.length > 0 ? wanted : commandModules;
 }
 
 /** The modules a command line needs (see commandModulesFor). */

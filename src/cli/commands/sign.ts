@@ -1,14 +1,33 @@
 import { Option, type Command } from 'commander';
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { attest, generateKeyPair, parseAnnotations, sign, tree, verify, verifyAttestation } from '../../sign/index.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
 import { addRegistryFlags, registryOptionsFrom } from '../registry-options.js';
 import { examples, type CommandModule } from '../util.js';
-import { annotationsFrom, keyPath, loadSign, printChecks, verifyCommand } from '../verify-command.js';
-
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** `--key`: required, resolved against the working directory. */
+function keyPath(io: CliIO, key: unknown): string {
+  if (typeof key !== 'string' || key === '') throw new UsageError('--key is required');
+  return resolve(io.cwd, key);
+}
+
+/** `-a k=v` pairs as annotations; a malformed pair is a usage error. */
+function annotationsFrom(opts: Record<string, unknown>): Record<string, string> | undefined {
+  try {
+    return parseAnnotations(opts['annotations'] as string[] | undefined);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** cosign prints its checks to stderr, then the verified claims to stdout. */
+function printChecks(io: CliIO, reference: string, checks: string[]): void {
+  io.stderr.write(`\nVerification for ${reference} --\nThe following checks were performed on each of these signatures:\n${checks.map((c) => `  - ${c}\n`).join('')}`);
 }
 
 /** Reads a line from a TTY without echo; Ctrl-C aborts. */
@@ -91,7 +110,6 @@ function addGenerateKeyPair(program: Command, io: CliIO): void {
     .option('--output-key-prefix <prefix>', 'name of the key files', 'cosign')
     .option('--force', 'overwrite existing key files')
     .action(async (opts: Record<string, unknown>) => {
-      const { generateKeyPair } = await loadSign();
       const result = await generateKeyPair({ dir: io.cwd, outputKeyPrefix: String(opts['outputKeyPrefix']), force: opts['force'] === true, ...passwordOptions(io) });
       io.stderr.write(`Private key written to ${result.privateKeyPath}\nPublic key written to ${result.publicKeyPath}\n`);
     });
@@ -115,8 +133,7 @@ function addSign(program: Command, io: CliIO): void {
         .option('--recursive', 'if the reference is an index, also sign each manifest it lists'),
     ),
   ).action(async (reference: string, opts: Record<string, unknown>) => {
-    const { sign } = await loadSign();
-    const annotations = annotationsFrom(opts, (await loadSign()).parseAnnotations);
+    const annotations = annotationsFrom(opts);
     const result = await sign(reference.replace(/^oci:\/\//, ''), {
       key: keyPath(io, opts['key']),
       format: formatFrom(opts),
@@ -148,7 +165,28 @@ function addVerify(program: Command, io: CliIO): void {
         .option('-a, --annotations <key=value>', 'annotation every accepted signature must carry (repeatable)', collect)
         .option('-o, --output <format>', 'json (cosign), yaml or table', 'json'),
     ),
-  ).action(async (reference: string, opts: Record<string, unknown>) => verifyCommand(io, reference, opts, await loadSign()));
+  ).action(async (reference: string, opts: Record<string, unknown>) => {
+    const output = parseOutputFormat(String(opts['output']), ['json', 'yaml', 'table']);
+    const annotations = annotationsFrom(opts);
+    const result = await verify(reference.replace(/^oci:\/\//, ''), {
+      key: keyPath(io, opts['key']),
+      registry: registryOptionsFrom(opts, io),
+      ...(annotations ? { annotations } : {}),
+    });
+    printChecks(io, result.reference, result.checks);
+    const payloads = result.signatures.map((s) => s.payload);
+    // json: one line, as cosign prints it.
+    if (output === 'json') io.stdout.write(`${JSON.stringify(payloads)}\n`);
+    else
+      io.stdout.write(
+        renderData(output, payloads, () =>
+          renderTable(
+            ['FORMAT', 'DIGEST', 'SOURCE'],
+            result.signatures.map((s) => [s.format, s.payload.critical.image['docker-manifest-digest'], s.source]),
+          ),
+        ),
+      );
+  });
   examples(verifyCmd, [
     'lading verify --key cosign.pub localhost:5000/app-config:1.0.0',
     'lading verify --key cosign.pub -a env=prod oci://ghcr.io/org/app-config:1.0.0 | jq .',
@@ -169,7 +207,6 @@ function addAttest(program: Command, io: CliIO): void {
         .option('--replace', 'classic format: replace existing attestations of the same predicate type'),
     ),
   ).action(async (reference: string, opts: Record<string, unknown>) => {
-    const { attest } = await loadSign();
     const result = await attest(reference.replace(/^oci:\/\//, ''), {
       key: keyPath(io, opts['key']),
       predicate: resolve(io.cwd, String(opts['predicate'])),
@@ -203,9 +240,8 @@ function addVerifyAttestation(program: Command, io: CliIO): void {
   ).action(async (reference: string, opts: Record<string, unknown>) => {
     const outputFlag = String(opts['output']);
     const output = outputFlag === 'text' ? 'text' : parseOutputFormat(outputFlag, ['json', 'yaml', 'table']);
-    const lib = await loadSign();
-    const annotations = annotationsFrom(opts, lib.parseAnnotations);
-    const result = await lib.verifyAttestation(reference.replace(/^oci:\/\//, ''), {
+    const annotations = annotationsFrom(opts);
+    const result = await verifyAttestation(reference.replace(/^oci:\/\//, ''), {
       key: keyPath(io, opts['key']),
       registry: registryOptionsFrom(opts, io),
       ...(typeof opts['type'] === 'string' ? { type: opts['type'] } : {}),
@@ -235,34 +271,22 @@ function addTree(program: Command, io: CliIO): void {
       .option('-o, --output <format>', 'table (a tree, as cosign), json or yaml', 'table'),
   ).action(async (reference: string, opts: Record<string, unknown>) => {
     const output = parseOutputFormat(String(opts['output']));
-    const { tree } = await loadSign();
     const result = await tree(reference.replace(/^oci:\/\//, ''), { registry: registryOptionsFrom(opts, io) });
     io.stdout.write(renderData(output, result, () => renderTree(result)));
   });
   examples(treeCmd, ['lading tree localhost:5000/app:1.0.0', 'lading tree -o json oci://ghcr.io/org/app-config:1.0.0']);
 }
 
-/**
- * The commands of this module by verb, in --help order. When the verb being run is known only its
- * command is added: each command added costs start-up time (`lading verify` is timed against
- * cosign).
- */
-const signCommands: Readonly<Record<string, (program: Command, io: CliIO) => void>> = {
-  'generate-key-pair': addGenerateKeyPair,
-  sign: addSign,
-  verify: addVerify,
-  attest: addAttest,
-  'verify-attestation': addVerifyAttestation,
-  tree: addTree,
+export const registerSignCommands: CommandModule = (program, io) => {
+  addGenerateKeyPair(program, io);
+  addSign(program, io);
+  addVerify(program, io);
+  addAttest(program, io);
+  addVerifyAttestation(program, io);
+  addTree(program, io);
 };
 
-export const registerSignCommands: CommandModule = (program, io, verb) => {
-  const only = verb === undefined ? undefined : signCommands[verb];
-  if (only) only(program, io);
-  else for (const add of Object.values(signCommands)) add(program, io);
-};
-
-type TreeData = Awaited<ReturnType<Awaited<ReturnType<typeof loadSign>>['tree']>>;
+type TreeData = Awaited<ReturnType<typeof tree>>;
 
 function renderLayers(layers: Array<{ digest: string }>): string {
   return layers.map((l, i) => `${i === layers.length - 1 ? '   └──' : '   ├──'} 🍒 ${l.digest}\n`).join('');
