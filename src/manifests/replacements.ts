@@ -46,6 +46,39 @@ export function splitDotted(p: string): string[] {
   return out;
 }
 
+/**
+ * Splits a replacement field path as kyaml's SmarterPathSplitter does: on "." (a leading "." is
+ * dropped, `\.` is a literal dot), keeping `[name=value]` list selectors whole and unwrapping a
+ * bracketed map key that holds dots (`[a.b/c]`).
+ */
+export function splitFieldPath(p: string): string[] {
+  let parts = p.split('.');
+  if (parts.length > 1 && parts[0] === '') parts = parts.slice(1);
+  const joined: string[] = [];
+  for (const part of parts) {
+    const last = joined.length - 1;
+    if (last >= 0 && (joined[last] as string).endsWith('\\')) joined[last] = `${(joined[last] as string).slice(0, -1)}.${part}`;
+    else joined.push(part);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < joined.length; i++) {
+    const elem = joined[i] as string;
+    if (!elem.startsWith('[') || elem.endsWith(']')) {
+      out.push(elem);
+      continue;
+    }
+    const bracketed = [elem];
+    while (i < joined.length - 1) {
+      i++;
+      bracketed.push(joined[i] as string);
+      if ((joined[i] as string).endsWith(']')) break;
+    }
+    const text = bracketed.join('.');
+    out.push(text.includes('=') ? text : text.replace(/^[[\]]+|[[\]]+$/g, ''));
+  }
+  return out;
+}
+
 type Slot = { parent: Record<string, unknown> | unknown[]; key: string | number };
 
 /**
@@ -167,7 +200,9 @@ export async function applyReplacements(m: ResMap, replacements: Record<string, 
     if (matches.length === 0) throw new ManifestError('NO_MATCH', `${w}: nothing selected by ${describe(sel)}`);
     if (matches.length > 1) throw new ManifestError('CONFLICT', `${w}: multiple matches for selector ${describe(sel)}`);
     const fieldPath = typeof src['fieldPath'] === 'string' && src['fieldPath'] !== '' ? src['fieldPath'] : 'metadata.name';
-    const found = match((matches[0] as Resource).obj, splitDotted(fieldPath), false, (message) => { throw new ManifestError('NO_MATCH', message); });
+    // the source is looked up as kyaml's PathGetter does: blank segments are skipped
+    const sourcePath = splitFieldPath(fieldPath).map((seg) => seg.trim()).filter((seg) => seg !== '');
+    const found = match((matches[0] as Resource).obj, sourcePath, false, (message) => { throw new ManifestError('NO_MATCH', message); });
     const first = found[0];
     let value = first ? (first.parent as Record<string, unknown>)[first.key as string] : undefined;
     const isEmpty = value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0) || (isPlainObject(value) && Object.keys(value).length === 0);
@@ -205,7 +240,7 @@ export async function applyReplacements(m: ResMap, replacements: Record<string, 
         if (rejected) continue;
         if (!idsOf(r).some((id) => isSelectedBy(id, select))) continue;
         for (const fp of fieldPaths) {
-          const slots = match(r.obj, splitDotted(fp), to.create === true, (message) => {
+          const slots = match(r.obj, splitFieldPath(fp), to.create === true, (message) => {
             throw new ManifestError('NO_MATCH', `${tw}: unable to find or create field "${fp}" in replacement target ${r.kind}/${r.name}: ${message}`);
           });
           if (slots.length === 0) {
