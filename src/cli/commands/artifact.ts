@@ -1,13 +1,13 @@
 import { resolve, sep } from 'node:path';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../errors.js';
+import { UsageError, describeError } from '../../errors.js';
 // The library is loaded when a command runs, not when the CLI starts: every `lading` invocation
 // parses all command modules, and start-up time is most of a small push or pull.
 import type { ArtifactContent, MemoryFile, PullLimits } from '../../artifact/index.js';
 import { DefaultIgnorePaths } from '../../artifact/constants.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
 import { addRegistryFlags, registryOptionsFrom } from '../registry-options.js';
-import { examples, verb, type CommandModule } from '../util.js';
+import { ExitStatus, examples, verb, type CommandModule } from '../util.js';
 
 type Opts = Record<string, unknown>;
 
@@ -48,9 +48,7 @@ async function interruptible<T>(io: CliIO, operation: (signal: AbortSignal) => P
     return await operation(controller.signal);
   } catch (err) {
     if (received === undefined) throw err;
-    const { describeError } = await import('../../errors.js');
     io.stderr.write(`✗ ${describeError(err)}\n`);
-    const { ExitStatus } = await import('../util.js');
     throw new ExitStatus(status(received));
   } finally {
     process.off('SIGINT', onSignal);
@@ -417,8 +415,6 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     );
     if (!result.identical) {
       io.stderr.write(`✗ ${result.changes.length} file(s) differ from ${result.url}\n`);
-      // Imported here: program.js imports every command module, so a static import is a cycle.
-      const { ExitStatus } = await import('../util.js');
       throw new ExitStatus(1);
     }
     if (format === 'table') io.stderr.write(`✔ no changes: the local files match ${result.url}\n`);
