@@ -1,24 +1,29 @@
 // Copy of a ~200 MiB image with several layers between two local registries (distribution 2.8):
-// `lading copy` vs `skopeo copy`, whole processes, in the same run. Each round copies into a
-// freshly started destination registry so neither tool finds blobs already there (skopeo would
-// otherwise mount blobs it remembers from earlier rounds). Prints wall times, their ratio and the
-// peak RSS of each tool. A third run per round does the same copy through the library in a bare
-// Node process, to separate the copy engine from the CLI's start-up.
+// `lading copy` vs `skopeo copy` and `crane copy` (go-containerregistry, built by the test
+// environment), whole processes, in the same run. Each round copies into a freshly started
+// destination registry so no tool finds blobs already there (skopeo would otherwise mount blobs
+// it remembers from earlier rounds). Prints wall times, the ratios lading/skopeo and lading/crane
+// (goals: ≤ 0.8× and ≤ 1.0×) and the peak RSS of each tool (lading's goal: < 150 MiB). A fourth
+// run per round does the same copy through the library in a bare Node process, to separate the
+// copy engine from the CLI's start-up.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MediaTypes, descriptorFor, openRepository, pushManifest, type Descriptor } from '../src/oci/index.js';
 import { startRegistry } from '../test/env/registry.js';
+import { toolPath } from '../test/env/tools.js';
 
 const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 3);
 const LAYERS = 5;
 const LAYER_MIB = 40;
 const repoRoot = resolve(import.meta.dirname, '..');
-// the CLI as installed: package.json's bin (the bundled launcher)
-const ladingMain = join(repoRoot, 'dist', 'cli', 'lading.cjs');
+// the CLI as installed: package.json's bin
+const ladingMain = join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
+
+type Tool = 'lading' | 'skopeo' | 'crane' | 'library';
 
 interface Sample {
   ms: number;
@@ -40,6 +45,10 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<S
       resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN, cpuS: m ? Number(m[2]) + Number(m[3]) : NaN });
     });
   });
+}
+
+function max(values: number[]): number {
+  return values.reduce((a, b) => Math.max(a, b), -Infinity);
 }
 
 function median(values: number[]): number {
@@ -71,23 +80,23 @@ async function seedImage(host: string): Promise<{ digest: string; bytes: number 
 export default async function bench(): Promise<void> {
   if (!existsSync(ladingMain)) throw new Error(`${ladingMain} is missing: run \`npm run build\` first (npm run bench does)`);
   if (!existsSync('/usr/bin/skopeo')) throw new Error('/usr/bin/skopeo is missing: `sudo apt-get install -y skopeo` (or `npm run setup`)');
+  const crane = toolPath('crane');
   const work = mkdtempSync(join(tmpdir(), 'lading-bench-copy-'));
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: work, DOCKER_CONFIG: join(work, '.docker') };
   const source = await startRegistry();
   try {
     const { digest, bytes } = await seedImage(source.host);
     process.stdout.write(`image: ${LAYERS} layers, ${(bytes / 1048576).toFixed(0)} MiB, ${digest}\n`);
-    const lading: Sample[] = [];
-    const skopeo: Sample[] = [];
-    const library: Sample[] = [];
+    const samples: Record<Tool, Sample[]> = { lading: [], skopeo: [], crane: [], library: [] };
     // The same copy through the library in a bare Node process: lading's copy engine without the
     // CLI's start-up (which loads every command module).
     const libraryScript = (dst: string) =>
       `import { copy, openRepository } from ${JSON.stringify(join(repoRoot, 'dist', 'oci', 'index.js'))};` +
       `await copy(openRepository(${JSON.stringify(`${source.host}/bench/app`)}), 'v1', openRepository(${JSON.stringify(`${dst}/bench/app`)}), 'v1');`;
     for (let round = 1; round <= ROUNDS; round++) {
-      // Alternate which tool goes first so neither always gets a warmer page cache.
-      const order = round % 2 === 1 ? (['lading', 'skopeo', 'library'] as const) : (['skopeo', 'lading', 'library'] as const);
+      // Rotate which tool goes first so none always gets a warmer page cache.
+      const tools: Tool[] = ['lading', 'skopeo', 'crane', 'library'];
+      const order = [...tools.slice((round - 1) % tools.length), ...tools.slice(0, (round - 1) % tools.length)];
       for (const tool of order) {
         const dest = await startRegistry();
         try {
@@ -96,12 +105,14 @@ export default async function bench(): Promise<void> {
             sample = await measure(process.execPath, [ladingMain, 'copy', `${source.host}/bench/app:v1`, `${dest.host}/bench/app:v1`], env);
           } else if (tool === 'library') {
             sample = await measure(process.execPath, ['--input-type=module', '-e', libraryScript(dest.host)], env);
+          } else if (tool === 'crane') {
+            sample = await measure(crane, ['copy', '--insecure', `${source.host}/bench/app:v1`, `${dest.host}/bench/app:v1`], env);
           } else {
             sample = await measure('/usr/bin/skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${source.host}/bench/app:v1`, `docker://${dest.host}/bench/app:v1`], env);
           }
           const copied = await openRepository(`${dest.host}/bench/app`).resolve('v1');
           if (copied.digest !== digest) throw new Error(`${tool} copy produced ${copied.digest}, expected ${digest}`);
-          (tool === 'lading' ? lading : tool === 'skopeo' ? skopeo : library).push(sample);
+          samples[tool].push(sample);
           process.stdout.write(`round ${round} ${tool.padEnd(7)} ${(sample.ms / 1000).toFixed(2)} s  cpu ${sample.cpuS.toFixed(2)} s  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
         } finally {
           await dest.stop();
@@ -111,18 +122,17 @@ export default async function bench(): Promise<void> {
     // How much of lading's time is Node starting the CLI (loading every command module).
     const startup: number[] = [];
     for (let i = 0; i < 3; i++) startup.push((await measure(process.execPath, [ladingMain, '--version'], env)).ms);
-    const lm = median(lading.map((s) => s.ms));
-    const libm = median(library.map((s) => s.ms));
-    const sm = median(skopeo.map((s) => s.ms));
-    const lrss = Math.max(...lading.map((s) => s.maxRssKiB)) / 1024;
-    const srss = Math.max(...skopeo.map((s) => s.maxRssKiB)) / 1024;
+    const wall = (tool: Tool) => median(samples[tool].map((s) => s.ms));
+    const cpu = (tool: Tool) => median(samples[tool].map((s) => s.cpuS)).toFixed(2);
+    const rss = (tool: Tool) => (max(samples[tool].map((s) => s.maxRssKiB)) / 1024).toFixed(0);
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const [lm, sm, cm, libm] = [wall('lading'), wall('skopeo'), wall('crane'), wall('library')];
     process.stdout.write(
-      `copy ${(bytes / 1048576).toFixed(0)} MiB registry→registry, median of ${ROUNDS}: lading ${(lm / 1000).toFixed(2)} s, skopeo ${(sm / 1000).toFixed(2)} s, ` +
-        `ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 1.00×); peak RSS lading ${lrss.toFixed(0)} MiB (goal < 150), skopeo ${srss.toFixed(0)} MiB; ` +
-        `lading CLI start-up alone (--version) ${(median(startup) / 1000).toFixed(2)} s; ` +
-        `library copy in a bare node process ${(libm / 1000).toFixed(2)} s, ratio library/skopeo ${(libm / sm).toFixed(2)}×, peak RSS ${(Math.max(...library.map((s) => s.maxRssKiB)) / 1024).toFixed(0)} MiB; ` +
-        `median CPU (user+sys) lading ${median(lading.map((s) => s.cpuS)).toFixed(2)} s, library ${median(library.map((s) => s.cpuS)).toFixed(2)} s, skopeo ${median(skopeo.map((s) => s.cpuS)).toFixed(2)} s; ` +
-        `load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`,
+      `copy ${(bytes / 1048576).toFixed(0)} MiB registry→registry, median of ${ROUNDS}: lading ${seconds(lm)}, skopeo ${seconds(sm)}, crane ${seconds(cm)}\n` +
+        `  ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 0.80×), lading/crane ${(lm / cm).toFixed(2)}× (goal ≤ 1.00×)\n` +
+        `  peak RSS lading ${rss('lading')} MiB (goal < 150), skopeo ${rss('skopeo')} MiB, crane ${rss('crane')} MiB\n` +
+        `  lading CLI start-up alone (--version) ${seconds(median(startup))}; library copy in a bare node process ${seconds(libm)}, ratio library/skopeo ${(libm / sm).toFixed(2)}×, library/crane ${(libm / cm).toFixed(2)}×, peak RSS ${rss('library')} MiB\n` +
+        `  median CPU (user+sys): lading ${cpu('lading')} s, library ${cpu('library')} s, skopeo ${cpu('skopeo')} s, crane ${cpu('crane')} s; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`,
     );
   } finally {
     await source.stop();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Installs what the tests, the demo and the benchmarks need on a fresh machine of this kind:
-// Debian packages (registry, skopeo, htpasswd, tinyproxy, stunnel) and npm dependencies. The Go-built reference
+// Debian packages (registry, skopeo, htpasswd, tinyproxy, stunnel, microsocks) and npm dependencies. The Go-built reference
 // tools are added by the test environment (test/env).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +11,7 @@ const debianPackages = [
   { pkg: 'apache2-utils', bin: '/usr/bin/htpasswd' },
   { pkg: 'tinyproxy', bin: '/usr/bin/tinyproxy' },
   { pkg: 'stunnel4', bin: '/usr/bin/stunnel4' },
+  { pkg: 'microsocks', bin: '/usr/bin/microsocks' },
   { pkg: 'openssl', bin: '/usr/bin/openssl' },
 ];
 

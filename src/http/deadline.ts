@@ -12,7 +12,8 @@ export interface Deadline {
 /**
  * An overall deadline for an operation of many requests (a pull, a copy), independent of the
  * per-request idle timeout: a server that trickles a byte now and then is stopped by this.
- * `what` names the operation in the error; `ms` of 0 or undefined means no deadline (the
+ * `what` names the operation in the error (`<what> did not finish within 5 min`, an HttpError
+ * TIMEOUT as the signal's reason); `ms` of 0 or undefined means no deadline (the
  * caller's signal only).
  */
 export function deadline(ms: number | undefined, what: string, signal?: AbortSignal): Deadline {
@@ -25,7 +26,7 @@ export function deadline(ms: number | undefined, what: string, signal?: AbortSig
     ms !== undefined && ms > 0 && Number.isFinite(ms)
       ? setTimeout(() => {
           timedOut = true;
-          controller.abort(new HttpError('TIMEOUT', `${what}: not finished within ${formatMs(ms)} (see --timeout)`));
+          controller.abort(new HttpError('TIMEOUT', `${what} did not finish within ${formatMs(ms)}`));
         }, ms)
       : undefined;
   timer?.unref?.();

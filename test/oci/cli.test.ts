@@ -92,12 +92,18 @@ describe('lading login / logout', () => {
     expect(tags).toEqual(['1.0.0', img.descriptor.digest.replace(':', '-')].sort());
   });
 
-  it('bad input: usage errors exit 2, bad references and missing tags exit 1 with the reference named', async () => {
+  it('bad input: usage errors and invalid references exit 2, missing tags exit 1 with the reference named', async () => {
     expect((await lading(['login', reg.host, '--password-stdin'], 'x')).code).toBe(2);
     expect((await lading(['copy', 'only-one-arg'])).code).toBe(2);
     const bad = await lading(['digest', `${reg.host}/Bad/Name:1`]);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`invalid reference "${reg.host}/Bad/Name:1": repository name must be lowercase`);
+    for (const args of [['digest', 'oci://127.0.0.1:35123'], ['ls', 'localhost:5000'], ['manifest', 'registry.example.com:5000'], ['copy', `${reg.host}/cli/src:1.0.0`, '127.0.0.1:35123']]) {
+      const hostOnly = await lading(args);
+      // A registry without a repository is refused before any request (not looked up on Docker Hub).
+      expect([hostOnly.code, hostOnly.stderr], args.join(' ')).toEqual([2, expect.stringMatching(/names a registry but no repository/)]);
+    }
+    expect((await lading(['copy', `${reg.host}/cli/src:1.0.0`, `${reg.host}/cli/x:@@`])).code).toBe(2);
     const missing = await lading(['digest', `${reg.host}/cli/src:9.9.9`]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`${reg.host}/cli/src:9.9.9: manifest unknown`);
@@ -170,7 +176,9 @@ describe('registry flags', () => {
     expect(r.stderr).toMatch(/TLS connection to .* failed: .*--ca-file/);
   });
 
-  it('--cert-file without --key-file, and a bad --registry-timeout, are usage errors', async () => {
+  it('--cert-file without --key-file, and a bad --registry-timeout or --timeout, are usage errors', async () => {
+    const t = await lading(['ls', `${tls.host}/flags/app`, '--timeout', '0s']);
+    expect([t.code, t.stderr]).toEqual([2, expect.stringContaining('invalid --timeout "0s"')]);
     expect((await lading(['ls', `${tls.host}/flags/app`, '--cert-file', tls.pki!.clientCertFile])).code).toBe(2);
     const r = await lading(['ls', `${tls.host}/flags/app`, '--registry-timeout', 'soon']);
     expect(r.code).toBe(2);

@@ -5,6 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LayoutStore, MemoryStore, copy, openRepository, type RegistryOptions } from '../../src/oci/index.js';
+import { runCaptured } from '../cli/captured-io.js';
 import { startFaultProxy, type FaultProxy } from '../env/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { expectOciError, pushRandomImage, tempDir, type TestImage, expectSameBytes } from './helpers.js';
@@ -146,12 +147,64 @@ describe('failures leave nothing half-written', () => {
 
   it('a registry that stops answering: a timeout error after --registry-timeout without progress', async () => {
     proxy.inject({ method: 'HEAD', path: /\/manifests\/v1$/, fault: { kind: 'stall' }, times: 100 });
-    await expectOciError(viaProxy('faults/src', { timeoutMs: 300, retries: 1, retryBaseMs: 5 }).resolve('v1'), 'TIMEOUT', new RegExp(`resolving ${proxy.host}/faults/src:v1: no response from ${proxy.host} within 300 ms`));
+    await expectOciError(viaProxy('faults/src', { idleTimeoutMs: 300, retries: 1, retryBaseMs: 5 }).resolve('v1'), 'TIMEOUT', new RegExp(`resolving ${proxy.host}/faults/src:v1: no response from ${proxy.host} within 300 ms`));
   });
 
   it('cancellation with an AbortSignal', async () => {
     const ac = new AbortController();
     ac.abort();
     await expectOciError(copy(viaProxy('faults/src'), 'v1', new MemoryStore(), 'v1', { signal: ac.signal }), 'ABORTED');
+  });
+});
+
+describe('hostile registries', () => {
+  const tagPage = (tags: string[], next?: string) => ({
+    kind: 'status' as const,
+    status: 200,
+    headers: { 'Content-Type': 'application/json', ...(next ? { Link: `<${next}>; rel="next"` } : {}) },
+    body: JSON.stringify({ name: 'faults/src', tags }),
+  });
+
+  it('tag-list pagination that links back to a page already read: refused, naming the repository, after a few requests', async () => {
+    proxy.inject({ method: 'GET', path: /\/tags\/list/, fault: tagPage(['a', 'b'], '/v2/faults/src/tags/list?n=2&last=b'), times: 10_000 });
+    await expectOciError(viaProxy('faults/src').listTags(), 'REGISTRY', new RegExp(`^listing tags of oci://${proxy.host}/faults/src: the registry's pagination links back to a page already read`));
+    expect(proxy.requests.filter((r) => r.path.includes('/tags/list')).length).toBe(2);
+  });
+
+  it('pages that bring no new tags but link on (a loop through changing URLs): refused', async () => {
+    proxy.inject({ method: 'GET', path: /\/tags\/list\?n=1000$/, fault: tagPage(['a', 'b'], '/v2/faults/src/tags/list?n=2&last=1') });
+    proxy.inject({ method: 'GET', path: /last=1$/, fault: tagPage(['b', 'a'], '/v2/faults/src/tags/list?n=2&last=2') });
+    await expectOciError(viaProxy('faults/src').listTags(), 'REGISTRY', /page 2 of the tag list brought no new tags but links to another/);
+  });
+
+  it('pagination that goes on: pages are followed and tags kept once each', async () => {
+    proxy.inject({ method: 'GET', path: /\/tags\/list\?n=1000$/, fault: tagPage(['a', 'b'], '/v2/faults/src/tags/list?n=2&last=b') });
+    proxy.inject({ method: 'GET', path: /last=b$/, fault: tagPage(['b', 'c']) });
+    expect(await viaProxy('faults/src').listTags()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a tag list of ~3.5 MiB in one response is read whole (no argument spreading over it)', async () => {
+    const tags = Array.from({ length: 110_000 }, (_, i) => `release-${String(i).padStart(8, '0')}-abcdefgh`);
+    const page = tagPage(tags);
+    expect(page.body.length).toBeGreaterThan(3.5 * 1024 * 1024);
+    proxy.inject({ method: 'GET', path: /\/tags\/list/, fault: page });
+    const listed = await viaProxy('faults/src').listTags();
+    expect(listed.length).toBe(tags.length);
+    expect(listed[109_999]).toBe(tags[109_999]);
+  });
+
+  it('a registry trickling one byte every 2 s: the overall deadline (timeoutMs) stops the copy, the idle limit never would', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'trickle', intervalMs: 2000, afterBytes: 1000 }, times: 10 });
+    const dst = new MemoryStore();
+    await expectOciError(copy(viaProxy('faults/src', { ...fast, timeoutMs: 3000, idleTimeoutMs: 60_000 }), 'v1', dst, 'v1'), 'TIMEOUT', new RegExp(`the registry operation on ${proxy.host} did not finish within 3 s`));
+    expect(await dst.exists(layer0())).toBe(false);
+  });
+
+  it('--timeout on the CLI bounds a whole copy from a trickling registry (exit 1, the limit named)', async () => {
+    proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'trickle', intervalMs: 2000, afterBytes: 1000 }, times: 10 });
+    const run = await runCaptured(['copy', `${proxy.host}/faults/src:v1`, `${reg.host}/faults/deadline:v1`, '--timeout', '3s'], { env: { HOME: tmp.path, DOCKER_CONFIG: tmp.path, PATH: process.env['PATH'] }, cwd: tmp.path });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/did not finish within 3 s/);
+    await expectOciError(openRepository(`${reg.host}/faults/deadline`).resolve('v1'), 'NOT_FOUND');
   });
 });

@@ -15,6 +15,8 @@ export interface TokenServer {
   issuer: string;
   rootCertFile: string;
   requests: Array<{ scopes: string[]; user: string | undefined }>;
+  /** Every token issued, so tests can check none is ever printed. */
+  issued: string[];
   /** Tokens issued from now on grant nothing, `n` times (to test refresh after a 401). */
   issueEmptyTokens(n: number): void;
   stop(): Promise<void>;
@@ -33,6 +35,7 @@ export async function startTokenServer(dir: string, users: Record<string, string
   const service = 'lading-test-registry';
   const issuer = 'lading-test-issuer';
   const requests: TokenServer['requests'] = [];
+  const issued: string[] = [];
   let empty = 0;
 
   const server = http.createServer((req, res) => {
@@ -95,6 +98,7 @@ export async function startTokenServer(dir: string, users: Record<string, string
     const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const signature = createSign('RSA-SHA256').update(signingInput).sign(key);
     const token = `${signingInput}.${b64url(signature)}`;
+    issued.push(token);
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(form ? { access_token: token, expires_in: 300 } : { token, expires_in: 300, issued_at: new Date().toISOString() }));
   };
@@ -106,6 +110,7 @@ export async function startTokenServer(dir: string, users: Record<string, string
     issuer,
     rootCertFile: join(dir, 'token.crt'),
     requests,
+    issued,
     issueEmptyTokens(n) {
       empty = n;
     },

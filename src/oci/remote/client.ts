@@ -81,21 +81,23 @@ export function isRetryableError(err: unknown): boolean {
 }
 
 /** An OciError for a failed exchange or body read: what was being done, and what went wrong. */
-export function networkError(err: unknown, what: string, registry: string): OciError {
+export function networkError(err: unknown, what: string, registry: string, idleTimeoutMs?: number): OciError {
   if (err instanceof OciError) {
     if (!err.message.startsWith(what)) return new OciError(err.code, `${what}: ${err.message}`, { cause: err, ...(err.status !== undefined ? { status: err.status } : {}) });
     return err;
   }
   if (err instanceof HttpError) {
     // The overall deadline (timeoutMs), or a transport set-up problem.
-    return new OciError(err.code === 'TIMEOUT' ? 'TIMEOUT' : err.code === 'TLS' ? 'TLS' : 'NETWORK', `${what}: ${err.message}`, { cause: err });
+    const hint = err.code === 'TIMEOUT' ? ' (the limit on the whole operation: timeoutMs, --timeout)' : '';
+    return new OciError(err.code === 'TIMEOUT' ? 'TIMEOUT' : err.code === 'TLS' ? 'TLS' : 'NETWORK', `${what}: ${err.message}${hint}`, { cause: err });
   }
   const e = err as { name?: string; code?: string; message?: string } | undefined;
   const code = e?.code ?? '';
   const message = e?.message ?? String(err);
   if (e?.name === 'AbortError' || code === 'ABORT_ERR' || code === 'UND_ERR_ABORTED') return new OciError('ABORTED', `${what}: aborted`, { cause: err });
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new OciError('TIMEOUT', `${what}: ${code === 'UND_ERR_CONNECT_TIMEOUT' ? 'could not connect to' : 'no progress from'} ${registry} within the idle timeout`, { cause: err });
+    const limit = idleTimeoutMs !== undefined ? `${idleTimeoutMs} ms` : 'the idle timeout';
+    return new OciError('TIMEOUT', `${what}: ${code === 'UND_ERR_CONNECT_TIMEOUT' ? 'could not connect to' : 'no response from'} ${registry} within ${limit}`, { cause: err });
   }
   if (TLS_CODES.test(code) || /certificate|self[- ]signed|tls|ssl/i.test(message)) {
     return new OciError('TLS', `${what}: TLS connection to ${registry} failed: ${message} (use --ca-file to trust its CA, or --insecure to skip verification)`, { cause: err });
@@ -295,7 +297,7 @@ export class RegistryClient {
           await this.wait(retryDelayMs(i, undefined, this.retryBase), what, signal);
           continue;
         }
-        throw networkError(signal?.aborted ? (signal.reason ?? err) : err, what, this.registry);
+        throw networkError(signal?.aborted ? (signal.reason ?? err) : err, what, this.registry, this.idleTimeoutMs);
       }
       if (replayable && i < this.retries && RETRYABLE_STATUS.has(res.statusCode)) {
         const delay = retryDelayMs(i, header(res.headers, 'retry-after'), this.retryBase);
