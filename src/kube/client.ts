@@ -1,34 +1,32 @@
-// A raw-JSON client for the Kubernetes API server. @kubernetes/client-node is used only to load
-// and resolve the kubeconfig (files, contexts, exec plugins, tokens); requests are plain node
-// https with a keep-alive agent, so objects travel as the JSON the user wrote — no serializer
-// drops unknown fields — and there is no client-side throttling.
-import { existsSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+// A raw-JSON client for the Kubernetes API server on lading's one HTTP transport (src/http,
+// undici): the kubeconfig is read by our own loader (kubeconfig.ts, kubectl's rules), requests
+// go through a dispatcher with the cluster's TLS settings and proxy, and objects travel as the
+// JSON the user wrote — no serializer drops unknown fields — with no client-side throttling.
+// Credentials are looked up for every request: a token file is re-read when it changes
+// (projected service-account tokens rotate), an exec plugin's answer is kept until it expires or
+// the API server answers 401, and a client certificate from a plugin gets a new dispatcher.
+import { stat, readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { request as undiciRequest, type Dispatcher } from 'undici';
+import { createDispatcher, isRetryableNetworkError, retryDelayMs } from '../http/index.js';
 import { KubeError, type ApiStatusDetails, type KubeErrorCode } from './errors.js';
+import { ExecCredentialSource, type ExecCredential } from './exec-credentials.js';
+import { resolveKubeconfig, type KubeconfigOptions, type ResolvedKubeconfig } from './kubeconfig.js';
 import { isRecord, sleep } from './util.js';
+import { watch, type WatchEvent, type WatchOptions } from './watch.js';
 
-export interface KubeconfigOptions {
-  /** Path of a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster). */
-  kubeconfig?: string;
-  /** Context to use (default: the kubeconfig's current context). */
-  context?: string;
-  /** Default namespace (default: the context's namespace, then `default`). */
-  namespace?: string;
-  /** Environment to read KUBECONFIG and HOME from (default: process.env). */
-  env?: NodeJS.ProcessEnv;
-}
+export type { KubeconfigOptions } from './kubeconfig.js';
 
 export interface ClientOptions extends KubeconfigOptions {
-  /** Most requests in flight at once (default 16). */
-  concurrency?: number;
-  /** Time allowed for one request (default 60 s). */
+  /** Time allowed for the answer to one request, and between two chunks of its body (default 60 s). */
   timeoutMs?: number;
   /** Largest response body accepted (default 64 MiB). */
   maxResponseBytes?: number;
   userAgent?: string;
+  /** Where exec credential plugins' standard error goes (default: this process's). */
+  execStderr?: { write(data: string | Uint8Array): unknown };
+  /** Whether standard input is a terminal, for exec plugins' interactiveMode (default: isatty(0)). */
+  stdinIsTerminal?: boolean;
 }
 
 export interface RequestOptions {
@@ -43,79 +41,124 @@ export interface RequestOptions {
   what?: string;
 }
 
-/** The connection data resolved from a kubeconfig. */
-interface Connection {
-  server: URL;
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  headers: Record<string, string>;
-  rejectUnauthorized: boolean;
-  servername?: string;
+/** A response whose body has not been read (see KubeClient.openStream). */
+export interface StreamResponse {
+  status: number;
+  body: Readable;
 }
 
 const defaultMaxResponseBytes = 64 * 1024 * 1024;
+const defaultTimeoutMs = 60_000;
+/** Sends of one request after the first, for 429s, Retry-After 5xx and dropped connections. */
+const maxRetries = 4;
 
-type KubeConfigModule = typeof import('@kubernetes/client-node');
-let kubeConfigModule: Promise<KubeConfigModule> | undefined;
-// Loaded on first use: the package is large and only its kubeconfig loader is needed.
-function loadKubeConfigModule(): Promise<KubeConfigModule> {
-  kubeConfigModule ??= import('@kubernetes/client-node');
-  return kubeConfigModule;
+const tlsErrorCodes = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+]);
+
+/** The credential of one request: its headers and, from an exec plugin, a client certificate. */
+interface AuthState {
+  headers: Record<string, string>;
+  cert?: string;
+  key?: string;
+  /** What the provider needs back when the API server refuses it. */
+  exec?: ExecCredential;
+  token?: string;
 }
 
-/** Resolves a kubeconfig the way kubectl does: flag, KUBECONFIG (merged), ~/.kube/config, in-cluster. */
-async function loadKubeconfig(opts: KubeconfigOptions): Promise<{ kc: InstanceType<KubeConfigModule['KubeConfig']>; source: string }> {
-  const { KubeConfig } = await loadKubeConfigModule();
-  const env = opts.env ?? process.env;
-  const kc = new KubeConfig();
-  const load = (file: string, into = kc): void => {
+/** Hands out the current credential of the kubeconfig user for each request. */
+class Credentials {
+  private fileToken: { path: string; mtimeMs: number; size: number; ino: number; token: string } | undefined;
+  private readonly exec: ExecCredentialSource | undefined;
+
+  constructor(
+    private readonly config: ResolvedKubeconfig,
+    opts: ClientOptions,
+  ) {
+    if (config.auth.kind === 'exec') {
+      this.exec = new ExecCredentialSource(config.auth.exec, config, {
+        ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.execStderr ? { stderr: opts.execStderr } : {}),
+        ...(opts.stdinIsTerminal !== undefined ? { stdinIsTerminal: opts.stdinIsTerminal } : {}),
+      });
+    }
+  }
+
+  async current(): Promise<AuthState> {
+    const auth = this.config.auth;
+    switch (auth.kind) {
+      case 'none':
+        return { headers: {} };
+      case 'token':
+        return bearer(auth.token);
+      case 'basic':
+        return { headers: { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } };
+      case 'tokenFile':
+        return bearer(await this.readTokenFile(auth.path, false));
+      case 'exec': {
+        const cred = await (this.exec as ExecCredentialSource).get();
+        return execState(cred);
+      }
+    }
+  }
+
+  /** The API server answered 401 to `used`: a credential worth one more try, or undefined. */
+  async rejected(used: AuthState): Promise<AuthState | undefined> {
+    const auth = this.config.auth;
+    if (auth.kind === 'tokenFile') {
+      const token = await this.readTokenFile(auth.path, true);
+      return token === used.token ? undefined : bearer(token);
+    }
+    if (auth.kind === 'exec' && used.exec) return execState(await (this.exec as ExecCredentialSource).rejected(used.exec));
+    return undefined;
+  }
+
+  /** The token file's content, read again when the file changed (or always with `force`). */
+  private async readTokenFile(path: string, force: boolean): Promise<string> {
+    const where = `${this.config.source}${this.config.user ? `: user "${this.config.user}"` : ''}: tokenFile ${path}`;
     try {
-      into.loadFromFile(file);
+      const s = await stat(path);
+      const known = this.fileToken;
+      if (!force && known && known.path === path && known.mtimeMs === s.mtimeMs && known.size === s.size && known.ino === s.ino) return known.token;
+      const token = (await readFile(path, 'utf8')).trim();
+      if (token === '') throw new KubeError('KUBECONFIG', `${where}: the file is empty`);
+      this.fileToken = { path, mtimeMs: s.mtimeMs, size: s.size, ino: s.ino, token };
+      return token;
     } catch (err) {
-      throw new KubeError('KUBECONFIG', `loading kubeconfig ${file}: ${(err as Error).message}`, { cause: err });
+      if (err instanceof KubeError) throw err;
+      throw new KubeError('KUBECONFIG', `${where}: ${(err as Error).message}`, { cause: err });
     }
+  }
+}
+
+function bearer(token: string): AuthState {
+  return { headers: { Authorization: `Bearer ${token}` }, token };
+}
+
+function execState(cred: ExecCredential): AuthState {
+  return {
+    headers: cred.token !== undefined ? { Authorization: `Bearer ${cred.token}` } : {},
+    ...(cred.clientCertificate !== undefined && cred.clientKey !== undefined ? { cert: cred.clientCertificate, key: cred.clientKey } : {}),
+    exec: cred,
   };
-  let source: string;
-  if (opts.kubeconfig) {
-    if (!existsSync(opts.kubeconfig)) throw new KubeError('KUBECONFIG', `loading kubeconfig ${opts.kubeconfig}: no such file`);
-    load(opts.kubeconfig);
-    source = opts.kubeconfig;
-  } else if (env['KUBECONFIG']) {
-    const files = env['KUBECONFIG'].split(delimiter).filter((f) => f !== '' && existsSync(f));
-    if (files.length === 0) throw new KubeError('KUBECONFIG', `loading kubeconfig: none of the files in KUBECONFIG=${env['KUBECONFIG']} exists`);
-    load(files[0] as string);
-    for (const f of files.slice(1)) {
-      const other = new KubeConfig();
-      load(f, other);
-      // Earlier files win, as in kubectl.
-      kc.mergeConfig(other, true);
-    }
-    source = files.join(delimiter);
-  } else {
-    const home = env['HOME'] ?? homedir();
-    const file = join(home, '.kube', 'config');
-    if (existsSync(file)) {
-      load(file);
-      source = file;
-    } else if (env['KUBERNETES_SERVICE_HOST']) {
-      kc.loadFromCluster();
-      source = 'in-cluster service account';
-    } else {
-      throw new KubeError('KUBECONFIG', 'no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config');
-    }
-  }
-  if (opts.context) {
-    if (!kc.getContextObject(opts.context)) {
-      const known = kc.getContexts().map((c) => c.name);
-      throw new KubeError('KUBECONFIG', `kubeconfig ${source}: context "${opts.context}" not found (contexts: ${known.join(', ') || 'none'})`);
-    }
-    kc.setCurrentContext(opts.context);
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new KubeError('KUBECONFIG', `kubeconfig ${source}: no cluster for context "${kc.getCurrentContext() || '(none)'}"`);
-  }
-  return { kc, source };
+}
+
+function impersonationHeaders(config: ResolvedKubeconfig): Record<string, string | string[]> {
+  const imp = config.impersonate;
+  if (!imp) return {};
+  const headers: Record<string, string | string[]> = { 'Impersonate-User': imp.user };
+  if (imp.uid !== undefined) headers['Impersonate-Uid'] = imp.uid;
+  if (imp.groups.length > 0) headers['Impersonate-Group'] = imp.groups;
+  for (const [k, v] of Object.entries(imp.extra)) headers[`Impersonate-Extra-${encodeURIComponent(k)}`] = v;
+  return headers;
 }
 
 function errorCodeFor(status: number, details: ApiStatusDetails): KubeErrorCode {
@@ -131,189 +174,251 @@ function errorCodeFor(status: number, details: ApiStatusDetails): KubeErrorCode 
   return 'API';
 }
 
-const tlsErrorCodes = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-]);
+function errorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && tlsErrorCodes.has(code)) return code;
+  }
+  return (err as { code?: string } | undefined)?.code;
+}
 
-/** Connection errors worth one more try: a keep-alive socket the server closed under us. */
-const retriableNetworkCodes = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** Reads a body up to `limit` bytes. */
+async function readLimited(body: Readable, limit: number, what: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const c = chunk as Buffer;
+    size += c.length;
+    if (size > limit) {
+      body.destroy();
+      throw new KubeError('TOO_LARGE', `${what}: response larger than ${limit} bytes`);
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+interface Exchange {
+  status: number;
+  retryAfter: string | undefined;
+  /** The body, read, unless `keepBody` asked for it unread on success. */
+  text?: string;
+  body?: Readable;
+}
 
 export class KubeClient {
   /** Default namespace for namespaced objects without one. */
   readonly namespace: string;
+  /** The kubeconfig context in use ('' in-cluster). */
   readonly context: string;
+  /** The API server URL, without a trailing slash. */
   readonly server: string;
-  private readonly agent: http.Agent;
+  /** Where the configuration came from: `kubeconfig FILES` or `in-cluster service account DIR`. */
+  readonly source: string;
+  private dispatcher: Dispatcher;
+  /** The exec plugin certificate the dispatcher was made with (undefined: the kubeconfig's own, if any). */
+  private dispatcherCert: string | undefined;
+  private readonly credentials: Credentials;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly userAgent: string;
+  private readonly basePath: string;
+  private readonly extraHeaders: Record<string, string | string[]>;
 
   private constructor(
-    private connection: Connection,
-    private readonly refresh: () => Promise<Connection>,
-    meta: { namespace: string; context: string; concurrency: number; timeoutMs: number; maxResponseBytes: number; userAgent: string },
+    private readonly config: ResolvedKubeconfig,
+    private readonly opts: ClientOptions,
   ) {
-    this.namespace = meta.namespace;
-    this.context = meta.context;
-    this.server = connection.server.toString().replace(/\/$/, '');
-    this.timeoutMs = meta.timeoutMs;
-    this.maxResponseBytes = meta.maxResponseBytes;
-    this.userAgent = meta.userAgent;
-    const agentOptions = { keepAlive: true, maxSockets: meta.concurrency, maxFreeSockets: meta.concurrency };
-    this.agent =
-      connection.server.protocol === 'http:'
-        ? new http.Agent(agentOptions)
-        : new https.Agent({
-            ...agentOptions,
-            ...(connection.ca !== undefined ? { ca: connection.ca } : {}),
-            ...(connection.cert !== undefined ? { cert: connection.cert } : {}),
-            ...(connection.key !== undefined ? { key: connection.key } : {}),
-            ...(connection.servername !== undefined ? { servername: connection.servername } : {}),
-            rejectUnauthorized: connection.rejectUnauthorized,
-          });
+    this.namespace = config.namespace;
+    this.context = config.context;
+    this.server = config.server.href.replace(/\/$/, '');
+    this.source = config.source;
+    this.basePath = config.server.pathname.replace(/\/$/, '');
+    this.timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
+    this.maxResponseBytes = opts.maxResponseBytes ?? defaultMaxResponseBytes;
+    this.userAgent = opts.userAgent ?? 'lading';
+    this.extraHeaders = impersonationHeaders(config);
+    this.credentials = new Credentials(config, opts);
+    this.dispatcher = this.makeDispatcher(undefined);
   }
 
-  /** Connects with the kubeconfig found as kubectl would find it. Nothing is sent yet. */
+  /** Connects with the kubeconfig found as kubectl would find it (see kubeconfig.ts). Nothing is sent yet. */
   static async connect(opts: ClientOptions = {}): Promise<KubeClient> {
-    const { kc, source } = await loadKubeconfig(opts);
-    const resolveConnection = async (): Promise<Connection> => {
-      const cluster = kc.getCurrentCluster();
-      if (!cluster) throw new KubeError('KUBECONFIG', `kubeconfig ${source}: no current cluster`);
-      const o: https.RequestOptions = {};
-      try {
-        await kc.applyToHTTPSOptions(o);
-      } catch (err) {
-        throw new KubeError('KUBECONFIG', `kubeconfig ${source}: resolving credentials for context "${kc.getCurrentContext()}": ${(err as Error).message}`, { cause: err });
-      }
-      let server: URL;
-      try {
-        server = new URL(cluster.server);
-      } catch (err) {
-        throw new KubeError('KUBECONFIG', `kubeconfig ${source}: invalid server URL "${cluster.server}"`, { cause: err });
-      }
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(o.headers ?? {})) if (typeof v === 'string') headers[k] = v;
-      if (o.auth) headers['Authorization'] = `Basic ${Buffer.from(o.auth).toString('base64')}`;
-      const conn: Connection = { server, headers, rejectUnauthorized: !cluster.skipTLSVerify };
-      if (o.ca) conn.ca = o.ca as string | Buffer;
-      if (o.cert) conn.cert = o.cert as string | Buffer;
-      if (o.key) conn.key = o.key as string | Buffer;
-      if (cluster.tlsServerName) conn.servername = cluster.tlsServerName;
-      return conn;
-    };
-    const connection = await resolveConnection();
-    const ctx = kc.getContextObject(kc.getCurrentContext());
-    return new KubeClient(connection, resolveConnection, {
-      namespace: opts.namespace || ctx?.namespace || 'default',
-      context: kc.getCurrentContext(),
-      concurrency: opts.concurrency ?? 16,
-      timeoutMs: opts.timeoutMs ?? 60_000,
-      maxResponseBytes: opts.maxResponseBytes ?? defaultMaxResponseBytes,
-      userAgent: opts.userAgent ?? 'lading',
-    });
+    return new KubeClient(resolveKubeconfig(opts), opts);
   }
 
-  /** Frees the keep-alive sockets. */
-  close(): void {
-    this.agent.destroy();
+  /** A client for an already resolved configuration. */
+  static fromConfig(config: ResolvedKubeconfig, opts: Omit<ClientOptions, keyof KubeconfigOptions> & Pick<KubeconfigOptions, 'env'> = {}): KubeClient {
+    return new KubeClient(config, opts);
+  }
+
+  private makeDispatcher(exec: { cert: string; key: string } | undefined): Dispatcher {
+    const c = this.config;
+    const cert = exec?.cert ?? c.cert;
+    const key = exec?.key ?? c.key;
+    try {
+      return createDispatcher({
+        ...(c.ca !== undefined ? { ca: [c.ca], caMode: 'replace' as const } : {}),
+        ...(cert !== undefined ? { cert } : {}),
+        ...(key !== undefined ? { key } : {}),
+        insecureSkipVerify: c.insecureSkipTlsVerify,
+        ...(c.tlsServerName !== undefined ? { servername: c.tlsServerName } : {}),
+        // proxy-url is used for every request (loopback included), as client-go does; otherwise
+        // HTTPS_PROXY/NO_PROXY as Go reads them.
+        proxy: c.proxyUrl ?? 'environment',
+        env: this.opts.env ?? process.env,
+        idleTimeoutMs: this.timeoutMs,
+      });
+    } catch (err) {
+      throw new KubeError('KUBECONFIG', `${c.source}: ${c.cluster ? `cluster "${c.cluster}", ` : ''}${c.user ? `user "${c.user}"` : 'connection settings'}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The dispatcher for a credential: a new one when an exec plugin's client certificate changed. */
+  private dispatcherFor(auth: AuthState): Dispatcher {
+    if (auth.cert !== this.dispatcherCert && auth.cert !== undefined && auth.key !== undefined) {
+      const old = this.dispatcher;
+      this.dispatcher = this.makeDispatcher({ cert: auth.cert, key: auth.key });
+      this.dispatcherCert = auth.cert;
+      // Requests in flight finish on the old connections; new ones use the new certificate.
+      void old.close().catch(() => undefined);
+    }
+    return this.dispatcher;
+  }
+
+  /** Frees the kept-alive connections (requests in flight finish first). */
+  close(): Promise<void> {
+    return this.dispatcher.close().catch(() => undefined);
   }
 
   /** Sends one request; returns the parsed JSON body or throws a KubeError built from the Status. */
   async request<T = Record<string, unknown>>(req: RequestOptions): Promise<T> {
+    const what = this.describe(req);
+    const res = await this.exchange(req, { keepBody: false, retries: maxRetries, headersTimeoutMs: this.timeoutMs, bodyTimeoutMs: this.timeoutMs });
+    const text = res.text ?? '';
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? {} : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (res.status >= 200 && res.status < 300) {
+      if (parsed === undefined) throw new KubeError('API', `${what}: the API server answered ${res.status} with a body that is not JSON`, { status: res.status });
+      return parsed as T;
+    }
+    throw apiError(what, res.status, parsed, text);
+  }
+
+  /**
+   * Sends a GET whose answer is a stream (a watch) and returns its unread body once the API
+   * server answered 2xx; any other answer becomes a KubeError. Credentials are refreshed on a 401
+   * as for request(); no other retries: the caller decides. `idleTimeoutMs` bounds the wait
+   * between two chunks (0: none).
+   */
+  async openStream(req: RequestOptions & { idleTimeoutMs: number }): Promise<StreamResponse> {
+    const res = await this.exchange(req, { keepBody: true, retries: 0, headersTimeoutMs: this.timeoutMs, bodyTimeoutMs: req.idleTimeoutMs });
+    if (res.body && res.status >= 200 && res.status < 300) return { status: res.status, body: res.body };
+    const text = res.text ?? '';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    throw apiError(this.describe(req), res.status, parsed, text);
+  }
+
+  /**
+   * Lists then watches a collection, resuming from the last resourceVersion after a dropped
+   * connection and listing again after 410 Gone (see watch.ts). Ends when `signal` aborts.
+   */
+  watch(opts: WatchOptions): AsyncGenerator<WatchEvent> {
+    return watch(this, opts);
+  }
+
+  private describe(req: RequestOptions): string {
+    return req.what ?? `${req.method ?? 'GET'} ${req.path.split('?')[0]}`;
+  }
+
+  private url(req: RequestOptions): URL {
+    const url = new URL(this.basePath + req.path, this.config.server.origin);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  private async exchange(req: RequestOptions, how: { keepBody: boolean; retries: number; headersTimeoutMs: number; bodyTimeoutMs: number }): Promise<Exchange> {
+    const method = req.method ?? 'GET';
+    const what = this.describe(req);
+    const url = this.url(req);
+    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+    let auth: AuthState = await this.credentials.current();
     let refreshed = false;
     for (let attempt = 0; ; attempt++) {
+      if (req.signal?.aborted) throw new KubeError('ABORTED', `${what}: aborted`, { cause: req.signal.reason });
+      let res: Exchange;
       try {
-        return await this.send<T>(req);
+        const headers: Record<string, string | string[]> = {
+          ...this.extraHeaders,
+          ...auth.headers,
+          Accept: 'application/json',
+          'User-Agent': this.userAgent,
+        };
+        if (body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
+        const r = await undiciRequest(url, {
+          method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          dispatcher: this.dispatcherFor(auth),
+          headersTimeout: how.headersTimeoutMs,
+          bodyTimeout: how.bodyTimeoutMs,
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
+        const retryAfter = r.headers['retry-after'];
+        res = { status: r.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
+        if (how.keepBody && r.statusCode >= 200 && r.statusCode < 300) res.body = r.body;
+        else res.text = await readLimited(r.body, this.maxResponseBytes, what);
       } catch (err) {
-        if (!(err instanceof KubeError)) throw err;
-        if (err.code === 'UNAUTHORIZED' && !refreshed) {
-          // Tokens from exec plugins expire; resolve them again once.
-          refreshed = true;
-          this.connection = await this.refresh();
+        if (err instanceof KubeError) throw err;
+        if (req.signal?.aborted) throw new KubeError('ABORTED', `${what}: aborted`, { cause: req.signal.reason });
+        // A POST is sent again only when it cannot have arrived (the connection was refused).
+        const replayable = method !== 'POST' || errorCode(err) === 'ECONNREFUSED';
+        if (attempt < how.retries && replayable && isRetryableNetworkError(err)) {
+          await this.pause(retryDelayMs(attempt), req, what);
           continue;
         }
-        const retriable = err.status === 429 || (err.code === 'NETWORK' && retriableNetworkCodes.has(String((err.cause as NodeJS.ErrnoException)?.code)));
-        if (!retriable || attempt >= 4) throw err;
-        await sleep(100 * 2 ** attempt, req.signal);
+        throw this.networkError(what, err);
       }
+      if (res.status === 401 && !refreshed) {
+        refreshed = true;
+        const next = await this.credentials.rejected(auth);
+        if (next) {
+          auth = next;
+          attempt--;
+          continue;
+        }
+      }
+      const retriable = res.status === 429 || (res.status >= 500 && res.retryAfter !== undefined);
+      if (retriable && attempt < how.retries) {
+        await this.pause(retryDelayMs(attempt, res.retryAfter), req, what);
+        continue;
+      }
+      return res;
     }
   }
 
-  private send<T>(req: RequestOptions): Promise<T> {
-    const method = req.method ?? 'GET';
-    const url = new URL(req.path, this.connection.server);
-    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const what = req.what ?? `${method} ${url.pathname}`;
-    const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
-    const headers: Record<string, string> = {
-      ...this.connection.headers,
-      Accept: 'application/json',
-      'User-Agent': this.userAgent,
-    };
-    if (body !== undefined) {
-      headers['Content-Type'] = req.contentType ?? 'application/json';
-      headers['Content-Length'] = String(Buffer.byteLength(body));
+  private async pause(ms: number, req: RequestOptions, what: string): Promise<void> {
+    try {
+      await sleep(ms, req.signal);
+    } catch (err) {
+      throw new KubeError('ABORTED', `${what}: aborted`, { cause: err });
     }
-    const transport = url.protocol === 'http:' ? http : https;
-    return new Promise<T>((resolve, reject) => {
-      if (req.signal?.aborted) {
-        reject(new KubeError('ABORTED', `${what}: aborted`, { cause: req.signal.reason }));
-        return;
-      }
-      const r = transport.request(url, { method, headers, agent: this.agent, timeout: this.timeoutMs, ...(req.signal ? { signal: req.signal } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > this.maxResponseBytes) {
-            res.destroy();
-            reject(new KubeError('TOO_LARGE', `${what}: response larger than ${this.maxResponseBytes} bytes`));
-            return;
-          }
-          chunks.push(c);
-        });
-        res.on('error', (err) => reject(new KubeError('NETWORK', `${what}: ${err.message}`, { cause: err })));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text === '' ? {} : JSON.parse(text);
-          } catch {
-            parsed = undefined;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            if (parsed === undefined) {
-              reject(new KubeError('API', `${what}: the API server answered ${status} with a body that is not JSON`, { status }));
-              return;
-            }
-            resolve(parsed as T);
-            return;
-          }
-          reject(apiError(what, status, parsed, text));
-        });
-      });
-      r.on('timeout', () => r.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      r.on('error', (err: NodeJS.ErrnoException) => {
-        if (req.signal?.aborted) {
-          reject(new KubeError('ABORTED', `${what}: aborted`, { cause: req.signal.reason }));
-          return;
-        }
-        const code = err.code ?? '';
-        if (tlsErrorCodes.has(code)) {
-          reject(new KubeError('TLS', `${what}: the API server ${this.server} is not trusted: ${err.message}`, { cause: err }));
-          return;
-        }
-        reject(new KubeError('NETWORK', `${what}: cannot reach the API server ${this.server}: ${err.message}`, { cause: err }));
-      });
-      if (body !== undefined) r.write(body);
-      r.end();
-    });
+  }
+
+  private networkError(what: string, err: unknown): KubeError {
+    const code = errorCode(err) ?? '';
+    const message = (err as Error).message;
+    if (tlsErrorCodes.has(code)) return new KubeError('TLS', `${what}: the API server ${this.server} is not trusted: ${message}`, { cause: err });
+    return new KubeError('NETWORK', `${what}: cannot reach the API server ${this.server}: ${message}`, { cause: err });
   }
 }
 

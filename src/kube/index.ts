@@ -1,7 +1,20 @@
 // Public surface of the kube domain: the apply engine (server-side apply, prune, wait, diff,
 // delete) and inventories, over a raw-JSON API client.
 export { KubeError, type KubeErrorCode, type ApiStatusDetails } from './errors.js';
-export { KubeClient, type ClientOptions, type KubeconfigOptions, type RequestOptions } from './client.js';
+export { KubeClient, type ClientOptions, type RequestOptions, type StreamResponse } from './client.js';
+export {
+  loadKubeconfigFiles,
+  resolveKubeconfig,
+  type AuthConfig,
+  type ExecConfig,
+  type ExecInteractiveMode,
+  type KubeconfigOptions,
+  type MergedKubeconfig,
+  type ResolvedKubeconfig,
+} from './kubeconfig.js';
+export { inClusterConfig, inClusterPossible, defaultServiceAccountDir, type InClusterOptions } from './incluster.js';
+export { ExecCredentialSource, type ExecCredential, type ExecCredentialOptions } from './exec-credentials.js';
+export { watch, type WatchEvent, type WatchOptions } from './watch.js';
 export { Discovery, discoveryFor, resourcePath, type ResourceInfo } from './discovery.js';
 export { displayName, entryId, parseEntryId, refOf, type KubeObject, type ObjectRef } from './objects.js';
 export { compareApplyOrder, sortForApply, sortForDelete, stageOf, type Stage } from './ordering.js';

@@ -51,6 +51,8 @@ export interface RunningCluster {
   dataDir: string;
   nodeNames: string[];
   processes: Array<{ name: string; pid: number; logFile: string }>;
+  /** Stops kube-apiserver and starts it again with the same flags (etcd keeps the data); resolves once it is ready. */
+  restartApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -321,7 +323,7 @@ async function startClusterOnce(opts: StartClusterOptions): Promise<RunningClust
     log(`etcd ready (${Date.now() - t0} ms)`);
 
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = start('kube-apiserver', [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -339,7 +341,8 @@ async function startClusterOnce(opts: StartClusterOptions): Promise<RunningClust
       // Loopback addresses are not valid Endpoints; there is no Service network here anyway.
       '--endpoint-reconciler-type=none',
       '--profiling=false',
-    ]);
+    ];
+    let apiserver = start('kube-apiserver', apiserverArgs);
     const kubeconfig = join(dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfig, server, pki);
     const api = new ApiClient(server, pki);
@@ -418,6 +421,21 @@ async function startClusterOnce(opts: StartClusterOptions): Promise<RunningClust
       dataDir,
       nodeNames,
       processes: started.map((p) => ({ name: p.name, pid: p.pid, logFile: p.logFile })),
+      restartApiServer: async () => {
+        await stopProcess(apiserver.pid);
+        started.splice(started.indexOf(apiserver), 1);
+        const pids = live.get(id)?.pids;
+        if (pids) pids.splice(pids.indexOf(apiserver.pid), 1);
+        apiserver = start('kube-apiserver', apiserverArgs);
+        await waitFor(
+          async () => {
+            const res = await api.request('GET', '/readyz').catch(() => undefined);
+            return res?.status === 200 ? true : undefined;
+          },
+          { what: `kube-apiserver on ${server} (/readyz) after a restart`, timeoutMs: readyTimeoutMs, failIf: exitedEarly(apiserver) },
+        );
+        record({ kubeconfig, server });
+      },
       stop: stopAll,
     };
   } catch (err) {

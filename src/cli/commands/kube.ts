@@ -29,16 +29,25 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 function addKubeFlags(cmd: Command): Command {
   return cmd
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
+    .option('--kubeconfig <path>', 'kubeconfig file, read alone (default: the files of $KUBECONFIG merged, then ~/.kube/config, then the in-cluster service account)')
     .option('--context <name>', 'kubeconfig context to use')
+    .option('--cluster <name>', 'kubeconfig cluster to use instead of the context\'s')
+    .option('--user <name>', 'kubeconfig user to use instead of the context\'s')
     .option('-n, --namespace <ns>', 'namespace of the inventory and default namespace of objects (default: the context namespace)');
 }
 
 async function connect(opts: Opts, io: CliIO): Promise<KubeClient> {
+  for (const flag of ['kubeconfig', 'context', 'cluster', 'user', 'namespace']) {
+    if (opts[flag] === '') throw new UsageError(`--${flag} must not be empty`);
+  }
   return KubeClient.connect({
     env: io.env,
+    cwd: io.cwd,
+    execStderr: io.stderr,
     ...(typeof opts['kubeconfig'] === 'string' ? { kubeconfig: resolve(io.cwd, opts['kubeconfig']) } : {}),
     ...(typeof opts['context'] === 'string' ? { context: opts['context'] } : {}),
+    ...(typeof opts['cluster'] === 'string' ? { cluster: opts['cluster'] } : {}),
+    ...(typeof opts['user'] === 'string' ? { user: opts['user'] } : {}),
     ...(typeof opts['namespace'] === 'string' ? { namespace: opts['namespace'] } : {}),
   });
 }
