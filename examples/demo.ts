@@ -36,7 +36,8 @@ try {
   step('Start a local registry and a Kubernetes control plane');
   registry = await startRegistry();
   process.stdout.write(`registry: ${registry.url}\n`);
-  await ensureTools();
+  // The control plane alone: the registry is Debian's docker-registry.
+  await ensureTools({ modules: ['kube'] });
   cluster = await startCluster({ log: (l) => process.stdout.write(`${l}\n`) });
   env['KUBECONFIG'] = cluster.kubeconfig;
   process.stdout.write(`KUBECONFIG=${cluster.kubeconfig}\n`);

@@ -45,11 +45,14 @@ if (!existsSync('node_modules/.package-lock.json')) {
 // the conformance suite) are built from the pinned Go modules in test/tools by the same code the
 // tests use (test/env/tools.ts ensureTools); a no-op when .cache/testenv holds binaries for the
 // current pins. A cold build takes a while on 2 cores; progress goes to stderr.
+// `--tools=kube,...` builds only those modules of test/tools (the demo needs the control plane
+// alone); the default is all of them (npm test).
 {
+  const only = process.argv.find((a) => a.startsWith('--tools='));
   const env = { ...process.env };
   const hasGo = spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
   if (!hasGo && existsSync('/usr/local/go/bin/go')) env.PATH = `/usr/local/go/bin:${env.PATH ?? ''}`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/env/cli.ts', 'build'], { stdio: 'inherit', env });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/env/cli.ts', 'build', ...(only ? ['--modules', only.slice('--tools='.length)] : [])], { stdio: 'inherit', env });
   if (r.status !== 0) {
     log('building the reference tools failed (see the message above); fix it and re-run `npm run setup`');
     process.exit(1);

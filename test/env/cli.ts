@@ -7,15 +7,15 @@ import { stringify } from 'yaml';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { isAlive, isOurProcess, memoryOf, readRecords, removeRecord, tearDownRecord, writeRecord, type EnvironmentRecord } from './process.js';
 import { startRegistry, type RunningRegistry } from './registry.js';
-import { binDir, cacheRoot, ensureTools, stateRoot, pinnedVersions, toolsStatus } from './tools.js';
+import { binDir, cacheRoot, ensureTools, modules, stateRoot, pinnedVersions, toolsStatus, type ModuleName } from './tools.js';
 
 function log(line: string): void {
   process.stderr.write(`testenv: ${line}\n`);
 }
 
-async function build(): Promise<void> {
+async function build(opts: { modules?: ModuleName[] }): Promise<void> {
   const started = Date.now();
-  await ensureTools({ log });
+  await ensureTools({ log, ...(opts.modules ? { modules: opts.modules } : {}) });
   log(`reference tools ready in ${cacheRoot()} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
@@ -151,7 +151,16 @@ Examples:
   npm run env -- down                  stop everything and remove its temp data
 `,
   );
-program.command('build').description('build the reference tools (no-op when the cache matches the pins)').action(build);
+program
+  .command('build')
+  .description('build the reference tools (no-op when the cache matches the pins)')
+  .option('--modules <names>', `only these modules of test/tools, comma-separated (${Object.keys(modules).join(', ')}; default: all)`, (v) => {
+    const names = v.split(',').map((n) => n.trim());
+    const unknown = names.filter((n) => !(n in modules));
+    if (names.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`unknown module ${unknown.join(', ')}: use ${Object.keys(modules).join(', ')}`);
+    return names as ModuleName[];
+  })
+  .action(build);
 program
   .command('up')
   .description('start a cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok) and registries 2.8 and 3')

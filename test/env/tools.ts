@@ -243,6 +243,8 @@ export interface EnsureToolsOptions {
   log?: (line: string) => void;
   /** Interval between progress lines while compiling (ms). */
   progressIntervalMs?: number;
+  /** Only these modules (default: all), e.g. ['kube'] for the control plane alone. */
+  modules?: readonly ModuleName[];
 }
 
 function defaultLog(line: string): void {
@@ -481,7 +483,7 @@ async function buildModule(name: ModuleName, opts: EnsureToolsOptions, log: (lin
  */
 export async function ensureTools(opts: EnsureToolsOptions = {}): Promise<void> {
   const log = opts.log ?? defaultLog;
-  const missing = (Object.keys(modules) as ModuleName[]).filter((m) => !allBuilt(m));
+  const missing = (opts.modules ?? (Object.keys(modules) as ModuleName[])).filter((m) => !allBuilt(m));
   if (missing.length === 0) return;
   const goVersion = checkGo();
   log(`reference tools of ${missing.map((m) => `test/tools/${m}`).join(', ')} are not built for their current pins; building with ${goVersion}`);
