@@ -205,7 +205,7 @@ export async function applyReplacements(m: ResMap, replacements: Record<string, 
     const found = match((matches[0] as Resource).obj, sourcePath, false, (message) => { throw new ManifestError('NO_MATCH', message); });
     const first = found[0];
     let value = first ? (first.parent as Record<string, unknown>)[first.key as string] : undefined;
-    const isEmpty = value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0) || (isPlainObject(value) && Object.keys(value).length === 0);
+    const isEmpty = value === undefined || value === null || (Array.isArray(value) && value.length === 0) || (isPlainObject(value) && Object.keys(value).length === 0);
     if (isEmpty) throw new ManifestError('NO_MATCH', `${w}: fieldPath \`${fieldPath}\` is missing for replacement source ${describe(sel)}`);
     const so = options(src['options']);
     if (so.delimiter) {
