@@ -32,14 +32,15 @@ async function up(opts: { nodes: number }): Promise<void> {
     process.stdout.write(exportsOf(existing).join('\n') + '\n');
     return;
   }
-  await ensureTools({ log });
+  // The control plane and distribution v3; distribution 2.8 is Debian's docker-registry.
+  await ensureTools({ log, modules: ['kube', 'oci'] });
   const started = Date.now();
   let cluster: RunningCluster | undefined;
   const registries: RunningRegistry[] = [];
   try {
     cluster = await startCluster({ nodes: opts.nodes, detach: true, log: (l) => log(`cluster: ${l}`) });
-    registries.push(await startRegistry({ flavor: 'distribution2' }));
-    registries.push(await startRegistry({ flavor: 'distribution3' }));
+    registries.push(await startRegistry({ flavor: 'distribution2', detach: true }));
+    registries.push(await startRegistry({ flavor: 'distribution3', detach: true }));
   } catch (err) {
     for (const r of registries) await r.stop();
     await cluster?.stop();

@@ -35,6 +35,11 @@ export interface StartRegistryOptions {
   token?: { realm: string; service: string; issuer: string; rootCertFile: string };
   /** Registry binary to run instead of the flavor's default (e.g. a locally built distribution). */
   binary?: string;
+  /**
+   * Keep running after this process exits (for `npm run env -- up`, which records the pid; `down`
+   * stops it). By default the registry is killed when this process exits or is interrupted.
+   */
+  detach?: boolean;
 }
 
 export interface RunningRegistry {
@@ -187,6 +192,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     await stop();
     throw err;
   }
+  if (opts.detach === true) live.delete(proc.pid);
   const running: RunningRegistry = { host, url, flavor, dataDir, pid: proc.pid, logFile, stop };
   if (username !== undefined) running.username = username;
   if (password !== undefined) running.password = password;
@@ -237,5 +243,6 @@ async function startReferrersRegistry(opts: StartRegistryOptions): Promise<Runni
     await stop();
     throw err;
   }
+  if (opts.detach === true) live.delete(proc.pid);
   return { host: url.slice('http://'.length), url, flavor, dataDir, pid: proc.pid, logFile, stop };
 }
