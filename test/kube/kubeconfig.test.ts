@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, KubeError, resolveKubeconfig, type KubeconfigOptions, type ResolvedKubeconfig } from '../../src/kube/index.js';
 import { startProxy, type RunningProxy } from '../env/proxy.js';
+import { startSocksProxy } from '../env/socks.js';
 import { createTestPki } from '../env/tls.js';
-import { clusterKubeconfig, deferredSetup, removeDir, tempDir } from './helpers.js';
+import { clusterKubeconfig, deferredSetup, lading, removeDir, tempDir } from './helpers.js';
 import {
   clusterAccess,
   kubectlWhoami,
@@ -269,6 +270,19 @@ describe('requests as kubectl sends them', () => {
     }
   });
 
+  it('the CLI takes kubectl\'s --kubeconfig, --context, --cluster, --user and -n', async () => {
+    setup.ready();
+    const file = join(dir, 'sub', 'config');
+    // "broken" names a cluster where nothing listens and a read-only user: the flags replace both.
+    const res = await lading(['get', 'inventories', '--kubeconfig', file, '--context', 'broken', '--cluster', 'real', '--user', 'admin', '-n', ns, '-o', 'json'], { kubeconfig: admin, env: { HOME: dir } });
+    expect(res).toMatchObject({ code: 0, stdout: '[]\n' });
+    const without = await lading(['get', 'inventories', '--kubeconfig', file, '--context', 'broken'], { kubeconfig: admin, env: { HOME: dir } });
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain('cannot reach the API server https://127.0.0.1:1');
+    const empty = await lading(['get', 'inventories', '--context', ''], { kubeconfig: admin, env: { HOME: dir } });
+    expect(empty.code).toBe(2);
+  });
+
   it('re-reads a tokenFile (relative to its kubeconfig) when it changes, as projected tokens rotate', async () => {
     setup.ready();
     mkdirSync(join(dir, 'rotating', 'secrets'), { recursive: true });
@@ -393,6 +407,31 @@ describe('requests as kubectl sends them', () => {
       const n = await viaEachTool(file, {}, `127.0.0.1:${port}`);
       expect(n.kubectl).toBeGreaterThan(0);
       expect(n.lading).toBeGreaterThan(0);
+    });
+
+    it('a socks5:// proxy-url (microsocks), as kubectl uses it', async () => {
+      setup.ready();
+      const socks = await startSocksProxy();
+      try {
+        const port = new URL(access.server).port;
+        const file = writeKubeconfig(join(dir, 'proxy-url-socks.yaml'), {
+          clusters: [{ name: 'c', cluster: { server: access.server, 'certificate-authority-data': access.caData, 'proxy-url': socks.url } }],
+          users: [{ name: 'alice', user: { token: tokens['alice'] } }],
+          contexts: [{ name: 'x', context: { cluster: 'c', user: 'alice' } }],
+          'current-context': 'x',
+        });
+        const env = { HOME: dir, KUBECONFIG: file };
+        const through = (): number => socks.connections().filter((c) => c === `127.0.0.1:${port}`).length;
+        expect(await kubectlWhoami([], { env })).toBe(sa('alice'));
+        const afterKubectl = through();
+        expect(afterKubectl).toBeGreaterThan(0);
+        const client = await KubeClient.connect({ env });
+        expect(await ladingWhoami(client)).toBe(sa('alice'));
+        await client.close();
+        expect(through()).toBeGreaterThan(afterKubectl);
+      } finally {
+        await socks.stop();
+      }
     });
 
     it('HTTPS_PROXY for a named host, not for loopback addresses, not for NO_PROXY', async () => {
