@@ -3,7 +3,7 @@
 // whole processes (Node start-up included). Each run pushes to a fresh repository so neither tool
 // finds blobs already there. Prints medians, the lading/flux ratios and peak RSS.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pullArtifact, pushArtifact } from '../src/artifact/index.js';
@@ -13,9 +13,9 @@ import { toolPath } from '../test/env/tools.js';
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
 const FILES = 500;
 const repoRoot = resolve(import.meta.dirname, '..');
-// LADING_MAIN runs another build of the CLI (e.g. a private out dir while others rebuild dist/).
-// the CLI as installed: package.json's bin (the bundled launcher)
-const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'lading.cjs');
+// The CLI as installed: package.json's bin. LADING_MAIN runs another build of it (e.g. a private
+// out dir while others rebuild dist/).
+const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
 
 interface Sample {
   ms: number;

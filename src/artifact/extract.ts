@@ -267,6 +267,29 @@ class ArchiveTree {
 async function walkArchive(source: Readable, what: string, limits: ExtractLimits, visit: (e: SafeEntry) => Promise<void>): Promise<ExtractSummary> {
   const maxBytes = limits.maxBytes ?? DefaultMaxBytes;
   const maxEntries = limits.maxEntries ?? DefaultMaxEntries;
+  const aborted = () => new ArtifactError('ABORTED', `${what}: aborted`, { cause: limits.signal?.reason });
+  if (limits.signal?.aborted) {
+    source.destroy();
+    throw aborted();
+  }
+  // An abort stops the reading at once, even while no data comes (a registry that trickles).
+  const onAbort = () => source.destroy(aborted());
+  limits.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await walkTarStream(source, what, limits, maxBytes, maxEntries, visit);
+  } finally {
+    limits.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function walkTarStream(
+  source: Readable,
+  what: string,
+  limits: ExtractLimits,
+  maxBytes: number,
+  maxEntries: number,
+  visit: (e: SafeEntry) => Promise<void>,
+): Promise<ExtractSummary> {
   const tarStream = await tarStreamOf(source, maxBytes + maxEntries * 1024 + (1 << 20), what);
   const ex = tarExtract();
   const fed = pipeline(tarStream, ex);
@@ -276,9 +299,6 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
   const hardlinks: SafeEntry[] = [];
   const symlinks: Array<SafeEntry & { kind: 'symlink' }> = [];
   let count = 0;
-  // An abort stops the reading at once, even while no data comes (a registry that trickles).
-  const onAbort = () => source.destroy(new ArtifactError('ABORTED', `${what}: aborted`, { cause: limits.signal?.reason }));
-  limits.signal?.addEventListener('abort', onAbort, { once: true });
   // Errors of `visit` (writing) are its own; errors while reading are the archive's.
   let visiting = false;
   const visitEntry = async (e: SafeEntry) => {
@@ -352,8 +372,6 @@ async function walkArchive(source: Readable, what: string, limits: ExtractLimits
     tarStream.destroy();
     source.destroy();
     throw visiting ? err : wrapArchiveError(err, what);
-  } finally {
-    limits.signal?.removeEventListener('abort', onAbort);
   }
   // Hard links first: a symbolic link may lead to one.
   for (const l of [...hardlinks, ...symlinks]) {

@@ -1,6 +1,7 @@
+import { resolve } from 'node:path';
 import { DefaultMaxBytes, DefaultMaxEntries, artifactMetadata } from './constants.js';
 import { ArtifactError } from './errors.js';
-import { extractToDirectory, extractToMemory, type ArchiveFile, type ExtractLimits } from './extract.js';
+import { checkOutputDirectory, extractToDirectory, extractToMemory, type ArchiveFile, type ExtractLimits } from './extract.js';
 import { chooseLayer, ociURL, parseArtifactURL, refSuffix, resolveArtifact, withDeadline, type RemoteOptions, type VerifyBeforeUse } from './remote.js';
 
 export interface PullLimits {
@@ -51,8 +52,9 @@ function compressedLimit(limits: PullLimits): number {
  * of it was written, so a failed, aborted or timed-out pull leaves nothing behind.
  */
 export async function pullArtifact(opts: PullArtifactOptions): Promise<PullArtifactResult> {
-  if (opts.output.trim() === '') throw new ArtifactError('INVALID_ARGUMENT', `pulling ${opts.url}: the output directory is an empty path`);
   const what = `pulling ${describeURL(opts.url)}`;
+  // Before anything is fetched: an empty path, or a directory that must not be replaced.
+  checkOutputDirectory(opts.output, resolve(opts.output), opts.overwrite === true, what);
   return withDeadline(opts, what, async (opts) => {
     const { ref, storage, descriptor, manifest } = await resolveArtifact(opts.url, opts);
     try {

@@ -115,6 +115,22 @@ describe('safe extraction', () => {
     ]);
   });
 
+  it('stops at once when aborted while the archive stalls, before or after its first bytes, leaving nothing', async () => {
+    const archive = await makeTarball(Array.from({ length: 200 }, (_, i) => ({ name: `d/f${i}.yaml`, body: `i: ${i}\n`.repeat(50) })));
+    for (const sent of [0, 1, Math.floor(archive.length / 2)]) {
+      const source = new Readable({ read() {} });
+      if (sent > 0) source.push(archive.subarray(0, sent));
+      const parent = tempDir();
+      const controller = new AbortController();
+      const extraction = extractToDirectory(source, join(parent, 'out'), { signal: controller.signal }).catch((e: unknown) => e);
+      // The temporary directory exists once extraction waits for data.
+      while (readdirSync(parent).length === 0) await new Promise((r) => setImmediate(r));
+      controller.abort(new Error('stop'));
+      expect(await extraction, `after ${sent} bytes`).toMatchObject({ code: 'ABORTED' });
+      expect(readdirSync(parent)).toEqual([]);
+    }
+  });
+
   it('refuses a size bomb (content beyond the limit) and accepts it with a raised limit', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024);
     const archive = await makeTarball([ok, { name: 'zeros.bin', body: big }]);
