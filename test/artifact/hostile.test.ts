@@ -48,6 +48,12 @@ describe('hostile artifacts and registries', async () => {
       message: /would be written through the link "d"/,
     },
     {
+      name: 'a file written through a link that leads to the parent of the output directory',
+      entries: [ok, { name: 'a/b/c/up', type: 'symlink', linkname: '../../..' }, { name: 'esc', type: 'symlink', linkname: 'a/b/c/up/..' }, { name: 'esc/canary.yaml', body: 'escaped: true\n' }],
+      entry: 'esc/canary.yaml',
+      message: /would be written through the link "esc"/,
+    },
+    {
       name: 'a file then a symlink of the same name',
       entries: [ok, { name: 'x.yaml', body: 'x: 1\n' }, { name: 'x.yaml', type: 'symlink', linkname: 'ok.yaml' }],
       entry: 'x.yaml',
