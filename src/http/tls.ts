@@ -48,6 +48,9 @@ export function connectTls(settings: TlsSettings): ConnectTls {
   if ((settings.cert === undefined) !== (settings.key === undefined)) {
     throw new HttpError('TLS', settings.cert === undefined ? 'a client key was given without a client certificate' : 'a client certificate was given without a key');
   }
+  for (const ca of settings.ca ?? []) {
+    if (!ca.toString().includes('-----BEGIN CERTIFICATE-----')) throw new HttpError('TLS', 'loading the TLS certificates: a CA bundle holds no PEM certificate');
+  }
   const options: tls.SecureContextOptions = {};
   if (settings.ca !== undefined && settings.ca.length > 0) {
     options.ca = settings.caMode === 'replace' ? settings.ca : [...defaultRootCertificates(), ...settings.ca];

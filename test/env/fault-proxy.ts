@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export type Fault =
   /** Answer with this status (and headers, body) instead of forwarding. */
@@ -40,6 +41,8 @@ export interface RecordedRequest {
   headers: http.IncomingHttpHeaders;
   /** The fault applied, if any. */
   fault?: Fault['kind'];
+  /** It came over TLS. */
+  tls: boolean;
 }
 
 export interface FaultProxy {
@@ -59,7 +62,17 @@ export interface FaultProxyOptions {
    * Serve https with this certificate (chain) and key, in front of the plain-http target: a
    * registry behind a TLS-terminating proxy, with whatever certificate chain a test needs.
    */
-  tls?: { certFile: string; keyFile: string };
+  tls?: {
+    certFile: string;
+    keyFile: string;
+    /**
+     * Also take plain http on the same port (the first byte tells TLS from http), so that a test
+     * can redirect from https://127.0.0.1:PORT to http://127.0.0.1:PORT, the same host and port.
+     * A plain `GET /v2/` is answered 400, as a Go TLS server answers plain http, so that clients
+     * probing for plain http still settle on https.
+     */
+    plainToo?: boolean;
+  };
 }
 
 /**
@@ -76,7 +89,8 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
 
   const forward = (req: IncomingMessage, res: ServerResponse, fault: Fault | undefined) => {
     const upstream = http.request(
-      { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers, agent },
+      // Behind TLS, the target is told so (it builds absolute URLs, upload locations, with it).
+      { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: opts.tls ? { ...req.headers, 'x-forwarded-proto': 'https' } : req.headers, agent },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (fault?.kind === 'cut') {
@@ -130,8 +144,14 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
     const rule = rules.find((r) => r.left > 0 && (!r.method || r.method === req.method) && r.path.test(path));
-    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers };
+    const record: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, tls: (req.socket as { encrypted?: boolean }).encrypted === true };
     requests.push(record);
+    if (opts.tls && !record.tls && path === '/v2/') {
+      req.resume();
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end('Client sent an HTTP request to an HTTPS server.\n');
+      return;
+    }
     if (!rule) {
       forward(req, res, undefined);
       return;
@@ -156,11 +176,50 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
         forward(req, res, fault);
     }
   };
-  const server = opts.tls ? https.createServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handle) : http.createServer(handle);
-  server.on('connection', (s) => {
+  const tlsServer = opts.tls ? https.createServer({ cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) }, handle) : undefined;
+  const plainServer = http.createServer(handle);
+  const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
-  });
+  };
+  let server: Server;
+  if (tlsServer && opts.tls?.plainToo) {
+    // One port for both: a TLS handshake starts with byte 0x16.
+    server = createServer((socket) => {
+      track(socket);
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        if (first[0] !== 0x16) {
+          socket.unshift(first);
+          plainServer.emit('connection', socket);
+          socket.resume();
+          return;
+        }
+        // A TLS socket over the raw handle would skip the byte already read: hand the TLS server
+        // a plain stream instead, starting with that byte.
+        const stream = new Duplex({
+          read: () => socket.resume(),
+          write: (chunk: Buffer, _encoding, done) => socket.write(chunk, done),
+          final: (done) => socket.end(done),
+          destroy: (err, done) => {
+            socket.destroy(err ?? undefined);
+            done(err);
+          },
+        });
+        socket.on('data', (chunk: Buffer) => {
+          if (!stream.push(chunk)) socket.pause();
+        });
+        socket.on('end', () => stream.push(null));
+        socket.on('error', (err) => stream.destroy(err));
+        socket.on('close', () => stream.destroy());
+        stream.push(first);
+        tlsServer.emit('connection', stream);
+      });
+    });
+  } else {
+    server = tlsServer ?? plainServer;
+    server.on('connection', track);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

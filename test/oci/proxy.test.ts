@@ -85,6 +85,8 @@ describe('the transport through a real proxy (tinyproxy)', () => {
       const res = await request(`${tlsRegistry.url}/v2/`, { dispatcher });
       expect(res.statusCode).toBe(200);
       await res.body.text();
+      // undici hands a connection back to its pool on the next turn of the event loop.
+      await new Promise((r) => setImmediate(r));
     }
     await dispatcher.close();
     expect(proxyLog(proxy).split(`CONNECT ${tlsRegistry.host}`).length - 1).toBe(1);
@@ -163,6 +165,8 @@ describe('through an https proxy (tinyproxy behind stunnel: TLS to the proxy its
       const res = await request(`${tlsRegistry.url}/v2/`, { dispatcher });
       expect(res.statusCode).toBe(200);
       await res.body.text();
+      // undici hands a connection back to its pool on the next turn of the event loop.
+      await new Promise((r) => setImmediate(r));
     }
     await dispatcher.close();
     expect(readFileSync(tlsProxy.logFile, 'utf8').split(`CONNECT ${tlsRegistry.host}`).length - 1).toBe(1);

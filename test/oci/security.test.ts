@@ -11,7 +11,7 @@ import { runCaptured, type CliRun } from '../cli/captured-io.js';
 import { startFaultProxy, type FaultProxy } from '../env/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { createChainedPki, createTestPki, type ChainedPki, type TestPki } from '../env/tls.js';
-import { expectSameBytes, pushRandomImage, tempDir, type TestImage } from './helpers.js';
+import { expectOciError, expectSameBytes, pushRandomImage, tempDir, type TestImage } from './helpers.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -39,7 +39,8 @@ describe('redirects: credentials go only to the registry’s own origin', () => 
   beforeAll(async () => {
     [authReg, plainReg] = await Promise.all([startRegistry({ auth: true }), startRegistry()]);
     pki = createTestPki(join(tmp.path, 'redirect-pki'));
-    front = await startFaultProxy(authReg.url, { tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile } });
+    // TLS and plain http on one port: a redirect can change the scheme and nothing else.
+    front = await startFaultProxy(authReg.url, { tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile, plainToo: true } });
     httpSide = await startFaultProxy(plainReg.url);
     opts = { caFile: pki.caFile, credentials: new StaticCredentials({ [front.host]: { username: authReg.username!, password: authReg.password! } }), env: cleanEnv(), retryBaseMs: 5 };
     img = await pushRandomImage(openRepository(`${front.host}/sec/app`, opts), { tag: 'v1' });
@@ -54,7 +55,17 @@ describe('redirects: credentials go only to the registry’s own origin', () => 
   const redirectTo = (location: string) => front.inject({ method: 'GET', path: new RegExp(`${layerPath()}$`), fault: { kind: 'status', status: 307, headers: { Location: location }, body: '' } });
   const sideRequests = () => httpSide.requests.filter((r) => r.path === layerPath());
 
-  it('https → http on the same host: the blob is fetched without Authorization', async () => {
+  it('https → http on the same host and port: Authorization is not sent over plain http', async () => {
+    front.reset();
+    redirectTo(`http://${front.host}${layerPath()}`);
+    // The registry behind wants credentials; without them its answer is a 401.
+    await expectOciError(openRepository(`${front.host}/sec/app`, opts).fetchBytes(img.layers[0]!), 'UNAUTHORIZED');
+    const [viaTls, viaPlain] = front.requests.filter((r) => r.path === layerPath());
+    expect([viaTls?.tls, viaTls?.headers.authorization?.startsWith('Basic ')]).toEqual([true, true]);
+    expect([viaPlain?.tls, viaPlain?.headers.authorization]).toEqual([false, undefined]);
+  });
+
+  it('https → http on another port of the same host: the blob is fetched there without Authorization', async () => {
     front.reset();
     httpSide.reset();
     redirectTo(`${httpSide.url}${layerPath()}`);

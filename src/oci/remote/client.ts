@@ -482,7 +482,7 @@ export class RegistryClient {
       // keep the status only
     }
     const { code, message } = errorCodeFromBody(body);
-    const detail = [code, message].filter(Boolean).join(': ');
+    const detail = [code, message].filter(Boolean).join(': ') || res.statusText || '';
     let errCode: OciErrorCode = 'REGISTRY';
     if (status === 403) errCode = 'DENIED';
     else if (status === 404) errCode = 'NOT_FOUND';
@@ -490,7 +490,7 @@ export class RegistryClient {
     else if (status === 415 || (code === 'MANIFEST_INVALID' && /media ?type/i.test(message ?? ''))) errCode = 'UNSUPPORTED_MEDIA_TYPE';
     else if (code === 'DIGEST_INVALID') errCode = 'DIGEST_MISMATCH';
     else if (code === 'MANIFEST_INVALID' || code === 'MANIFEST_BLOB_UNKNOWN') errCode = 'INVALID_MANIFEST';
-    return new OciError(errCode, `${what}: status ${status}${detail ? ` ${detail}` : ''}`, { status });
+    return new OciError(errCode, `${what}: ${status} ${detail}`.trimEnd(), { status });
   }
 
   /** The absolute URL of a registry path (after the scheme is known). */

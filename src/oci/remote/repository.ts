@@ -398,11 +398,9 @@ export class RemoteRepository implements Storage {
     const what = `listing tags of ${this.location}`;
     const tags = new Set<string>();
     const visited = new Set<string>();
-    let path: string | undefined = `/v2/${this.ref.repository}/tags/list?n=${opts?.pageSize ?? 1000}`;
-    for (let page = 1; path !== undefined; page++) {
+    let path = `/v2/${this.ref.repository}/tags/list?n=${opts?.pageSize ?? 1000}`;
+    for (let page = 1; ; page++) {
       const url = (await this.client.url(path, opts?.signal)).href;
-      if (visited.has(url)) throw new OciError('REGISTRY', `${what}: the registry's pagination links back to a page already read (page ${page}); stopped`);
-      if (page > MAX_TAG_PAGES) throw new OciError('TOO_LARGE', `${what}: more than ${MAX_TAG_PAGES} pages of tags; stopped`);
       visited.add(url);
       const res = await this.client.request({ method: 'GET', path: url, scopes: this.pull, signal: opts?.signal, what });
       if (res.statusCode === 404) {
@@ -420,8 +418,13 @@ export class RemoteRepository implements Storage {
       if (!Array.isArray(pageTags) || pageTags.some((t) => typeof t !== 'string')) throw new OciError('REGISTRY', `${what}: the tag list's "tags" is not a list of strings`);
       const before = tags.size;
       for (const tag of pageTags as string[]) tags.add(tag);
-      path = nextLink(header(res.headers, 'link'));
-      if (path !== undefined && tags.size === before) throw new OciError('REGISTRY', `${what}: page ${page} of the tag list brought no new tags but links to another; stopped`);
+      const link = nextLink(header(res.headers, 'link'));
+      if (link === undefined) break;
+      const next = (await this.client.url(link, opts?.signal)).href;
+      if (visited.has(next)) throw new OciError('REGISTRY', `${what}: the registry's pagination links back to a page already read (from page ${page}); stopped`);
+      if (tags.size === before) throw new OciError('REGISTRY', `${what}: page ${page} of the tag list brought no new tags but links to another; stopped`);
+      if (page >= MAX_TAG_PAGES) throw new OciError('TOO_LARGE', `${what}: more than ${MAX_TAG_PAGES} pages of tags; stopped`);
+      path = next;
     }
     return Array.from(tags);
   }
