@@ -1,8 +1,9 @@
+import * as crypto from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
+import { chmod, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SignError } from './errors.js';
-import { loadCrypto, loadFsPromises } from '../builtins.js';
 import { readRegularFile } from './files.js';
 
 /** PEM type cosign (v2.0+) writes for its encrypted private keys. */
@@ -57,7 +58,7 @@ function scrypt(password: string, salt: Uint8Array, params: { N: number; r: numb
   return new Promise((resolvePromise, reject) => {
     // 128 * N * r bytes are needed; Node's default limit (32 MiB) is below cosign's N=65536.
     const maxmem = 128 * params.N * params.r * 2 + 1024 * 1024;
-    loadCrypto().scrypt(Buffer.from(password, 'utf8'), salt, BOX_KEY_BYTES, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => (err ? reject(err) : resolvePromise(key)));
+    crypto.scrypt(Buffer.from(password, 'utf8'), salt, BOX_KEY_BYTES, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) => (err ? reject(err) : resolvePromise(key)));
   });
 }
 
@@ -133,8 +134,8 @@ export function encodePem(type: string, bytes: Uint8Array): string {
  */
 export async function encryptPrivateKey(pkcs8Der: Uint8Array, password: string, opts: { pemType?: string; scrypt?: { N: number; r: number; p: number } } = {}): Promise<string> {
   const params = opts.scrypt ?? DEFAULT_SCRYPT;
-  const salt = loadCrypto().randomBytes(SALT_BYTES);
-  const nonce = loadCrypto().randomBytes(NONCE_BYTES);
+  const salt = crypto.randomBytes(SALT_BYTES);
+  const nonce = crypto.randomBytes(NONCE_BYTES);
   const { secretbox } = await loadSecretbox();
   const key = await scrypt(password, salt, params);
   const ciphertext = secretbox(key, nonce).seal(pkcs8Der);
@@ -270,7 +271,7 @@ export interface SigningKey extends VerificationKey {
 
 function verifyWithHash(algorithm: KeyAlgorithm, publicKey: KeyObject, hash: string | null, data: Uint8Array, signature: Uint8Array): boolean {
   try {
-    return algorithm.startsWith('ecdsa') ? loadCrypto().verify(hash, data, { key: publicKey, dsaEncoding: 'der' }, signature) : loadCrypto().verify(hash, data, publicKey, signature);
+    return algorithm.startsWith('ecdsa') ? crypto.verify(hash, data, { key: publicKey, dsaEncoding: 'der' }, signature) : crypto.verify(hash, data, publicKey, signature);
   } catch {
     // A malformed signature is a failed verification, not an error.
     return false;
@@ -313,7 +314,7 @@ function makeVerificationKey(publicKey: KeyObject, source: string): Verification
       return (pem ??= encodePem('PUBLIC KEY', spki()));
     },
     get hint() {
-      return (keyHint ??= loadCrypto().createHash('sha256').update(spki()).digest('base64'));
+      return (keyHint ??= crypto.createHash('sha256').update(spki()).digest('base64'));
     },
     source,
     async verify(data, signature) {
@@ -331,14 +332,14 @@ function makeVerificationKey(publicKey: KeyObject, source: string): Verification
 }
 
 function makeSigningKey(privateKey: KeyObject, source: string): SigningKey {
-  const publicKey = loadCrypto().createPublicKey(privateKey);
+  const publicKey = crypto.createPublicKey(privateKey);
   const verifier = makeVerificationKey(publicKey, source);
   const hash = defaultHash(verifier.algorithm);
   const ecdsa = verifier.algorithm.startsWith('ecdsa');
   // Added to the verifier itself (a spread would copy its lazy getters' values).
   return Object.assign(verifier, {
     sign(data: Uint8Array): Buffer {
-      return ecdsa ? loadCrypto().sign(hash, data, { key: privateKey, dsaEncoding: 'der' }) : loadCrypto().sign(hash, data, privateKey);
+      return ecdsa ? crypto.sign(hash, data, { key: privateKey, dsaEncoding: 'der' }) : crypto.sign(hash, data, privateKey);
     },
     verifiesAsSigned(data: Uint8Array, signature: Uint8Array): boolean {
       return verifyWithHash(verifier.algorithm, publicKey, hash, data, signature);
@@ -401,7 +402,7 @@ export async function parsePrivateKey(pem: string, opts: LoadPrivateKeyOptions &
   }
   let key: KeyObject;
   try {
-    key = loadCrypto().createPrivateKey({ key: der, format: 'der', type: format });
+    key = crypto.createPrivateKey({ key: der, format: 'der', type: format });
   } catch (err) {
     throw new SignError('KEY_INVALID', `${what}: the key data is not a valid ${format.toUpperCase()} private key`, { cause: err });
   } finally {
@@ -424,8 +425,8 @@ export function parsePublicKey(pem: string, source = 'public key'): Verification
   if (!block) throw new SignError('KEY_INVALID', `${what}: no PEM block found (is this a key file?)`);
   let key: KeyObject;
   try {
-    if (block.type === 'PUBLIC KEY') key = loadCrypto().createPublicKey({ key: block.bytes, format: 'der', type: 'spki' });
-    else if (block.type === 'RSA PUBLIC KEY') key = loadCrypto().createPublicKey({ key: block.bytes, format: 'der', type: 'pkcs1' });
+    if (block.type === 'PUBLIC KEY') key = crypto.createPublicKey({ key: block.bytes, format: 'der', type: 'spki' });
+    else if (block.type === 'RSA PUBLIC KEY') key = crypto.createPublicKey({ key: block.bytes, format: 'der', type: 'pkcs1' });
     else if (block.type === SIGSTORE_PRIVATE_KEY_PEM || block.type === COSIGN_PRIVATE_KEY_PEM || block.type.endsWith('PRIVATE KEY')) {
       throw new SignError('KEY_INVALID', `${what}: this is a private key; verification needs the public key (cosign.pub)`);
     } else throw new SignError('KEY_UNSUPPORTED', `${what}: unsupported PEM type "${block.type}" (want PUBLIC KEY)`);
@@ -454,7 +455,6 @@ export interface GenerateKeyPairResult {
 
 /** Writes `content` to `path` atomically (temp file beside it, then rename) with `mode`. */
 async function writeFileAtomic(path: string, content: string, mode: number, force: boolean): Promise<void> {
-  const { chmod, open, rename, rm, stat } = loadFsPromises();
   if (!force) {
     try {
       await stat(path);
@@ -463,7 +463,7 @@ async function writeFileAtomic(path: string, content: string, mode: number, forc
       if (err instanceof SignError) throw err;
     }
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${loadCrypto().randomBytes(6).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   try {
     // O_EXCL with the final mode from the start: the secret is never readable by others.
     const fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
@@ -491,7 +491,6 @@ export async function generateKeyPair(opts: GenerateKeyPairOptions = {}): Promis
   const dir = resolve(opts.dir ?? process.cwd());
   const privateKeyPath = resolve(dir, `${prefix}.key`);
   const publicKeyPath = resolve(dir, `${prefix}.pub`);
-  const { rm, stat } = loadFsPromises();
   if (!opts.force) {
     for (const p of [privateKeyPath, publicKeyPath]) {
       const exists = await stat(p).then(
@@ -504,7 +503,7 @@ export async function generateKeyPair(opts: GenerateKeyPairOptions = {}): Promis
   const password = await resolvePassword(opts, { confirm: true, keyPath: privateKeyPath });
   opts.signal?.throwIfAborted();
   const { privateKey, publicKey } = await new Promise<{ privateKey: KeyObject; publicKey: KeyObject }>((res, rej) =>
-    loadCrypto().generateKeyPair('ec', { namedCurve: 'P-256' }, (err, publicKey, privateKey) => (err ? rej(err) : res({ publicKey, privateKey }))),
+    crypto.generateKeyPair('ec', { namedCurve: 'P-256' }, (err, publicKey, privateKey) => (err ? rej(err) : res({ publicKey, privateKey }))),
   );
   const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
   const privatePem = await encryptPrivateKey(pkcs8, password);

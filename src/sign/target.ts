@@ -1,5 +1,4 @@
 import { openRepository, parseReference, type Descriptor, type Reference, type RegistryOptions, type Storage } from '../oci/index.js';
-import { loadCrypto } from '../builtins.js';
 import { SignError } from './errors.js';
 import { loadPrivateKey, loadPublicKey, type PasswordOptions, type SigningKey, type VerificationKey } from './keys.js';
 
@@ -22,11 +21,8 @@ export interface TargetOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Resolves the image a command works on. `concurrentAfter`: how many requests the caller sends at
- * once as soon as it is resolved; a registry opens their connections while the reference resolves.
- */
-export async function resolveTarget(input: string, opts: TargetOptions, concurrentAfter = 0): Promise<Target> {
+/** Resolves the image a command works on. */
+export async function resolveTarget(input: string, opts: TargetOptions): Promise<Target> {
   const ref = parseReference(input);
   const storage = opts.storage ?? openRepository(ref, { ...(opts.registry ?? {}), ...(opts.signal ? { signal: opts.signal } : {}) });
   const descriptor = await storage.resolve(ref.reference, opts.signal ? { signal: opts.signal } : {});
@@ -44,22 +40,6 @@ export async function signingKey(key: KeyInput | undefined, opts: PasswordOption
 export async function verificationKey(key: string | VerificationKey | undefined): Promise<VerificationKey> {
   if (key === undefined || key === '') throw new SignError('INVALID_OPTION', 'a public key is required (--key cosign.pub)');
   return typeof key === 'string' ? loadPublicKey(key) : key;
-}
-
-/** Resolves after the event loop has handled the I/O that is ready (the check phase). */
-const ioTurn = (): Promise<void> => new Promise((resolvePromise) => setImmediate(resolvePromise));
-
-/**
- * verificationKey read in steps between I/O, for a key read while requests are in flight: Node
- * makes a new connection on the next tick and writes the request when it is up, so node:crypto
- * (~2 ms to load in a fresh process) loads once the first request is out, and the key is parsed
- * after the answers that came meanwhile were handled (and the next requests sent).
- */
-export async function verificationKeyAfterIo(key: string | VerificationKey | undefined): Promise<VerificationKey> {
-  await ioTurn();
-  loadCrypto();
-  await ioTurn();
-  return verificationKey(key);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, keeping order. */

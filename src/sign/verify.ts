@@ -20,14 +20,9 @@ import {
 } from './formats.js';
 import { signatureMismatch, type VerificationKey } from './keys.js';
 import type { SignatureFormat } from './sign.js';
-import { mapLimit, resolveTarget, verificationKeyAfterIo, type Target, type TargetOptions } from './target.js';
+import { mapLimit, resolveTarget, verificationKey, type Target, type TargetOptions } from './target.js';
 
 const CONCURRENCY = 8;
-/**
- * Requests sent at once when the image is resolved: the classic `.sig`/`.att` manifest and the
- * referrers listing (the API and, while it is not known to be there, the fallback tag).
- */
-const LOOKUPS_AFTER_RESOLVE = 3;
 /** Simple-signing payloads are a few hundred bytes; anything large is not one. */
 const MAX_SIMPLE_SIGNING_BYTES = 1024 * 1024;
 
@@ -192,13 +187,13 @@ function bundleAsSimpleSigning(target: Target, statement: Statement): SimpleSign
 }
 
 /**
- * Resolves the image and reads the key meanwhile. The key is read between I/O (it loads
- * node:crypto) and is awaited only where a signature is checked, so that the lookups go out as
- * soon as the image is resolved; a key error still comes before any other.
+ * Resolves the image and reads the key meanwhile. The key is awaited only where a signature is
+ * checked, so that the lookups go out as soon as the image is resolved; a key error still comes
+ * before any other.
  */
 async function startVerification(reference: string, opts: VerifyOptions): Promise<{ target: Target; key: Promise<VerificationKey> }> {
-  const pendingTarget = resolveTarget(reference, opts, LOOKUPS_AFTER_RESOLVE);
-  const key = verificationKeyAfterIo(opts.key);
+  const pendingTarget = resolveTarget(reference, opts);
+  const key = verificationKey(opts.key);
   key.catch(() => undefined);
   try {
     return { target: await pendingTarget, key };

@@ -1,7 +1,6 @@
 // lading signing and verification against a real registry (Debian's docker-registry, distribution
 // 2.8, which has no OCI referrers API: bundles go through the referrers tag fallback).
 import { writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descriptorFor, fetchManifest, MediaTypes, pushManifest, referrersTag, type Descriptor, type ImageIndex, type ImageManifest } from '../../src/oci/index.js';
@@ -321,11 +320,13 @@ describe('classic and bundle together', () => {
         const controller = new AbortController();
         const pending = run(controller.signal);
         pending.catch(() => undefined);
-        for (let waited = 0; !proxy.requests.some((r) => r.path.includes('/blobs/')); waited += 20) {
-          if (waited > 20_000) throw new Error(`no classic payload fetched while bundles are listed: ${proxy.requests.map((r) => r.path).join(', ')}`);
+        // The listing may reach the proxy after the payload (it opens a connection of its own):
+        // both must be seen, the listing stalled and the payload fetched all the same.
+        const seen = () => proxy.requests.some((r) => r.path.includes('/blobs/')) && proxy.requests.some((r) => r.fault === 'stall');
+        for (let waited = 0; !seen(); waited += 20) {
+          if (waited > 20_000) throw new Error(`no classic payload fetched while bundles are listed: ${proxy.requests.map((r) => `${r.path} ${r.fault ?? ''}`).join(', ')}`);
           await new Promise((r) => setTimeout(r, 20));
         }
-        expect(proxy.requests.some((r) => r.fault === 'stall')).toBe(true);
         controller.abort();
         await expect(pending).rejects.toThrow();
       }
@@ -334,42 +335,7 @@ describe('classic and bundle together', () => {
     }
   });
 
-  it('the lookups go out on connections opened while the image resolves; a key error still comes first', async () => {
-    await pushRandomImage(registry.host, 'ahead', '1');
-    const ref = `${registry.host}/ahead:1`;
-    await sign(ref, { key: join(dir, 'cosign.key'), password: 'test-pass' });
-    // A TCP relay in front of the registry: when each connection was accepted, and when the
-    // first response (the resolve's) came back.
-    const accepted: number[] = [];
-    let firstResponse = Number.POSITIVE_INFINITY;
-    const registryPort = Number(registry.host.split(':')[1]);
-    const open = new Set<Socket>();
-    const relay = createServer((client) => {
-      accepted.push(performance.now());
-      const upstream = connect(registryPort, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        open.add(socket);
-        socket.on('close', () => open.delete(socket));
-      }
-      upstream.once('data', () => (firstResponse = Math.min(firstResponse, performance.now())));
-      client.pipe(upstream).pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-    try {
-      const relayed = `127.0.0.1:${(relay.address() as AddressInfo).port}/ahead:1`;
-      const v = await verify(relayed, { key: join(dir, 'cosign.pub') });
-      expect(v.signatures.map((s) => s.format)).toEqual(['classic']);
-      // The resolve, then the .sig manifest, the referrers API and the referrers tag at once:
-      // three connections, all opened before the resolve was answered.
-      expect(accepted).toHaveLength(3);
-      expect(accepted.every((t) => t < firstResponse)).toBe(true);
-    } finally {
-      // The verification's kept-alive connections stay open: close them for the relay to stop.
-      for (const socket of open) socket.destroy();
-      await new Promise<void>((resolve) => relay.close(() => resolve()));
-    }
+  it('a key error comes before a registry error', async () => {
     // Nothing listens on port 1, and the key does not exist: the key is what is reported.
     await expectSignError(verify('127.0.0.1:1/nothing:1', { key: join(dir, 'missing.pub') }), 'KEY_INVALID', /missing\.pub/);
     await expectSignError(verifyAttestation('127.0.0.1:1/nothing:1', { key: join(dir, 'missing.pub') }), 'KEY_INVALID', /missing\.pub/);
