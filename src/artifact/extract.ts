@@ -1,5 +1,5 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, rename, rm, rmdir, symlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -36,8 +36,6 @@ type SafeEntry =
 const gzipMagic = [0x1f, 0x8b];
 /** Files up to this size are read whole and written in one call rather than streamed. */
 const smallFile = 1 << 20;
-/** Most small files being written at once (the thread pool has 4 threads by default). */
-const writeConcurrency = 16;
 
 /**
  * Returns the archive's tar stream: gunzipped when the content starts with the gzip magic, as is
@@ -439,41 +437,6 @@ export function checkOutputDirectory(target: string, dest: string, overwrite: bo
   if (within(cwd)) throw new ArtifactError('OUTPUT', `${what}: refusing to replace the content of ${dest}, which holds the current directory`);
 }
 
-/** Writes small files a few at a time; a later write to a path waits for the earlier one. */
-class WriteQueue {
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private failure: unknown;
-
-  constructor(private readonly limit: number) {}
-
-  async add(path: string, write: () => Promise<void>): Promise<void> {
-    const earlier = this.inFlight.get(path);
-    if (earlier) await earlier;
-    while (this.inFlight.size >= this.limit) await Promise.race(this.inFlight.values());
-    this.throwIfFailed();
-    const done: Promise<void> = write().then(
-      () => undefined,
-      (err: unknown) => {
-        this.failure ??= err;
-      },
-    );
-    const tracked = done.then(() => {
-      if (this.inFlight.get(path) === tracked) this.inFlight.delete(path);
-    });
-    this.inFlight.set(path, tracked);
-  }
-
-  /** Waits for every write; throws the first failure. */
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight.values());
-    this.throwIfFailed();
-  }
-
-  private throwIfFailed(): void {
-    if (this.failure !== undefined) throw this.failure;
-  }
-}
-
 /**
  * Extracts a tar or tar+gzip archive into `target` without ever leaving a half-written tree:
  * the content goes to a temporary directory beside the target (`.NAME.lading-tmp-PID-XXXXXX`),
@@ -513,7 +476,6 @@ export async function extractToDirectory(source: Readable, target: string, opts:
   // Entry paths are validated relative paths with `/` separators: on POSIX the file's path is a
   // concatenation (path.join would normalise them again, per file).
   const pathOf = sep === '/' ? (p: string) => `${tmp}/${p}` : (p: string) => join(tmp, ...p.split('/'));
-  const writes = new WriteQueue(writeConcurrency);
   try {
     const summary = await walkArchive(source, what, opts, async (e) => {
       const abs = pathOf(e.path);
@@ -528,29 +490,27 @@ export async function extractToDirectory(source: Readable, target: string, opts:
           const mode = (e.mode & 0o111) !== 0 ? 0o755 : 0o644;
           // No links exist in the tree while files are written (they come last), so opening with
           // truncation cannot be redirected; a later entry with the same name replaces the
-          // earlier one, as tar does (the queue writes one path in archive order).
+          // earlier one, as tar does.
           if (e.size <= smallFile) {
-            const data = await readEntry(e.stream);
-            await writes.add(abs, () => writeFile(abs, data, { mode }));
+            // One synchronous call per small file: a thread-pool round trip for each of open,
+            // write and close costs more than the write itself (500 manifests: 18 ms of CPU
+            // written this way, 45 ms through fs.promises.writeFile 16 at a time).
+            writeFileSync(abs, await readEntry(e.stream), { mode });
           } else {
-            await writes.drain();
             await pipeline(Readable.from(e.stream), createWriteStream(abs, { mode }), opts.signal ? { signal: opts.signal } : {});
           }
           return;
         }
         case 'symlink':
-          await writes.drain();
           ensureDir(dirname(abs));
           await symlink(e.target, abs);
           return;
         case 'hardlink':
-          await writes.drain();
           ensureDir(dirname(abs));
           await copyFile(pathOf(e.target), abs);
           return;
       }
     });
-    await writes.drain();
     await chmod(tmp, 0o755);
     // The last point to give up: the swap below is not interrupted.
     if (opts.signal?.aborted) throw new ArtifactError('ABORTED', `${what}: aborted`, { cause: opts.signal.reason });
@@ -565,7 +525,6 @@ export async function extractToDirectory(source: Readable, target: string, opts:
     }
     return summary;
   } catch (err) {
-    await writes.drain().catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
     if (err instanceof ArtifactError) throw err;
     if ((err as { name?: string }).name === 'AbortError') throw new ArtifactError('ABORTED', `${what}: aborted`, { cause: err });
