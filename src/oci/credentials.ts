@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readSmallFileSync } from '../files.js';
@@ -197,7 +197,16 @@ export function loadDockerConfig(opts?: DockerConfigOptions): DockerConfigStore 
   return new DockerConfigStore(opts);
 }
 
-async function writeConfigAtomically(path: string, config: DockerConfigFile): Promise<void> {
+/**
+ * Writes config.json as a new file renamed over the old one. A config.json that is a symbolic link
+ * (to a dotfiles checkout, say) is written through: the file it leads to is replaced and the link
+ * stays, as docker does.
+ */
+async function writeConfigAtomically(configPath: string, config: DockerConfigFile): Promise<void> {
+  const path = await realpath(configPath).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return configPath;
+    throw new OciError('CREDENTIALS', `writing docker config ${configPath}: ${err.message}`, { cause: err });
+  });
   const dir = join(path, '..');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
