@@ -40,7 +40,7 @@ import {
   VAR_REFERENCE_FIELDS,
 } from './config/fieldspecs.js';
 import type { BuildOptions, BuildResult, KubeObject } from './types.js';
-import { formatManifests, formatNumber, formatObject, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments, scalarSource, setOwn } from './yaml.js';
+import { decodeUtf8, formatManifests, formatNumber, formatObject, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments, scalarSource, setOwn } from './yaml.js';
 
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 
@@ -91,6 +91,8 @@ interface Ctx {
   stack: string[];
   /** Set when the top-level kustomization asks for buildMetadata: where objects came from is recorded. */
   origins?: { root: string };
+  /** BuildOptions.boundary as a real path: no directory of the build may be outside it. */
+  boundary?: string;
 }
 
 /**
@@ -183,23 +185,75 @@ async function findKustomizationFile(dir: string): Promise<string | undefined> {
   return found[0] === undefined ? undefined : path.join(dir, found[0]);
 }
 
-async function readLimited(file: string, what: string): Promise<Buffer> {
-  let st;
+function isWithin(file: string, dir: string): boolean {
+  return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}
+
+function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a file a build needs. With `root` (the real path of the kustomization directory naming
+ * the file), the file's real path, every symlink resolved, must be in or below it, as kustomize's
+ * default load restrictor requires; a link (or chain of links, or a linked directory on the way)
+ * that leads out is refused. Only regular files are read (a FIFO, device or socket is refused
+ * before anything blocks on it), at most MAX_YAML_BYTES of them.
+ */
+async function readFileIn(root: string | undefined, file: string, what: string): Promise<Buffer> {
+  let real: string;
   try {
-    st = await fs.stat(file);
+    real = await fs.realpath(file);
   } catch (err) {
-    fail('NOT_FOUND', `${what}: ${file}: no such file or directory`, err);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') fail('INVALID_KUSTOMIZATION', `${what}: ${file}: too many levels of symbolic links`, err);
+    return fail('NOT_FOUND', `${what}: ${file}: no such file or directory`, err);
   }
-  if (st.size > MAX_YAML_BYTES) fail('TOO_LARGE', `${what}: ${file} is larger than ${MAX_YAML_BYTES} bytes`);
-  return fs.readFile(file);
+  if (root !== undefined && !isWithin(real, root)) {
+    fail('INVALID_KUSTOMIZATION', `${what}: security; file '${file}' is not in or below '${root}'${real === file ? '' : ` (it resolves to '${real}')`}`);
+  }
+  // Sockets cannot be opened at all: refuse every special file before opening it.
+  const before = await fs.stat(real);
+  if (!before.isFile()) fail('INVALID_KUSTOMIZATION', `${what}: ${file} is ${fileKind(before)}, not a regular file`);
+  // O_NONBLOCK: opening a FIFO (swapped in since) must not wait for a writer; O_NOFOLLOW: the real path is not a link
+  // (unless it was swapped for one since realpath). Both are 0 where the platform lacks them.
+  const flags = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(real, flags);
+  } catch (err) {
+    return fail('NOT_FOUND', `${what}: ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, err);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) fail('INVALID_KUSTOMIZATION', `${what}: ${file} is ${fileKind(st)}, not a regular file`);
+    if (st.size > MAX_YAML_BYTES) fail('TOO_LARGE', `${what}: ${file} is larger than ${MAX_YAML_BYTES} bytes`);
+    // Read to the end, but never more than the limit (the file may grow while it is read).
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_YAML_BYTES) fail('TOO_LARGE', `${what}: ${file} is larger than ${MAX_YAML_BYTES} bytes`);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Kustomize only lets a kustomization read files inside its own directory tree. */
 function resolveInRoot(root: string, rel: string, what: string): string {
   if (isRemote(rel)) fail('UNSUPPORTED', `${what}: remote resource "${rel}" is not supported (lading builds from local files only)`);
   const abs = path.resolve(root, rel);
-  const relToRoot = path.relative(root, abs);
-  if (relToRoot.startsWith('..') || path.isAbsolute(relToRoot)) {
+  if (!isWithin(abs, root)) {
     fail('INVALID_KUSTOMIZATION', `${what}: security; file '${abs}' is not in or below '${root}'`);
   }
   return abs;
@@ -253,8 +307,9 @@ function fieldSpecList(v: unknown, where: string): FieldSpec[] {
   }));
 }
 
-async function readKustomization(file: string): Promise<Kustomization> {
-  const text = (await readLimited(file, 'reading kustomization')).toString('utf8');
+/** Reads a kustomization file; with `root`, the file must really be inside that directory. */
+async function readKustomization(file: string, root?: string): Promise<Kustomization> {
+  const text = decodeUtf8(await readFileIn(root, file, 'reading kustomization'), file);
   const docs = parseYamlDocuments(text, file, { uniqueKeys: false }).filter((d) => d.value !== null);
   if (docs.length === 0) return {};
   if (docs.length > 1) fail('INVALID_KUSTOMIZATION', `${file}: a kustomization must be a single YAML document`);
@@ -278,8 +333,8 @@ async function readKustomization(file: string): Promise<Kustomization> {
 }
 
 /** Reads a YAML file of objects into resources, expanding `kind: List`. */
-export async function loadResourceFile(file: string, what: string): Promise<Resource[]> {
-  const text = (await readLimited(file, what)).toString('utf8');
+export async function loadResourceFile(file: string, what: string, root?: string): Promise<Resource[]> {
+  const text = decodeUtf8(await readFileIn(root, file, what), file);
   return objectsToResources(text, file);
 }
 
@@ -342,7 +397,12 @@ class Target {
   }
 
   async readFile(rel: string, field: string): Promise<Buffer> {
-    return readLimited(resolveInRoot(this.dir, rel, this.where(field)), this.where(field));
+    return readFileIn(this.dir, resolveInRoot(this.dir, rel, this.where(field)), this.where(field));
+  }
+
+  /** A YAML file the kustomization names, as text (invalid UTF-8 is refused). */
+  async readText(rel: string, field: string): Promise<string> {
+    return decodeUtf8(await this.readFile(rel, field), path.resolve(this.dir, rel));
   }
 
   cfg(ra: ResMap): TransformerConfig {
@@ -359,7 +419,7 @@ class Target {
     let custom = emptyConfig();
     for (let i = 0; i < files.length; i++) {
       const where = this.where(`configurations[${i}]`);
-      const text = (await this.readFile(files[i] as string, `configurations[${i}]`)).toString('utf8');
+      const text = await this.readText(files[i] as string, `configurations[${i}]`);
       const doc = parseYamlDocuments(text, files[i] as string).find((d) => d.value !== null)?.value ?? {};
       if (!isPlainObject(doc)) fail('INVALID_KUSTOMIZATION', `${where}: expected a map of field specs`);
       const next = emptyConfig();
@@ -390,7 +450,7 @@ class Target {
     let crdTc = emptyConfig();
     for (let i = 0; i < files.length; i++) {
       const where = this.where(`crds[${i}]`);
-      const text = (await this.readFile(files[i] as string, `crds[${i}]`)).toString('utf8');
+      const text = await this.readText(files[i] as string, `crds[${i}]`);
       crdTc = mergeConfigs(crdTc, { ...emptyConfig(), ...crdConfig(text, `${where} (${files[i] as string})`) }, where);
     }
     ra.config = mergeConfigs(this.cfg(ra), crdTc, this.where('crds'));
@@ -428,7 +488,7 @@ class Target {
           return { list: sub.list, warnings, vars: sub.vars, ...(sub.config ? { config: sub.config } : {}) };
         }
         resolveInRoot(this.dir, p, this.where(field));
-        const list = await loadResourceFile(abs, this.where(field));
+        const list = await loadResourceFile(abs, this.where(field), this.dir);
         if (this.ctx.origins) for (const r of list) r.origin ??= { path: this.originPath(p) };
         return { list, warnings: [] };
       }),
@@ -443,6 +503,9 @@ class Target {
 
   private async accumulateDirectory(ra: ResMap, rel: string, isComponent: boolean, field: string, warnings: string[] = this.warnings): Promise<ResMap> {
     const dir = await fs.realpath(path.resolve(this.dir, rel)).catch((err: unknown) => fail('NOT_FOUND', `${this.where(field)}: '${rel}': no such directory`, err));
+    if (this.ctx.boundary !== undefined && !isWithin(dir, this.ctx.boundary)) {
+      fail('INVALID_KUSTOMIZATION', `${this.where(field)}: security; directory '${path.resolve(this.dir, rel)}' is not in or below '${this.ctx.boundary}'${dir === path.resolve(this.dir, rel) ? '' : ` (it resolves to '${dir}')`}`);
+    }
     for (const visited of this.ctx.stack) {
       if (visited === dir || visited.startsWith(dir + path.sep)) {
         fail('CYCLE', `${this.where(field)}: cycle detected: candidate root '${dir}' contains visited root '${visited}'`);
@@ -452,7 +515,7 @@ class Target {
     if (!file) {
       fail('NOT_FOUND', `${this.where(field)}: unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '${dir}'`);
     }
-    const k = await readKustomization(file);
+    const k = await readKustomization(file, dir);
     const kind = k['kind'] ?? 'Kustomization';
     if (isComponent && kind !== 'Component') fail('INVALID_KUSTOMIZATION', `${this.where(field)}: expected kind 'Component' for path '${dir}' but got '${String(kind)}'`);
     if (!isComponent && kind === 'Component') fail('INVALID_KUSTOMIZATION', `${this.where(field)}: expected kind != 'Component' for path '${dir}'`);
@@ -475,7 +538,8 @@ class Target {
 
   private async runGenerators(ra: ResMap): Promise<void> {
     const globalOptions = this.generatorOptions(this.k['generatorOptions'], 'generatorOptions');
-    const read = (p: string, field: string) => this.readFile(p, field);
+    // `field` already names the kustomization file and the generator entry
+    const read = (p: string, field: string) => readFileIn(this.dir, resolveInRoot(this.dir, p, field), field);
     for (const [field, kind] of [['configMapGenerator', 'ConfigMap'], ['secretGenerator', 'Secret']] as const) {
       const list = objList(this.k[field], this.where(field));
       for (let i = 0; i < list.length; i++) {
@@ -661,7 +725,7 @@ class Target {
     for (let i = 0; i < list.length; i++) {
       const r = list[i] as Record<string, unknown>;
       if (typeof r['path'] === 'string') {
-        const text = (await this.readFile(r['path'], `${field}[${i}].path`)).toString('utf8');
+        const text = await this.readText(r['path'], `${field}[${i}].path`);
         for (const doc of parseYamlDocuments(text, r['path'])) {
           if (doc.value === null) continue;
           const items = Array.isArray(doc.value) ? doc.value : [doc.value];
@@ -703,16 +767,14 @@ class Target {
     if (typeof entry === 'string') {
       // patchesStrategicMerge: a file path or an inline patch.
       if (legacySm && (entry.includes('\n') || /^\s*(apiVersion|kind|metadata)\s*:/.test(entry))) return { text: entry, source: `${this.where(where)} (inline)` };
-      const buf = await this.readFile(entry, where);
-      return { text: buf.toString('utf8'), source: path.resolve(this.dir, entry) };
+      return { text: await this.readText(entry, where), source: path.resolve(this.dir, entry) };
     }
     const p = optString(entry['path'], this.where(`${where}.path`));
     const inline = optString(entry['patch'], this.where(`${where}.patch`));
     if (p !== undefined && inline !== undefined && inline.trim() !== '') fail('INVALID_KUSTOMIZATION', `${this.where(where)}: patch and path can't be set at the same time`);
     if (inline !== undefined && inline.trim() !== '') return { text: inline, source: `${this.where(where)}.patch` };
     if (p !== undefined && p !== '') {
-      const buf = await this.readFile(p, `${where}.path`);
-      return { text: buf.toString('utf8'), source: path.resolve(this.dir, p) };
+      return { text: await this.readText(p, `${where}.path`), source: path.resolve(this.dir, p) };
     }
     return fail('INVALID_KUSTOMIZATION', `${this.where(where)}: must specify one of patch and path`);
   }
@@ -978,6 +1040,11 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
   const abs = path.resolve(target);
   const st = await statOrUndefined(abs);
   if (!st) fail('NOT_FOUND', `building ${target}: no such file or directory`);
+  if (opts.boundary !== undefined) {
+    ctx.boundary = await fs.realpath(opts.boundary).catch((err: unknown) => fail('NOT_FOUND', `building ${target}: boundary ${opts.boundary ?? ''}: no such directory`, err));
+    const real = await fs.realpath(abs);
+    if (!isWithin(real, ctx.boundary)) fail('INVALID_KUSTOMIZATION', `building ${target}: security; '${abs}' is not in or below the boundary '${ctx.boundary}'`);
+  }
   let resources: Resource[];
   let buildMetadata: string[] = [];
   const warnings: string[] = [];
@@ -987,7 +1054,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     const file = await findKustomizationFile(dir);
     let t: Target;
     if (file) {
-      const k = await readKustomization(file);
+      const k = await readKustomization(file, dir);
       // A Component at the root builds like a Kustomization (kustomize starts it on an empty set of
       // resources, as it does a component without a parent); only its apiVersion differs.
       buildMetadata = Array.isArray(k['buildMetadata']) ? k['buildMetadata'].map(String) : [];
@@ -1011,7 +1078,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
     delete ctx.origins;
   } else {
     const ra = new ResMap();
-    ra.appendAll(await loadResourceFile(abs, `building ${target}`));
+    ra.appendAll(await loadResourceFile(abs, `building ${target}`, ctx.boundary));
     resources = ra.list.filter((r) => !isLocalConfig(r));
   }
   if (sort.order === 'legacy') resources = legacySort(resources, sort.first, sort.last);
@@ -1029,7 +1096,7 @@ export async function build(target: string, opts: BuildOptions = {}): Promise<Bu
           fail('INVALID_KUSTOMIZATION', `${pf}: field "${key}" is not allowed in a --patch file (only patches, patchesStrategicMerge and patchesJson6902)`);
         }
       }
-      const t = new Target(path.dirname(pf), pf, k, ctx);
+      const t = new Target(await fs.realpath(path.dirname(pf)), pf, k, ctx);
       const next = new ResMap();
       next.list = ra.list;
       await t.accumulate(next);

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { ManifestError } from './errors.js';
 import type { KubeObject } from './types.js';
-import { isPlainObject } from './yaml.js';
+import { decodeUtf8, isPlainObject } from './yaml.js';
 
 export interface GeneratorOptions {
   labels?: Record<string, string>;
@@ -107,7 +107,7 @@ async function loadPairs(args: GeneratorArgs, read: FileReader, where: string): 
   const pairs: Array<[string, Buffer | string]> = [];
   const envs = [...(args.envs ?? []), ...(args.env ? [args.env] : [])];
   for (const envFile of envs) {
-    const content = (await read(envFile, `${where}.envs`)).toString('utf8');
+    const content = decodeUtf8(await read(envFile, `${where}.envs`), `${where}: env file ${envFile}`);
     const lines = content.split('\n');
     lines.forEach((rawLine, i) => {
       let line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;

@@ -124,6 +124,26 @@ function timestampV3(s: string): string | undefined {
   return `${m[1]}-${p2(month)}-${p2(day)}T${p2(h)}:${p2(mi)}:${p2(sec)}${frac === '.' ? '' : frac}${zone}`;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes a file read as YAML (or an env file). Invalid UTF-8 is refused, naming the file and the
+ * line, as go-yaml refuses it ("invalid leading UTF-8 octet"); it is never turned into U+FFFD.
+ */
+export function decodeUtf8(buf: Uint8Array, file: string): string {
+  try {
+    return utf8.decode(buf);
+  } catch (err) {
+    // The lenient decoding agrees with the input up to the first invalid byte.
+    const lenient = Buffer.from(Buffer.from(buf).toString('utf8'), 'utf8');
+    let at = 0;
+    while (at < buf.length && buf[at] === lenient[at]) at++;
+    let line = 1;
+    for (let i = 0; i < at; i++) if (buf[i] === 0x0a) line++;
+    throw new ManifestError('INVALID_YAML', `${file}:${line}: invalid UTF-8 (byte 0x${(buf[at] ?? 0).toString(16).padStart(2, '0')} at offset ${at}); the file must be UTF-8 text`, { cause: err });
+  }
+}
+
 export interface ParsedDocument {
   value: unknown;
   /** 1-based line where the document starts. */

@@ -17,7 +17,9 @@ async function runBuild(dir: string, opts: Record<string, unknown>, io: CliIO): 
   const lockOutput = typeof opts['lockOutput'] === 'string' ? resolve(io.cwd, opts['lockOutput']) : undefined;
   const pin = opts['pinImages'] === true || lockFile !== undefined;
   if (lockOutput && !pin) throw new UsageError('--lock-output needs --pin-images (or --lock)');
-  const result = await build(resolve(io.cwd, dir), { patches });
+  const boundaryOpt = opts['boundary'] as string | undefined;
+  if (boundaryOpt === '') throw new UsageError('--boundary needs a directory (an empty path is not one)');
+  const result = await build(resolve(io.cwd, dir), { patches, ...(boundaryOpt !== undefined ? { boundary: resolve(io.cwd, boundaryOpt) } : {}) });
   for (const w of result.warnings) io.stderr.write(`${w}\n`);
   let yaml = result.yaml;
   if (pin) {
@@ -48,6 +50,7 @@ export const buildCommands: CommandModule = (program, io) => {
     .option('--pin-images', 'resolve every container image tag to its digest in the registry and print name:tag@sha256:...')
     .option('--lock <file>', 'pin images from this lock file without network access')
     .option('--lock-output <file>', 'write the image resolutions to this lock file (with --pin-images)')
+    .option('--boundary <dir>', 'refuse every directory outside DIR (symlinks resolved), such as a base beside the tree: for trees you do not trust, e.g. a pulled artifact')
     .option('-o, --output <format>', 'output format: yaml or json', 'yaml');
   addRegistryFlags(cmd);
   examples(cmd, [
@@ -56,6 +59,7 @@ export const buildCommands: CommandModule = (program, io) => {
     'lading build ./demo-app --pin-images --lock-output images.lock.yaml > pinned.yaml',
     'lading build ./demo-app --lock images.lock.yaml     # reproducible, no network',
     'lading build ./manifests -o json',
+    'lading build ./pulled/deploy --boundary ./pulled   # nothing outside the artifact is read',
   ]);
   cmd.action(async (dir: string, opts: Record<string, unknown>) => runBuild(dir, opts, io));
 };
