@@ -2,6 +2,7 @@
 // the same work in this run and prints the ratio. Benchmarks are never part of `npm test`.
 const modules: string[] = [
   './copy.ts',
+  './startup.ts',
   './verify.ts',
   './artifact.ts',
   './build.ts',
