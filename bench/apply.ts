@@ -14,7 +14,7 @@
 // objects outside its -n namespace; so kubectl runs once per namespace with one ApplySet
 // (ConfigMap parent) per namespace, in all three phases, and its time is the sum.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -25,7 +25,7 @@ const PER_NAMESPACE = 100; // 34 ConfigMaps, 33 Services, 33 Deployments
 const repoRoot = resolve(import.meta.dirname, '..');
 // LADING_MAIN lets a developer point at another build of the CLI.
 // the CLI as installed: package.json's bin (the bundled launcher)
-const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, 'dist', 'cli', 'lading.cjs');
+const ladingMain = process.env['LADING_MAIN'] ?? join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
 
 interface Timed {
   ms: number;

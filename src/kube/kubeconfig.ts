@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { KubeError } from './errors.js';
 import { defaultServiceAccountDir, inClusterConfig, inClusterPossible } from './incluster.js';
 import { isRecord } from './util.js';
@@ -120,9 +120,13 @@ function readKubeconfigFile(file: string): { clusters: Map<string, Entry>; users
   const out = { clusters: new Map<string, Entry>(), users: new Map<string, Entry>(), contexts: new Map<string, Entry>(), currentContext: '' };
   if (text.trim() === '') return out;
   // YAML 1.1, as Go's YAML reader (yes/no are booleans, as kubectl reads them).
-  const doc = parseDocument(text, { version: '1.1', prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new KubeError('KUBECONFIG', `loading kubeconfig ${file}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { version: '1.1', prettyErrors: false, lineCounter });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    // Line and column only: the parser's own message quotes the source, which may hold a secret.
+    const at = lineCounter.linePos(yamlError.pos[0]);
+    throw new KubeError('KUBECONFIG', `loading kubeconfig ${file}: invalid YAML at line ${at.line}, column ${at.col} (${yamlError.code})`);
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
   if (data === null || data === undefined) return out;

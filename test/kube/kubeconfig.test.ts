@@ -186,6 +186,12 @@ describe('kubeconfig files merged and resolved as kubectl config view does', () 
     }
     expect(err).toBeInstanceOf(KubeError);
     expect((err as Error).message).toBe(`kubeconfig ${both}: cluster "c": certificate-authority-data and certificate-authority are both specified`);
+    // Invalid YAML: where, not what (the line may hold a token).
+    const badYaml = join(dir, 'bad-yaml.yaml');
+    writeFileSync(badYaml, 'apiVersion: v1\nusers:\n- name: u\n  user:\n    token: "do-not-print-me\n');
+    const yamlFailure = await kubectlWith(['--kubeconfig', badYaml, 'get', '--raw', '/'], { env, allowFailure: true });
+    expect(yamlFailure.code).not.toBe(0);
+    expect(() => resolveKubeconfig({ env, kubeconfig: badYaml })).toThrow(new RegExp(`^loading kubeconfig ${badYaml}: invalid YAML at line \\d+, column \\d+ \\(\\w+\\)$`));
     // A bad field: the message names file, user and field, never the secret.
     const badKey = writeKubeconfig(join(dir, 'bad-key.yaml'), {
       clusters: [{ name: 'c', cluster: { server: 'https://x.example' } }],

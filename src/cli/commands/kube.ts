@@ -1,21 +1,15 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import {
-  KubeClient,
-  applyInventory,
-  deleteInventory,
-  diffInventory,
-  displayName,
-  entryId,
-  listInventories,
-  loadObjects,
-  readInventory,
-  KubeError,
-  type Change,
-  type Inventory,
-  type LoadedObjects,
-} from '../../kube/index.js';
+// The client and inventory reads only: the apply engine and the manifest inputs (the kustomize
+// engine, the registry client) are imported by the commands that use them, so that `get` and
+// `inspect` start without them (bench/apply.ts times `get inventories`).
+import { KubeClient } from '../../kube/client.js';
+import { KubeError } from '../../kube/errors.js';
+import type { LoadedObjects } from '../../kube/input.js';
+import { listInventories, readInventory, type Inventory } from '../../kube/inventory.js';
+import { displayName, entryId } from '../../kube/objects.js';
+import type { Change } from '../../kube/plan.js';
 import { ExitStatus } from '../util.js';
 import { parseOutputFormat, renderData, renderTable, type CliIO } from '../output.js';
 import { addRegistryFlags, parseDuration, registryOptionsFrom } from '../registry-options.js';
@@ -67,6 +61,7 @@ async function inputFrom(opts: Opts, io: CliIO, command: string): Promise<Loaded
   const given = [files.length > 0, kustomize !== undefined, artifact !== undefined].filter(Boolean).length;
   if (given !== 1) throw new UsageError(`${command}: give exactly one of -f PATH, -k DIR or --artifact oci://…`);
   const patches = ((opts['patch'] as string[] | undefined) ?? []).map((p) => resolve(io.cwd, p));
+  const { loadObjects } = await import('../../kube/input.js');
   return loadObjects({
     ...(files.length > 0 ? { files } : {}),
     ...(kustomize !== undefined ? { kustomize } : {}),
@@ -125,6 +120,7 @@ export const kubeCommands: CommandModule = (program, io) => {
     const client = await connect(opts, io);
     const dryRun = opts['dryRun'] === true;
     try {
+      const { applyInventory } = await import('../../kube/apply.js');
       await applyInventory({
         client,
         name,
@@ -167,6 +163,7 @@ export const kubeCommands: CommandModule = (program, io) => {
     const client = await connect(opts, io);
     let changed = false;
     try {
+      const { diffInventory } = await import('../../kube/diff.js');
       const result = await diffInventory({ client, name, objects: input.objects, prune: opts['prune'] === true });
       for (const e of result.entries) {
         if (e.action === 'unchanged') continue;
@@ -195,6 +192,7 @@ export const kubeCommands: CommandModule = (program, io) => {
     const client = await connect(opts, io);
     try {
       io.stderr.write('retrieving inventory...\n');
+      const { deleteInventory } = await import('../../kube/delete.js');
       await deleteInventory({
         client,
         name,
