@@ -8,12 +8,10 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { openRepository } from '../src/oci/index.js';
 import { generateKeyPair, sign } from '../src/sign/index.js';
 import { startRegistry } from '../test/env/registry.js';
 import { toolPath } from '../test/env/tools.js';
-import { pushRandomImage } from '../test/oci/helpers.js';
-import { interleavedMedians, loadLine, RUNS, type Timed } from './timing.js';
+import { interleavedMedians, loadLine, pushSmallImage, RUNS, type Timed } from './helpers.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const ladingBin = join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
@@ -27,8 +25,7 @@ export default async function bench(): Promise<void> {
   try {
     await generateKeyPair({ dir, password: '' });
     const pub = join(dir, 'cosign.pub');
-    await pushRandomImage(openRepository(`${registry.host}/bench/startup`), { tag: '1.0.0' });
-    const ref = `${registry.host}/bench/startup:1.0.0`;
+    const ref = await pushSmallImage(registry.host, 'bench/startup');
     await sign(ref, { key: join(dir, 'cosign.key'), password: '' });
     const env: NodeJS.ProcessEnv = { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), TUF_ROOT: join(dir, '.sigstore') };
     const lading = (args: string[]): Timed => [process.execPath, [ladingBin, ...args], env];

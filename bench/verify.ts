@@ -4,33 +4,18 @@
 // with the load average, since a busy machine moves every number. lading runs as installed:
 // package.json's bin (the tsc build) under this Node. bench/startup.ts has the other one-shot
 // commands.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { descriptorFor, MediaTypes, openRepository, pushManifest, type ImageManifest, type RegistryOptions } from '../src/oci/index.js';
 import { generateKeyPair, sign, type SignatureFormat } from '../src/sign/index.js';
 import { startRegistry } from '../test/env/registry.js';
 import { toolPath } from '../test/env/tools.js';
-import { interleavedMedians, loadLine, RUNS, type Timed } from './timing.js';
+import { interleavedMedians, loadLine, pushSmallImage, RUNS, type Timed } from './helpers.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const packageBin = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading;
 // LADING_BIN runs another build of the CLI (e.g. a private out dir while others rebuild dist/).
 const ladingBin = process.env['LADING_BIN'] ?? join(repoRoot, packageBin);
-
-async function pushImage(host: string, name: string, registry: RegistryOptions = {}): Promise<string> {
-  const storage = openRepository(`${host}/${name}`, registry);
-  const layer = randomBytes(1024);
-  const layerDesc = descriptorFor(MediaTypes.ociLayer, layer);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDesc.digest] } }));
-  const configDesc = descriptorFor(MediaTypes.ociConfig, config);
-  await storage.push(layerDesc, layer);
-  await storage.push(configDesc, config);
-  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: [layerDesc] };
-  await pushManifest(storage, manifest, { tag: '1.0.0' });
-  return `${host}/${name}:1.0.0`;
-}
 
 export default async function bench(): Promise<void> {
   if (!existsSync(ladingBin)) throw new Error(`${ladingBin} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -50,7 +35,7 @@ export default async function bench(): Promise<void> {
     process.stdout.write(`${loadLine()} before; lading = ${ladingBin} (Node ${process.version}), cosign = ${cosign}\n`);
     const lading = (args: string[]): Timed => [process.execPath, [ladingBin, ...args], env];
     for (const format of ['classic', 'bundle'] as SignatureFormat[]) {
-      const ref = await pushImage(registry.host, `bench-${format}`);
+      const ref = await pushSmallImage(registry.host, `bench-${format}`);
       await sign(ref, { key, password: '', format });
       const verifyArgs = ['verify', '--key', pub, ref];
       const cosignArgs = ['verify', '--key', pub, '--insecure-ignore-tlog=true', '--allow-http-registry', ref];
@@ -67,7 +52,7 @@ export default async function bench(): Promise<void> {
     const tlsRegistry = await startRegistry({ flavor: 'distribution2', tls: true });
     try {
       const caFile = tlsRegistry.caFile as string;
-      const ref = await pushImage(tlsRegistry.host, 'bench-tls', { caFile });
+      const ref = await pushSmallImage(tlsRegistry.host, 'bench-tls', { caFile });
       await sign(ref, { key, password: '', format: 'classic', registry: { caFile } });
       const ladingArgs = ['verify', '--key', pub, '--ca-file', caFile, ref];
       const cosignArgs = ['verify', '--key', pub, '--insecure-ignore-tlog=true', ref];

@@ -1,7 +1,10 @@
-// Timing of whole processes for the start-up benchmarks (bench/startup.ts, bench/verify.ts): each
-// command run in turn, interleaved, so that a change in the machine's load hits them all alike.
+// What the start-up benchmarks (bench/startup.ts, bench/verify.ts) share: timing whole processes,
+// each command run in turn, interleaved, so that a change in the machine's load hits them all
+// alike; and a small image to work on.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { descriptorFor, MediaTypes, openRepository, pushManifest, type ImageManifest, type RegistryOptions } from '../src/oci/index.js';
 
 /** How many timed rounds (BENCH_RUNS, default 21). */
 export const RUNS = Number(process.env['BENCH_RUNS'] ?? 21);
@@ -44,4 +47,18 @@ export async function interleavedMedians<T extends { [name: string]: Timed }>(co
     for (const [n, [, [file, args, env]]] of entries.entries()) times[n]?.push(await timeProcess(file, args, env));
   }
   return Object.fromEntries(entries.map(([name], n) => [name, median(times[n] ?? [])])) as { [P in keyof T]: number };
+}
+
+/** Pushes a one-layer image (1 KiB of random bytes) as `host/name:1.0.0` and returns that reference. */
+export async function pushSmallImage(host: string, name: string, registry: RegistryOptions = {}): Promise<string> {
+  const storage = openRepository(`${host}/${name}`, registry);
+  const layer = randomBytes(1024);
+  const layerDesc = descriptorFor(MediaTypes.ociLayer, layer);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layerDesc.digest] } }));
+  const configDesc = descriptorFor(MediaTypes.ociConfig, config);
+  await storage.push(layerDesc, layer);
+  await storage.push(configDesc, config);
+  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: [layerDesc] };
+  await pushManifest(storage, manifest, { tag: '1.0.0' });
+  return `${host}/${name}:1.0.0`;
 }
