@@ -17,6 +17,9 @@ export function unknownCommand(program: Command, argv: readonly string[]): strin
     if (arg === 'help' && command === program && path.length === 0) continue;
     const sub = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
     path.push(arg);
+    // A command with a default subcommand (`build DIR` is `build kustomization DIR`) hands it
+    // the names it does not know.
+    if (sub === undefined && (command as unknown as { _defaultCommandName?: string })._defaultCommandName !== undefined) return undefined;
     if (sub === undefined) return path.join(' ');
     command = sub;
   }

@@ -1,4 +1,6 @@
 // `lading build` through the CLI entry point: output, formats, exit codes, help.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +54,28 @@ describe('lading build', () => {
     const r = await lading(['build', demo, '-o', 'table']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('invalid output format');
+  });
+
+  it('--boundary refuses a base outside the directory, naming it, and builds what is inside', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'lading-cli-boundary-'));
+    try {
+      mkdirSync(path.join(root, 'artifact', 'overlay'), { recursive: true });
+      mkdirSync(path.join(root, 'base'));
+      writeFileSync(path.join(root, 'base', 'kustomization.yaml'), 'resources:\n- cm.yaml\n');
+      writeFileSync(path.join(root, 'base', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: base\n');
+      writeFileSync(path.join(root, 'artifact', 'overlay', 'kustomization.yaml'), 'resources:\n- ../../base\n');
+      const outside = await lading(['build', path.join(root, 'artifact', 'overlay'), '--boundary', path.join(root, 'artifact')]);
+      expect(outside.code).toBe(1);
+      expect(outside.err).toContain(`security; directory '${path.join(root, 'base')}' is not in or below '${path.join(root, 'artifact')}'`);
+      expect(outside.out).toBe('');
+      const inside = await lading(['build', path.join(root, 'artifact', 'overlay'), '--boundary', root]);
+      expect(inside.code, inside.err).toBe(0);
+      expect(inside.out).toContain('name: base');
+      const empty = await lading(['build', path.join(root, 'artifact', 'overlay'), '--boundary', '']);
+      expect(empty.code).toBe(2);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('has help with examples', async () => {
