@@ -1,10 +1,11 @@
 // Exec credential plugins against the real API server, with kubectl as the oracle: small plugin
 // scripts written here record what they were given (arguments, environment, KUBERNETES_EXEC_INFO)
 // and answer with service-account tokens or client certificates the test cluster issued.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, KubeError } from '../../src/kube/index.js';
+import { run } from '../env/process.js';
 import { clusterKubeconfig, deferredSetup, removeDir, tempDir } from './helpers.js';
 import { clusterAccess, clusterSignedClientCert, kubectlWhoami, kubectlWith, ladingWhoami, serviceAccountTokens, writeKubeconfig, type ClusterAccess } from './kubeconfig-helpers.js';
 
@@ -14,6 +15,7 @@ let access: ClusterAccess;
 let dir: string;
 let tokens: Record<string, string>;
 const ns = 'lading-exec-test';
+const repoRoot = join(import.meta.dirname, '..', '..');
 const sa = (name: string): string => `system:serviceaccount:${ns}:${name}`;
 
 beforeAll(() =>
@@ -149,6 +151,38 @@ describe('exec credential plugins', () => {
     const runs = runsOf(plugin.log);
     expect(runs.length).toBeGreaterThanOrEqual(4);
     expect(runs.every((r) => r.info.spec['interactive'] === false)).toBe(true);
+  });
+
+  it('interactiveMode under a terminal (script(1) gives the commands one): the plugin is told it may prompt, except with Never, as kubectl tells it', async () => {
+    setup.ready();
+    if (!existsSync('/usr/bin/script')) throw new Error('/usr/bin/script is missing: install util-linux (`sudo apt-get install -y util-linux`)');
+    const base = join(dir, 'terminal');
+    const plugin = writePlugin(base, 'p', 'client.authentication.k8s.io/v1');
+    writeFileSync(plugin.answers, JSON.stringify([{ token: tokens['alice'] }]));
+    // lading's client from the sources, in a process whose standard input is the terminal.
+    const probe = join(base, 'probe.mts');
+    writeFileSync(
+      probe,
+      `import { KubeClient } from ${JSON.stringify(join(repoRoot, 'src', 'kube', 'index.ts'))};\n` +
+        `const client = await KubeClient.connect({});\n` +
+        `await client.request({ method: 'POST', path: '/apis/authentication.k8s.io/v1/selfsubjectreviews', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });\n` +
+        `await client.close();\n`,
+    );
+    const quote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+    const underTerminal = (command: string[], env: NodeJS.ProcessEnv): Promise<unknown> =>
+      run('/usr/bin/script', ['-qec', command.map(quote).join(' '), '/dev/null'], { env: { ...process.env, HOME: dir, ...env }, cwd: repoRoot });
+    const seen: Record<string, unknown[]> = {};
+    for (const mode of ['Never', 'IfAvailable', 'Always']) {
+      const file = kubeconfigWithExec(join(base, `${mode}.yaml`), { apiVersion: 'client.authentication.k8s.io/v1', command: plugin.path, interactiveMode: mode });
+      writeFileSync(plugin.log, '');
+      await underTerminal(['kubectl', 'auth', 'whoami'], { KUBECONFIG: file });
+      const fromKubectl = runsOf(plugin.log).map((r) => r.info.spec['interactive']);
+      writeFileSync(plugin.log, '');
+      await underTerminal([process.execPath, '--import', 'tsx', probe], { KUBECONFIG: file });
+      const fromLading = runsOf(plugin.log).map((r) => r.info.spec['interactive']);
+      seen[mode] = [fromKubectl[0], fromLading];
+    }
+    expect(seen).toEqual({ Never: [false, [false]], IfAvailable: [true, [true]], Always: [true, [true]] });
   });
 
   it('a missing plugin: the error shows its installHint, as kubectl does', async () => {
