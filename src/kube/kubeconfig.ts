@@ -335,6 +335,8 @@ export function resolveKubeconfig(opts: KubeconfigOptions = {}): ResolvedKubecon
     // Nothing chosen: kubectl's "no configuration has been provided", then in-cluster.
     if (inClusterPossible(env, saDir)) return inCluster();
     if (merged.files.length === 0) {
+      const list = env['KUBECONFIG'];
+      if (list) throw new KubeError('KUBECONFIG', `no kubeconfig found: none of the files of KUBECONFIG=${list} exists`);
       throw new KubeError('KUBECONFIG', 'no kubeconfig found: set KUBECONFIG, pass --kubeconfig, or create ~/.kube/config');
     }
     throw new KubeError('KUBECONFIG', `${source}: no current-context is set (pass --context, or set one with \`kubectl config use-context\`)`);

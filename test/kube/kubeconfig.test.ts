@@ -169,6 +169,8 @@ describe('kubeconfig files merged and resolved as kubectl config view does', () 
     const missing = await kubectlWith(['--kubeconfig', 'nope/config', 'get', '--raw', '/'], { env, cwd: dir, allowFailure: true });
     expect(missing.stderr).toContain('no such file or directory');
     expect(() => resolveKubeconfig({ env, cwd: dir, kubeconfig: 'nope/config' })).toThrow(`loading kubeconfig ${join(dir, 'nope/config')}: no such file`);
+    // Nothing to read (kubectl would then try http://localhost:8080; lading says why it stops).
+    expect(() => resolveKubeconfig({ env: { HOME: dir, KUBECONFIG: 'nope/a:nope/b' }, cwd: dir })).toThrow('no kubeconfig found: none of the files of KUBECONFIG=nope/a:nope/b exists');
     // Both CA forms in one cluster: kubectl refuses, naming the cluster.
     const both = writeKubeconfig(join(dir, 'both.yaml'), {
       clusters: [{ name: 'c', cluster: { server: 'https://x.example', 'certificate-authority': 'one/ca-one.pem', 'certificate-authority-data': b64('x') } }],
