@@ -305,15 +305,17 @@ function execExtension(cluster: Record<string, unknown>): unknown {
 }
 
 function parseServer(r: FieldReader, server: string): URL {
+  // Shown in messages without any user:password@ part.
+  const shown = JSON.stringify(server.replace(/\/\/[^/@]*@/, '//…@'));
   // kubectl accepts host:port without a scheme and means https.
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `https://${server}`;
   let url: URL;
   try {
     url = new URL(withScheme);
   } catch {
-    return r.fail(`server ${JSON.stringify(server)} is not a URL`);
+    return r.fail(`server ${shown} is not a URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') r.fail(`server ${JSON.stringify(server)}: only https:// and http:// servers are supported`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') r.fail(`server ${shown}: only https:// and http:// servers are supported`);
   if (url.username !== '' || url.password !== '') r.fail('server URL must not hold credentials (use the user entry)');
   return url;
 }
