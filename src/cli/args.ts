@@ -19,7 +19,8 @@ export function unknownCommand(program: Command, argv: readonly string[]): strin
     path.push(arg);
     // A command with a default subcommand (`build DIR` is `build kustomization DIR`) hands it
     // the names it does not know.
-    if (sub === undefined && (command as unknown as { _defaultCommandName?: string })._defaultCommandName !== undefined) return undefined;
+    // (commander keeps its name in a private field, null when there is none.)
+    if (sub === undefined && typeof (command as unknown as { _defaultCommandName?: string | null })._defaultCommandName === 'string') return undefined;
     if (sub === undefined) return path.join(' ');
     command = sub;
   }

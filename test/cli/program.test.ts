@@ -41,12 +41,19 @@ describe('the program', () => {
       [['help', 'nope'], 'nope'],
       [['push', 'nope', '--help'], 'push nope'],
       [['inspect', 'nope', '-h'], 'inspect nope'],
+      [['pull', 'nope'], 'pull nope'],
     ] as const) {
       const r = await lading([...argv]);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.stdout, argv.join(' ')).toBe('');
       expect(r.stderr, argv.join(' ')).toContain(`unknown command '${name}'`);
     }
+  });
+
+  it('hands a name it does not know to a default subcommand (build DIR is build kustomization DIR)', async () => {
+    const r = await lading(['build', 'no-such-dir']);
+    expect(r.stderr).not.toContain('unknown command');
+    expect(r.stderr).toContain('no-such-dir');
   });
 
   it('still prints the help of known commands with exit 0', async () => {
