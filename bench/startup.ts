@@ -14,7 +14,8 @@ import { toolPath } from '../test/env/tools.js';
 import { interleavedMedians, loadLine, pushSmallImage, RUNS, type Timed } from './helpers.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const ladingBin = join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
+// LADING_BIN runs another build of the CLI (e.g. a private out dir while others rebuild dist/).
+const ladingBin = process.env['LADING_BIN'] ?? join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
 
 export default async function bench(): Promise<void> {
   if (!existsSync(ladingBin)) throw new Error(`${ladingBin} is missing: run \`npm run build\` first (npm run bench does)`);
