@@ -115,6 +115,15 @@ describe('safe extraction', () => {
     ]);
   });
 
+  it('refuses a chain of 5,000 links (more than 40 hops) without deep recursion, and accepts 40', async () => {
+    const chain = (n: number): RawEntry[] => [ok, ...Array.from({ length: n }, (_, i): RawEntry => ({ name: `l${i}`, type: 'symlink', linkname: i === n - 1 ? 'ok.yaml' : `l${i + 1}` }))];
+    const err = await extractToMemory(Readable.from([await makeTarball(chain(5000))])).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'UNSAFE_ARCHIVE' });
+    expect((err as Error).message).toMatch(/loops or goes through more than 40 links/);
+    const mem = await extractToMemory(Readable.from([await makeTarball(chain(40))]));
+    expect(mem.files.find((f) => f.path === 'l0')?.content.toString()).toBe('fine: true\n');
+  });
+
   it('stops at once when aborted while the archive stalls, before or after its first bytes, leaving nothing', async () => {
     const archive = await makeTarball(Array.from({ length: 200 }, (_, i) => ({ name: `d/f${i}.yaml`, body: `i: ${i}\n`.repeat(50) })));
     for (const sent of [0, 1, Math.floor(archive.length / 2)]) {
