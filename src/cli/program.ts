@@ -35,14 +35,18 @@ export function buildProgram(io: CliIO, modules: readonly CommandModule[]): Comm
   return program;
 }
 
+/** Error codes of the library for a malformed input value (a reference, a tag, an option). */
+const INVALID_INPUT_CODES: ReadonlySet<string> = new Set(['INVALID_REFERENCE', 'INVALID_ARGUMENT', 'INVALID_OPTION']);
+
 /**
- * Whether `err` is about a reference given on the command line (`argv`): a reference that does
- * not parse is then a usage error, while one read from a manifest or a registry is a failure.
+ * Whether `err` is about a value given on the command line (`argv`), which its message quotes: a
+ * reference or tag typed there that does not parse is a usage error, while one read from a
+ * manifest or a registry is a failure.
  */
 function isInvalidArgument(err: unknown, argv: readonly string[]): boolean {
   const quoted = argv.filter((a) => a !== '').flatMap((a) => [a, a.replace(/^oci:\/\//, '')].map((v) => `"${redactCredentials(v)}"`));
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof LadingError && e.code === 'INVALID_REFERENCE' && quoted.some((q) => e.message.includes(q))) return true;
+    if (e instanceof LadingError && INVALID_INPUT_CODES.has(e.code) && quoted.some((q) => e.message.includes(q))) return true;
   }
   return false;
 }

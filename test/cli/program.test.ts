@@ -97,10 +97,15 @@ describe('the program', () => {
       ['copy', 'localhost:5000/a:1', 'localhost:5000/B'],
       ['pull', 'artifact', 'oci://localhost:5000/a::1', '-o', 'out'],
       ['inspect', 'artifact', 'oci://localhost:5000/Bad'],
+      ['list', 'artifacts', 'oci://127.0.0.1:35123'],
     ]) {
       const r = await lading(argv);
       expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr, argv.join(' ')).toContain('invalid reference');
     }
+    // A tag typed on the command line too (the registry is never asked: nothing listens there).
+    const tag = await lading(['tag', 'artifact', 'oci://127.0.0.1:1/app:1', 'bad!tag']);
+    expect(tag.code, tag.stderr).toBe(2);
+    expect(tag.stderr).toContain('invalid tag "bad!tag"');
   });
 });
