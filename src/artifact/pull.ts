@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { redactCredentials } from '../oci/index.js';
 import { DefaultMaxBytes, DefaultMaxEntries, artifactMetadata } from './constants.js';
 import { ArtifactError } from './errors.js';
 import { checkOutputDirectory, extractToDirectory, extractToMemory, type ArchiveFile, type ExtractLimits } from './extract.js';
@@ -90,13 +91,16 @@ function extractLimits(opts: PullLimits & { signal?: AbortSignal }): ExtractLimi
   };
 }
 
-/** `oci://registry/repository:tag` for messages, from what the caller gave (parsed when it parses). */
+/**
+ * `oci://registry/repository:tag` for messages, from what the caller gave (parsed when it parses;
+ * as given otherwise, without the password of a `user:password@` part).
+ */
 function describeURL(url: string): string {
   try {
     const ref = parseArtifactURL(url);
     return ociURL(ref, refSuffix(ref));
   } catch {
-    return url;
+    return redactCredentials(url);
   }
 }
 

@@ -127,6 +127,10 @@ describe('hostile artifacts and registries', async () => {
     }
     expect(readTree(cwd)).toEqual({ 'precious.yaml': 'p: 1\n' });
     await expect(pullArtifact({ url, output: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // The message names the reference, never a password in it.
+    const withPassword = await pullArtifact({ url: `oci://someone:s3cr3t-pw@${reg.host}/app:v1`, output: '' }).catch((e: unknown) => e);
+    expect(withPassword).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((withPassword as Error).message).not.toContain('s3cr3t-pw');
   });
 
   it('refuses to replace the current directory, one above it, the home directory or the root with --overwrite', async () => {
