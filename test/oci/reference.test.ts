@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseReference } from '../../src/oci/index.js';
+import { OciError, parseReference, redactCredentials } from '../../src/oci/index.js';
 
 describe('parseReference', () => {
   const good: Array<[string, { registry: string; repository: string; tag?: string; digest?: string; str: string }]> = [
@@ -58,5 +58,36 @@ describe('parseReference', () => {
     expect((err as { code: string }).code).toBe('INVALID_REFERENCE');
     expect((err as Error).message).toContain(`invalid reference "${input}"`);
     expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('references that are not what they look like', () => {
+  it('a registry host with a port and no repository is refused, not taken as a Docker Hub image', () => {
+    for (const input of ['oci://127.0.0.1:35123', '127.0.0.1:35123', 'localhost:5000', 'registry.example.com:5000', '[::1]:5000']) {
+      expect(() => parseReference(input), input).toThrow(/names a registry but no repository/);
+    }
+    // Docker Hub names with numeric tags stay what they are.
+    expect(parseReference('nginx:123').toString()).toBe('index.docker.io/library/nginx:123');
+    expect(parseReference('foo.bar:v1').toString()).toBe('index.docker.io/library/foo.bar:v1');
+  });
+
+  it('credentials in a reference are refused, and the message does not hold them', () => {
+    for (const input of ['oci://user:s3cret-pw@127.0.0.1:5000/app:v1', 'user:s3cret-pw@ghcr.io/org/app', 'ghp_s3cret-pw@ghcr.io/org/app']) {
+      let message = '';
+      try {
+        parseReference(input);
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message, input).toMatch(/credentials in a reference are not supported/);
+      expect(message, input).not.toContain('s3cret-pw');
+    }
+    expect(parseReference(`ghcr.io/org/app@sha256:${'a'.repeat(64)}`).digest).toBe(`sha256:${'a'.repeat(64)}`);
+  });
+
+  it('OciError messages have passwords in URLs redacted', () => {
+    expect(redactCredentials('pulling oci://bob:hunter2@host:5000/app:v1 via https://tok-123@proxy/ failed')).toBe('pulling oci://bob:***@host:5000/app:v1 via https://***@proxy/ failed');
+    expect(new OciError('NETWORK', 'reading bob:hunter2@host.example/app: reset').message).toBe('reading bob:***@host.example/app: reset');
+    expect(redactCredentials(`host:5000/app:v1@sha256:${'a'.repeat(64)}`)).toBe(`host:5000/app:v1@sha256:${'a'.repeat(64)}`);
   });
 });
