@@ -5,7 +5,7 @@
 // Writing follows kustomize's output path: objects go through JSON and are printed by go-yaml
 // v2 (sigs.k8s.io/yaml), which sorts keys "naturally", quotes YAML 1.1 look-alikes, folds long
 // lines at 80 columns and prints multi-line strings as literal blocks.
-import { readFinalBlockScalarsAsGoYaml } from './patch/block-scalar.js';
+import { foldedAsKustomizeReadsIt, readFinalBlockScalarsAsGoYaml } from './patch/block-scalar.js';
 import { Alias, isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import { ManifestError } from './errors.js';
 import type { KubeObject } from './types.js';
@@ -198,6 +198,7 @@ function toValue(node: Node | null | undefined, doc: Document, counter: LineCoun
       }
     }
     if (node.type === 'PLAIN' && tag !== '!') return resolvePlainV3(s);
+    if (node.type === 'BLOCK_FOLDED') return foldedAsKustomizeReadsIt(s);
     return s;
   }
   if (isSeq(node)) {

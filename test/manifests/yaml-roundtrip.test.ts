@@ -102,4 +102,35 @@ describe('YAML round trip', () => {
       expect(mine.yaml).toBe(oracle.yaml);
     }
   });
+  it('reads block scalars at the end of a file, with or without a final line break, as kustomize does', async () => {
+    requireOracle();
+    // Block scalars (| or >, clip, strip or keep) of random lines: text, empty lines, lines of
+    // spaces (some deeper than the block's indentation), each the last thing of its file.
+    const line = fc.oneof(
+      fc.stringMatching(/^[a-z#: ]{0,12}[a-z]$/),
+      fc.constant(''),
+      fc.stringMatching(/^ {1,7}$/),
+    );
+    const block = fc.record({
+      style: fc.constantFrom('|', '>'),
+      chomp: fc.constantFrom('', '-', '+'),
+      first: fc.stringMatching(/^[a-z][a-z ]{0,8}$/),
+      lines: fc.array(line, { maxLength: 5 }),
+      end: fc.constantFrom('', '\n', '\n\n', '\n   '),
+    });
+    const dir = path.join(root, 'block-scalars');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    const files: string[] = [];
+    fc.sample(block, { numRuns: 300, seed: 11 }).forEach((b, i) => {
+      const body = [b.first, ...b.lines].map((l) => (l === '' || /^ +$/.test(l) ? l : `    ${l}`)).join('\n');
+      files.push(`b${i}.yaml`);
+      writeFileSync(path.join(dir, `b${i}.yaml`), `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b${i}\ndata:\n  v: ${b.style}${b.chomp}\n${body}${b.end}`);
+    });
+    writeFileSync(path.join(dir, 'kustomization.yaml'), `resources:\n${files.map((f) => `- ${f}`).join('\n')}\n`);
+    const oracle = kustomizeBuild(dir);
+    if (!oracle.ok) throw new Error(`kustomize build failed: ${oracle.error}`);
+    const mine = await build(dir);
+    expect(mine.yaml).toBe(oracle.yaml);
+  });
 });
