@@ -129,6 +129,8 @@ const tree = fc.record({
   twoLevels: fc.boolean(),
   component: fc.boolean(),
   replacement: fc.boolean(),
+  /** The top is a `kind: Component` (kustomize builds a root Component like a kustomization). */
+  rootComponent: fc.boolean(),
 });
 
 function kustomization(f: Record<string, unknown>, extra: string[], app: string | undefined): string {
@@ -198,7 +200,8 @@ describe('random kustomization trees', () => {
         extra.push('replacements:\n- source:\n    kind: ConfigMap\n    name: app0-cfg\n    fieldPath: data.APP\n  targets:\n  - select:\n      kind: Service\n    fieldPaths:\n    - metadata.annotations.app\n    options:\n      create: true');
       }
       const overlayFeatures = { ...(spec.overlay as Record<string, unknown>), replicas: undefined };
-      writeFileSync(path.join(dir, 'kustomization.yaml'), kustomization(overlayFeatures, extra, undefined));
+      const rootKind = spec.rootComponent ? 'apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n' : '';
+      writeFileSync(path.join(dir, 'kustomization.yaml'), rootKind + kustomization(overlayFeatures, extra, undefined));
       top = dir;
       const oracle = kustomizeBuild(top);
       let mine: string | Error;
