@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Agent, Dispatcher, ProxyAgent, Socks5ProxyAgent } from 'undici';
 import { HttpError } from './errors.js';
 import { proxyResolver, type ProxyResolver } from './proxy.js';
@@ -112,6 +113,7 @@ export function createDispatcher(opts: TransportOptions = {}): Dispatcher {
   const idle = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const connectTimeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const connect = { ...tlsOptions, timeout: connectTimeout };
+  const { servername: _targetName, ...proxyTls } = tlsOptions;
   const poolOptions = {
     headersTimeout: idle,
     bodyTimeout: idle,
@@ -133,7 +135,8 @@ export function createDispatcher(opts: TransportOptions = {}): Dispatcher {
         // http URLs go to an http proxy in absolute form, https ones through a CONNECT tunnel (as Go).
         proxyTunnel: false,
         requestTls: connect,
-        proxyTls: { ...tlsOptions, servername: proxy.hostname, timeout: connectTimeout },
+        // The proxy's own certificate is checked against its host name (an IP address is sent as no SNI).
+        proxyTls: { ...proxyTls, ...(isIP(proxy.hostname.replace(/^\[|\]$/g, '')) === 0 ? { servername: proxy.hostname } : {}), timeout: connectTimeout },
       });
     },
   );
