@@ -474,7 +474,9 @@ class Target {
 
   private async accumulateResources(ra: ResMap, paths: string[], field: string): Promise<void> {
     // Entries are independent until they are added: load them concurrently, add them in order.
-    const loaded = await Promise.all(
+    // When several fail, the first in order is reported, as kustomize (which loads them in turn)
+    // reports it.
+    const settled = await Promise.allSettled(
       paths.map(async (p): Promise<{ list: Resource[]; warnings: string[]; config?: TransformerConfig; vars?: ResMap['vars'] }> => {
         this.ctx.signal?.throwIfAborted();
         if (isRemote(p)) fail('UNSUPPORTED', `${this.where(field)}: remote resource "${p}" is not supported (lading builds from local files only)`);
@@ -493,6 +495,10 @@ class Target {
         return { list, warnings: [] };
       }),
     );
+    const loaded = settled.map((s) => {
+      if (s.status === 'rejected') throw s.reason;
+      return s.value;
+    });
     for (const { list, warnings, config, vars } of loaded) {
       ra.appendAll(list);
       if (config) ra.config = mergeConfigs(this.cfg(ra), config, this.where(field));
