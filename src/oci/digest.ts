@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { OciError } from './errors.js';
 import type { Descriptor } from './types.js';
 
@@ -58,56 +58,104 @@ export function verifyBytes(desc: Descriptor, data: Uint8Array, context: string)
 }
 
 /**
- * A pass-through stream that verifies content against a descriptor. The last chunk is held back
- * until the digest is checked, so a consumer never receives all of a bad blob; too many bytes
- * fail immediately.
+ * A running check of content read in chunks against a descriptor: update() with each chunk (too
+ * many bytes fail at once), finish() at the end (the size and the digest). Throws OciError.
  */
-export class VerifyingStream extends Transform {
+export class DigestCheck {
   private readonly hash: Hash;
   private readonly algorithm: string;
-  private held: Buffer | undefined;
   private seen = 0;
 
   constructor(
-    private readonly desc: Descriptor,
-    private readonly context: string,
+    readonly desc: Descriptor,
+    /** What is being read, for error messages. */
+    readonly context: string,
   ) {
-    super();
     const h = digestHasher(desc.digest);
     this.hash = h.hash;
     this.algorithm = h.algorithm;
   }
 
-  /** Whether this stream checks exactly `desc` (so a consumer need not hash again). */
-  verifies(desc: Descriptor): boolean {
-    return desc.digest === this.desc.digest && desc.size === this.desc.size;
-  }
-
-  /** Bytes that went through so far. */
+  /** Bytes checked so far. */
   get bytes(): number {
     return this.seen;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.seen += chunk.length;
+  update(chunk: Uint8Array): void {
+    this.seen += chunk.byteLength;
     if (this.seen > this.desc.size) {
-      cb(new OciError('SIZE_MISMATCH', `${this.context}: ${this.desc.digest} is larger than its descriptor's ${this.desc.size} bytes`));
-      return;
+      throw new OciError('SIZE_MISMATCH', `${this.context}: ${this.desc.digest} is larger than its descriptor's ${this.desc.size} bytes`);
     }
     this.hash.update(chunk);
+  }
+
+  finish(): void {
+    if (this.seen !== this.desc.size) {
+      throw new OciError('SIZE_MISMATCH', `${this.context}: size mismatch for ${this.desc.digest}: expected ${this.desc.size} bytes, got ${this.seen}`);
+    }
+    const actual = `${this.algorithm}:${this.hash.digest('hex')}`;
+    if (actual !== this.desc.digest) {
+      throw new OciError('DIGEST_MISMATCH', `${this.context}: digest mismatch: expected ${this.desc.digest}, got ${actual}`);
+    }
+  }
+}
+
+/** Streams that check their own content against a descriptor (and fail before their last chunk). */
+const verifyingStreams = new WeakMap<Readable, Descriptor>();
+
+/** Records that `stream` checks its content against `desc` as VerifyingStream does. */
+export function markVerifying(stream: Readable, desc: Descriptor): void {
+  verifyingStreams.set(stream, desc);
+}
+
+/** Whether `stream` already checks exactly `desc`, so a consumer need not hash it again. */
+export function verifiesContent(stream: Readable, desc: Descriptor): boolean {
+  const checked = verifyingStreams.get(stream);
+  return checked !== undefined && checked.digest === desc.digest && checked.size === desc.size;
+}
+
+/**
+ * A pass-through stream that verifies content against a descriptor. The last chunk is held back
+ * until the digest is checked, so a consumer never receives all of a bad blob; too many bytes
+ * fail immediately.
+ */
+export class VerifyingStream extends Transform {
+  private readonly check: DigestCheck;
+  private held: Buffer | undefined;
+
+  constructor(desc: Descriptor, context: string) {
+    super();
+    this.check = new DigestCheck(desc, context);
+    markVerifying(this, desc);
+  }
+
+  /** Whether this stream checks exactly `desc` (so a consumer need not hash again). */
+  verifies(desc: Descriptor): boolean {
+    return verifiesContent(this, desc);
+  }
+
+  /** Bytes that went through so far. */
+  get bytes(): number {
+    return this.check.bytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.check.update(chunk);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
     const previous = this.held;
     this.held = chunk;
     cb(null, previous);
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.seen !== this.desc.size) {
-      cb(new OciError('SIZE_MISMATCH', `${this.context}: size mismatch for ${this.desc.digest}: expected ${this.desc.size} bytes, got ${this.seen}`));
-      return;
-    }
-    const actual = `${this.algorithm}:${this.hash.digest('hex')}`;
-    if (actual !== this.desc.digest) {
-      cb(new OciError('DIGEST_MISMATCH', `${this.context}: digest mismatch: expected ${this.desc.digest}, got ${actual}`));
+    try {
+      this.check.finish();
+    } catch (err) {
+      cb(err as Error);
       return;
     }
     cb(null, this.held);

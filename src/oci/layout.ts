@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { VerifyingStream, isDigest, verifyBytes } from './digest.js';
+import { VerifyingStream, isDigest, verifiesContent, verifyBytes } from './digest.js';
 import { OciError, throwIfAborted } from './errors.js';
 import { isValidTag } from './reference.js';
 import { MediaTypes, type Descriptor, type FetchBytesOptions, type ImageIndex, type OpOptions, type ReferrersOptions, type Storage } from './types.js';
@@ -149,7 +149,7 @@ export class LayoutStore implements Storage {
       }
       await mkdir(join(path, '..'), { recursive: true });
       const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      const source = content instanceof VerifyingStream && content.verifies(desc) ? content : content.pipe(new VerifyingStream(desc, what));
+      const source = verifiesContent(content, desc) ? content : content.pipe(new VerifyingStream(desc, what));
       if (source !== content) content.on('error', (err) => source.destroy(err));
       try {
         await pipeline(source, createWriteStream(tmp), opts?.signal ? { signal: opts.signal } : {});

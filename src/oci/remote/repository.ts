@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { VerifyingStream, descriptorFor, isDigest, verifyBytes } from '../digest.js';
+import { DigestCheck, VerifyingStream, descriptorFor, isDigest, markVerifying, verifiesContent, verifyBytes } from '../digest.js';
 import { OciError, isOciError, throwIfAborted } from '../errors.js';
 import type { RegistryOptions } from '../options.js';
 import { isValidTag, parseReference, type Reference } from '../reference.js';
@@ -76,14 +76,7 @@ export class RemoteRepository implements Storage {
     }
     const what = `fetching blob ${desc.digest} from ${this.location}`;
     const first = await this.getBlob(desc, 0, what, opts?.signal);
-    const verifier = new VerifyingStream(desc, what);
-    const body = new ResumingBody(first, desc.size, this.opts.retries ?? 4, what, this.ref.registry, (offset) => this.getBlob(desc, offset, what, opts?.signal), opts?.signal);
-    body.on('error', (err) => verifier.destroy(err));
-    // A consumer that stops early must not leave the connection open.
-    verifier.on('close', () => {
-      if (!body.readableEnded) body.destroy();
-    });
-    return body.pipe(verifier);
+    return new BlobBody(first, new DigestCheck(desc, what), this.opts.retries ?? 4, this.ref.registry, (offset) => this.getBlob(desc, offset, what, opts?.signal), opts?.signal);
   }
 
   private async getBlob(desc: Descriptor, offset: number, what: string, signal: AbortSignal | undefined): Promise<HttpResponse> {
@@ -236,7 +229,7 @@ export class RemoteRepository implements Storage {
       verifyBytes(desc, body, what);
     } else {
       // The source may already verify this digest (a store's fetch stream); else verify here.
-      body = content instanceof VerifyingStream && content.verifies(desc) ? content : content.pipe(new VerifyingStream(desc, what));
+      body = verifiesContent(content, desc) ? content : content.pipe(new VerifyingStream(desc, what));
       if (body !== content) content.on('error', (err) => (body as Readable).destroy(err));
       // Errors surface through the request; until it is sent, keep them from being unhandled.
       body.on('error', () => undefined);
@@ -518,27 +511,34 @@ export class RemoteRepository implements Storage {
 }
 
 /**
- * A blob body that survives dropped connections: when the response breaks off, the rest is
- * requested again with `Range: bytes=<received>-` (a server ignoring Range resends everything and
- * the bytes already passed on are skipped).
+ * A blob's body as one stream: the response's bytes passed on as they come, checked against the
+ * descriptor (the last chunk is held back until size and digest match, as VerifyingStream does),
+ * and resumed after a dropped connection with `Range: bytes=<received>-` (a server ignoring Range
+ * resends everything and the bytes already passed on are skipped). One stream layer between the
+ * socket and the consumer: a copy streams it straight into the upload.
  */
-class ResumingBody extends Readable {
+class BlobBody extends Readable {
   private current: HttpResponse | undefined;
   private received = 0;
   private resumes = 0;
   private finished = false;
+  private held: Buffer | undefined;
 
   constructor(
     first: HttpResponse,
-    private readonly size: number,
+    private readonly check: DigestCheck,
     private readonly maxResumes: number,
-    private readonly what: string,
     private readonly registry: string,
     private readonly reopen: (offset: number) => Promise<HttpResponse>,
     private readonly signal: AbortSignal | undefined,
   ) {
     super({ highWaterMark: 1 << 20 });
+    markVerifying(this, check.desc);
     this.attach(first, 0);
+  }
+
+  private get what(): string {
+    return this.check.context;
   }
 
   private attach(res: HttpResponse, skipBytes: number): void {
@@ -546,6 +546,7 @@ class ResumingBody extends Readable {
     let skip = skipBytes;
     let settled = false;
     res.body.on('data', (chunk: Buffer) => {
+      if (settled) return;
       if (skip > 0) {
         if (chunk.length <= skip) {
           skip -= chunk.length;
@@ -555,7 +556,16 @@ class ResumingBody extends Readable {
         skip = 0;
       }
       this.received += chunk.length;
-      if (!this.push(chunk)) res.body.pause();
+      try {
+        this.check.update(chunk);
+      } catch (err) {
+        settled = true;
+        this.destroy(err as Error);
+        return;
+      }
+      const previous = this.held;
+      this.held = chunk;
+      if (previous && !this.push(previous)) res.body.pause();
     });
     // undici ends a body only when all of it arrived (Content-Length or the last chunk); a
     // connection that breaks off first is an error.
@@ -563,6 +573,14 @@ class ResumingBody extends Readable {
       if (settled) return;
       settled = true;
       this.finished = true;
+      try {
+        this.check.finish();
+      } catch (err) {
+        this.destroy(err as Error);
+        return;
+      }
+      if (this.held) this.push(this.held);
+      this.held = undefined;
       this.push(null);
     });
     res.body.on('error', (err) => {
@@ -575,7 +593,7 @@ class ResumingBody extends Readable {
   private resumeAfter(err: unknown): void {
     if (this.finished || this.destroyed) return;
     this.current?.body.destroy();
-    if (this.resumes >= this.maxResumes || !isRetryableError(err) || this.signal?.aborted || this.received >= this.size) {
+    if (this.resumes >= this.maxResumes || !isRetryableError(err) || this.signal?.aborted || this.received >= this.check.desc.size) {
       this.destroy(networkError(this.signal?.aborted ? (this.signal.reason ?? err) : err, this.what, this.registry));
       return;
     }
@@ -598,6 +616,7 @@ class ResumingBody extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    // A consumer that stops early must not leave the connection open.
     if (this.current && !this.finished) this.current.body.destroy();
     cb(err);
   }
