@@ -12,7 +12,7 @@ export interface CopyProgressEvent {
 }
 
 export interface CopyOptions {
-  /** Blobs copied at the same time (default 6, as skopeo). */
+  /** Blobs copied at the same time (default 4, as go-containerregistry's remote package; crane copy uses GOMAXPROCS, skopeo 6). */
   concurrency?: number;
   /** Also copy manifests that refer to copied manifests (signatures, attestations, SBOMs). */
   referrers?: boolean;
@@ -22,7 +22,7 @@ export interface CopyOptions {
   blobRetries?: number;
 }
 
-const DEFAULT_CONCURRENCY = 6;
+const DEFAULT_CONCURRENCY = 4;
 
 function sideError(err: unknown, what: string): unknown {
   if (err instanceof OciError && !err.message.startsWith(what)) return new OciError(err.code, `${what}: ${err.message}`, { cause: err, ...(err.status !== undefined ? { status: err.status } : {}) });
