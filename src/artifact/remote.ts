@@ -8,6 +8,7 @@ import {
   type RegistryOptions,
   type RemoteRepository,
 } from '../oci/index.js';
+import { deadline } from '../http/index.js';
 import { FluxContentMediaType } from './constants.js';
 import { ArtifactError } from './errors.js';
 
@@ -27,7 +28,6 @@ export interface RemoteOptions {
 export async function withDeadline<T, O extends RemoteOptions>(opts: O, what: string, operation: (opts: O) => Promise<T>): Promise<T> {
   const ms = opts.registry?.timeoutMs;
   if (ms === undefined || ms <= 0) return operation(opts);
-  const { deadline } = await import('../http/index.js');
   const d = deadline(ms, what, opts.signal);
   try {
     return await operation({ ...opts, signal: d.signal });
