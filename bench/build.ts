@@ -210,7 +210,7 @@ function median(xs: number[]): number {
 export default async function bench(): Promise<void> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   // the CLI as installed: package.json's bin
-  const cli = path.resolve(here, '../dist/cli/main.js');
+  const cli = path.resolve(here, '../dist/bin/lading.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm run bench does)`);
   if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time is missing (peak RSS): apt-get install -y time');
   const root = mkdtempSync(path.join(tmpdir(), 'lading-bench-build-'));

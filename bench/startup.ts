@@ -2,8 +2,8 @@
 // `lading --version` vs `crane version`, `lading digest` vs `crane digest` and `lading verify
 // --key` vs `cosign verify --key`, on a local registry (distribution 2.8, plain http). Prints
 // medians and ratios (goal: each ≤ 1.5× the Go tool) and `node -e 0`, the floor of any Node
-// command on this machine right now. lading runs as installed: package.json's bin (the tsc
-// build) under this Node. The environment is a minimal one: NODE_EXTRA_CA_CERTS, when set to a
+// command on this machine right now. lading runs as installed: package.json's bin (the
+// esbuild bundle) under this Node. The environment is a minimal one: NODE_EXTRA_CA_CERTS, when set to a
 // whole CA bundle, costs every Node process tens of ms before it runs any code (see README).
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -2,7 +2,7 @@
 // included), in the same run: one image signed in the classic format and one in the bundle
 // format, each verified alternately by both tools. Prints medians and the lading/cosign ratio,
 // with the load average, since a busy machine moves every number. lading runs as installed:
-// package.json's bin (the tsc build) under this Node. bench/startup.ts has the other one-shot
+// package.json's bin (the esbuild bundle) under this Node. bench/startup.ts has the other one-shot
 // commands.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

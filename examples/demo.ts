@@ -12,7 +12,7 @@ import { startCluster, type RunningCluster } from '../test/env/cluster.js';
 import { ensureTools } from '../test/env/tools.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(repo, 'dist', 'cli', 'main.js');
+const cli = join(repo, 'dist', 'bin', 'lading.js');
 const work = mkdtempSync(join(tmpdir(), 'lading-demo-'));
 const env: NodeJS.ProcessEnv = { ...process.env, LADING_PASSWORD: 'demo-password', DOCKER_CONFIG: join(work, 'docker') };
 

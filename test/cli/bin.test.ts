@@ -1,4 +1,4 @@
-// The `lading` command of package.json's "bin" (dist/cli/main.js, built by `npm run build`) run as
+// The `lading` command of package.json's "bin" (dist/bin/lading.js, the esbuild bundle `npm run build` writes) run as
 // a process, as users run it: against a real registry, with a signature made by the real cosign
 // and one made by lading. (test/cli/pack.test.ts runs it installed from the npm package.)
 import { execFile } from 'node:child_process';

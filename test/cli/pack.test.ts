@@ -4,7 +4,7 @@
 // repository's package-lock.json, installed by `npm ci --offline` from npm's cache, which `npm ci`
 // filled: the test needs no network beyond loopback.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
@@ -98,6 +98,13 @@ describe('the npm package', () => {
     for (const f of ['package.json', 'LICENSE', 'README.md', pkg.bin.lading, 'dist/index.js', 'dist/index.d.ts']) expect(files, f).toContain(f);
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'LICENSE', 'README.md'].includes(f))).toEqual([]);
+  });
+
+  it('installs the bundled CLI (dist/bin/, as npm run build writes it) as the `lading` command', () => {
+    expect(pkg.bin.lading).toBe('dist/bin/lading.js');
+    const built = readdirSync(join(root, 'dist', 'bin')).map((f) => `dist/bin/${f}`);
+    expect(files.filter((f) => f.startsWith('dist/bin/')).sort()).toEqual(built.sort());
+    expect(realpathSync(join(app, 'node_modules', '.bin', 'lading'))).toBe(realpathSync(join(app, 'node_modules', pkg.name, pkg.bin.lading)));
   });
 
   it('installs a lading that prints its help and version', async () => {
