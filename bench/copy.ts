@@ -19,7 +19,9 @@ import { toolPath } from '../test/env/tools.js';
 const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 3);
 const LAYERS = 5;
 const LAYER_MIB = 40;
-const repoRoot = resolve(import.meta.dirname, '..');
+// LADING_ROOT: run the CLI and the library of another built checkout (e.g. an older commit, for a
+// before/after comparison); the registries and the image come from this one.
+const repoRoot = resolve(process.env['LADING_ROOT'] ?? resolve(import.meta.dirname, '..'));
 // the CLI as installed: package.json's bin
 const ladingMain = join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
 
@@ -30,19 +32,21 @@ interface Sample {
   maxRssKiB: number;
   /** user + system CPU seconds: less sensitive than wall time to a busy machine. */
   cpuS: number;
+  /** The library run only: CPU seconds of the copy() call itself, without Node's and the modules' start-up. */
+  copyCpuS?: number;
 }
 
-function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Sample & { stdout: string }> {
   const started = process.hrtime.bigint();
   return new Promise((resolvePromise, reject) => {
-    execFile('/usr/bin/time', ['-f', 'maxrss=%M cpu=%U+%S', cmd, ...args], { env, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+    execFile('/usr/bin/time', ['-f', 'maxrss=%M cpu=%U+%S', cmd, ...args], { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       if (err) {
         reject(new Error(`${cmd} ${args.join(' ')} failed: ${String(stderr)}`));
         return;
       }
       const m = /maxrss=(\d+) cpu=([\d.]+)\+([\d.]+)/.exec(String(stderr));
-      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN, cpuS: m ? Number(m[2]) + Number(m[3]) : NaN });
+      resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN, cpuS: m ? Number(m[2]) + Number(m[3]) : NaN, stdout: String(stdout) });
     });
   });
 }
@@ -92,7 +96,9 @@ export default async function bench(): Promise<void> {
     // CLI's start-up (which loads every command module).
     const libraryScript = (dst: string) =>
       `import { copy, openRepository } from ${JSON.stringify(join(repoRoot, 'dist', 'oci', 'index.js'))};` +
-      `await copy(openRepository(${JSON.stringify(`${source.host}/bench/app`)}), 'v1', openRepository(${JSON.stringify(`${dst}/bench/app`)}), 'v1');`;
+      `const before = process.cpuUsage();` +
+      `await copy(openRepository(${JSON.stringify(`${source.host}/bench/app`)}), 'v1', openRepository(${JSON.stringify(`${dst}/bench/app`)}), 'v1');` +
+      `const used = process.cpuUsage(before); process.stdout.write(\`copy-cpu=\${(used.user + used.system) / 1e6}\\n\`);`;
     for (let round = 1; round <= ROUNDS; round++) {
       // Rotate which tool goes first so none always gets a warmer page cache.
       const tools: Tool[] = ['lading', 'skopeo', 'crane', 'library'];
@@ -104,7 +110,8 @@ export default async function bench(): Promise<void> {
           if (tool === 'lading') {
             sample = await measure(process.execPath, [ladingMain, 'copy', `${source.host}/bench/app:v1`, `${dest.host}/bench/app:v1`], env);
           } else if (tool === 'library') {
-            sample = await measure(process.execPath, ['--input-type=module', '-e', libraryScript(dest.host)], env);
+            const run = await measure(process.execPath, ['--input-type=module', '-e', libraryScript(dest.host)], env);
+            sample = { ...run, copyCpuS: Number(/copy-cpu=([\d.]+)/.exec(run.stdout)?.[1] ?? NaN) };
           } else if (tool === 'crane') {
             sample = await measure(crane, ['copy', '--insecure', `${source.host}/bench/app:v1`, `${dest.host}/bench/app:v1`], env);
           } else {
@@ -113,7 +120,8 @@ export default async function bench(): Promise<void> {
           const copied = await openRepository(`${dest.host}/bench/app`).resolve('v1');
           if (copied.digest !== digest) throw new Error(`${tool} copy produced ${copied.digest}, expected ${digest}`);
           samples[tool].push(sample);
-          process.stdout.write(`round ${round} ${tool.padEnd(7)} ${(sample.ms / 1000).toFixed(2)} s  cpu ${sample.cpuS.toFixed(2)} s  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
+          const copyCpu = sample.copyCpuS !== undefined ? ` (copy() alone ${sample.copyCpuS.toFixed(2)} s)` : '';
+          process.stdout.write(`round ${round} ${tool.padEnd(7)} ${(sample.ms / 1000).toFixed(2)} s  cpu ${sample.cpuS.toFixed(2)} s${copyCpu}  peak RSS ${(sample.maxRssKiB / 1024).toFixed(0)} MiB\n`);
         } finally {
           await dest.stop();
         }
@@ -132,7 +140,7 @@ export default async function bench(): Promise<void> {
         `  ratio lading/skopeo ${(lm / sm).toFixed(2)}× (goal ≤ 0.80×), lading/crane ${(lm / cm).toFixed(2)}× (goal ≤ 1.00×)\n` +
         `  peak RSS lading ${rss('lading')} MiB (goal < 150), skopeo ${rss('skopeo')} MiB, crane ${rss('crane')} MiB\n` +
         `  lading CLI start-up alone (--version) ${seconds(median(startup))}; library copy in a bare node process ${seconds(libm)}, ratio library/skopeo ${(libm / sm).toFixed(2)}×, library/crane ${(libm / cm).toFixed(2)}×, peak RSS ${rss('library')} MiB\n` +
-        `  median CPU (user+sys): lading ${cpu('lading')} s, library ${cpu('library')} s, skopeo ${cpu('skopeo')} s, crane ${cpu('crane')} s; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`,
+        `  median CPU (user+sys): lading ${cpu('lading')} s, library ${cpu('library')} s (its copy() call alone ${median(samples.library.map((s) => s.copyCpuS ?? NaN)).toFixed(2)} s), skopeo ${cpu('skopeo')} s, crane ${cpu('crane')} s; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs\n`,
     );
   } finally {
     await source.stop();
