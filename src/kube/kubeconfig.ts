@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { redactCredentials } from '../oci/redact.js';
 import { KubeError } from './errors.js';
 import { defaultServiceAccountDir, inClusterConfig, inClusterPossible } from './incluster.js';
 import { isRecord } from './util.js';
@@ -305,8 +306,8 @@ function execExtension(cluster: Record<string, unknown>): unknown {
 }
 
 function parseServer(r: FieldReader, server: string): URL {
-  // Shown in messages without any user:password@ part.
-  const shown = JSON.stringify(server.replace(/\/\/[^/@]*@/, '//…@'));
+  // Shown in messages without the password of a user:password@ part.
+  const shown = JSON.stringify(redactCredentials(server));
   // kubectl accepts host:port without a scheme and means https.
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `https://${server}`;
   let url: URL;

@@ -207,6 +207,13 @@ describe('kubeconfig files merged and resolved as kubectl config view does', () 
     } catch (e) {
       expect((e as Error).message).not.toContain('do-not-print-me');
     }
+    // A server URL that holds a password is named without it.
+    const badServer = writeKubeconfig(join(dir, 'bad-server.yaml'), {
+      clusters: [{ name: 'c', cluster: { server: 'ftp://alice:do-not-print-me@x.example' } }],
+      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'x',
+    });
+    expect(() => resolveKubeconfig({ env, kubeconfig: badServer })).toThrow(`kubeconfig ${badServer}: cluster "c": server "ftp://alice:***@x.example": only https:// and http:// servers are supported`);
   });
 });
 
