@@ -247,11 +247,6 @@ export class KubeClient {
     return new KubeClient(resolveKubeconfig(opts), opts);
   }
 
-  /** A client for an already resolved configuration. */
-  static fromConfig(config: ResolvedKubeconfig, opts: Omit<ClientOptions, keyof KubeconfigOptions> & Pick<KubeconfigOptions, 'env'> = {}): KubeClient {
-    return new KubeClient(config, opts);
-  }
-
   private makeDispatcher(exec: { cert: string; key: string } | undefined): Dispatcher {
     const c = this.config;
     const cert = exec?.cert ?? c.cert;
@@ -296,17 +291,12 @@ export class KubeClient {
     const what = this.describe(req);
     const res = await this.exchange(req, { keepBody: false, retries: maxRetries, headersTimeoutMs: this.timeoutMs, bodyTimeoutMs: this.timeoutMs });
     const text = res.text ?? '';
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
     if (res.status >= 200 && res.status < 300) {
+      const parsed = text === '' ? {} : parseJson(text);
       if (parsed === undefined) throw new KubeError('API', `${what}: the API server answered ${res.status} with a body that is not JSON`, { status: res.status });
       return parsed as T;
     }
-    throw apiError(what, res.status, parsed, text);
+    throw apiError(what, res.status, text);
   }
 
   /**
@@ -318,14 +308,7 @@ export class KubeClient {
   async openStream(req: RequestOptions & { idleTimeoutMs: number }): Promise<StreamResponse> {
     const res = await this.exchange(req, { keepBody: true, retries: 0, headersTimeoutMs: this.timeoutMs, bodyTimeoutMs: req.idleTimeoutMs });
     if (res.body && res.status >= 200 && res.status < 300) return { status: res.status, body: res.body };
-    const text = res.text ?? '';
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    throw apiError(this.describe(req), res.status, parsed, text);
+    throw apiError(this.describe(req), res.status, res.text ?? '');
   }
 
   /**
@@ -422,7 +405,18 @@ export class KubeClient {
   }
 }
 
-function apiError(what: string, status: number, parsed: unknown, text: string): KubeError {
+/** The JSON value of `text`, or undefined when it is not JSON. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The KubeError for a non-2xx answer: from its Status body when it has one, else its text. */
+function apiError(what: string, status: number, text: string): KubeError {
+  const parsed = parseJson(text);
   const details: ApiStatusDetails = { status };
   let message = `${status}`;
   if (isRecord(parsed) && parsed['kind'] === 'Status') {
