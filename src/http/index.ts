@@ -3,6 +3,5 @@
 export { createDispatcher, type TransportOptions } from './dispatcher.js';
 export { deadline, type Deadline } from './deadline.js';
 export { HttpError, type HttpErrorCode } from './errors.js';
-export { isLoopbackHost, parseProxyUrl, proxyFromEnv, proxyResolver, type ProxyResolver } from './proxy.js';
+export { proxyFromEnv, proxyResolver } from './proxy.js';
 export { isRetryableNetworkError, parseRetryAfterMs, retryDelayMs, RETRYABLE_STATUS } from './retry.js';
-export { defaultRootCertificates } from './tls.js';

@@ -33,7 +33,7 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * A proxy URL as Go takes it: a URL, or `host:port` meaning `http://host:port`. `source` names
  * where it came from, for the error message (the value itself may hold a password: not echoed).
  */
-export function parseProxyUrl(value: string, source: string): URL {
+function parseProxyUrl(value: string, source: string): URL {
   let url: URL;
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
@@ -103,7 +103,7 @@ function portOf(url: URL): string {
 }
 
 /** localhost, 127.0.0.0/8 and ::1: never proxied (as Go). */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost') return true;
   const family = isIP(h);

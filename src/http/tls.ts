@@ -9,7 +9,7 @@ import { HttpError } from './errors.js';
  * a TLS context replaces all of these, so they are listed explicitly). Not covered on older Node:
  * the system store of `--use-openssl-ca`, which Node exposes to no API there.
  */
-export function defaultRootCertificates(): string[] {
+function defaultRootCertificates(): string[] {
   const modern = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
   if (typeof modern === 'function') return modern('default');
   const roots = [...tls.rootCertificates];
