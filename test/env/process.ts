@@ -2,7 +2,7 @@
 // own process group so that stopping one stops everything it forked, and stop them by pid.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 
 export interface StartedProcess {
@@ -198,6 +198,24 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, opts: Wait
     }
     await sleep(opts.intervalMs ?? 100, opts.signal);
   }
+}
+
+/**
+ * Resolves once something accepts connections on 127.0.0.1:`port`; fails early when `exited()`
+ * says the process that should listen there has exited (with the end of its log file).
+ */
+export async function acceptingConnections(port: number, what: string, exited: () => string | undefined, logFile: string): Promise<void> {
+  await waitFor(
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(undefined));
+      }),
+    { what, timeoutMs: 10_000, failIf: () => (exited() !== undefined ? `it exited (${exited()}): ${tailFile(logFile)}` : undefined) },
+  );
 }
 
 /** The last `lines` lines of a log file, for error messages. */

@@ -4,10 +4,9 @@
 // of it terminating TLS with a certificate of the test PKI. Started as plain processes and
 // stopped by pid, like the registries.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanUpOnExit, freePort, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor } from './process.js';
+import { acceptingConnections, cleanUpOnExit, freePort, killGroupsNow, spawnLogged, stopProcess } from './process.js';
 
 const TINYPROXY = '/usr/bin/tinyproxy';
 const STUNNEL = '/usr/bin/stunnel4';
@@ -19,21 +18,6 @@ export interface RunningProxy {
   pid: number;
   logFile: string;
   stop(): Promise<void>;
-}
-
-/** A listening port: resolves once something accepts connections on it. */
-async function accepting(port: number, what: string, exited: () => string | undefined, logFile: string): Promise<void> {
-  await waitFor(
-    () =>
-      new Promise<true | undefined>((resolve) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(undefined));
-      }),
-    { what, timeoutMs: 10_000, failIf: () => (exited() !== undefined ? `it exited (${exited()}): ${tailFile(logFile)}` : undefined) },
-  );
 }
 
 /**
@@ -68,7 +52,7 @@ export async function startProxy(opts: { auth?: { username: string; password: st
   cleanUpOnExit(() => killGroupsNow(pids));
   let exited: string | undefined;
   void proc.exited.then((code) => (exited = String(code)));
-  await accepting(port, `tinyproxy on 127.0.0.1:${port}`, () => exited, logFile);
+  await acceptingConnections(port, `tinyproxy on 127.0.0.1:${port}`, () => exited, logFile);
   let front = port;
   if (opts.tls) {
     front = await freePort();
@@ -80,7 +64,7 @@ export async function startProxy(opts: { auth?: { username: string; password: st
     pids.push(tunnel.pid);
     let tunnelExited: string | undefined;
     void tunnel.exited.then((code) => (tunnelExited = String(code)));
-    await accepting(front, `stunnel on 127.0.0.1:${front}`, () => tunnelExited, tlsLog);
+    await acceptingConnections(front, `stunnel on 127.0.0.1:${front}`, () => tunnelExited, tlsLog);
   }
   const auth = opts.auth ? `${encodeURIComponent(opts.auth.username)}:${encodeURIComponent(opts.auth.password)}@` : '';
   return {

@@ -2,10 +2,9 @@
 // loopback port, optionally with username/password auth. It logs every connection it makes
 // (`client[N] IP: connected to HOST:PORT`) to its log file. Stopped by pid.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanUpOnExit, freePort, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor } from './process.js';
+import { acceptingConnections, cleanUpOnExit, freePort, killGroupsNow, spawnLogged, stopProcess } from './process.js';
 
 const MICROSOCKS = '/usr/bin/microsocks';
 
@@ -28,17 +27,7 @@ export async function startSocksProxy(opts: { auth?: { username: string; passwor
   cleanUpOnExit(() => killGroupsNow([proc.pid]));
   let exited: string | undefined;
   void proc.exited.then((code) => (exited = String(code)));
-  await waitFor(
-    () =>
-      new Promise<true | undefined>((resolve) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(undefined));
-      }),
-    { what: `microsocks on 127.0.0.1:${port}`, timeoutMs: 10_000, failIf: () => (exited !== undefined ? `it exited (${exited}): ${tailFile(logFile)}` : undefined) },
-  );
+  await acceptingConnections(port, `microsocks on 127.0.0.1:${port}`, () => exited, logFile);
   const auth = opts.auth ? `${encodeURIComponent(opts.auth.username)}:${encodeURIComponent(opts.auth.password)}@` : '';
   return {
     url: `socks5://${auth}127.0.0.1:${port}`,
