@@ -106,7 +106,7 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
     .argument('<src>', 'source reference, e.g. ghcr.io/org/app:1.0.0 or oci://host/app@sha256:...')
     .argument('<dst>', 'destination reference (tag optional: defaults to the source tag)')
     .option('--referrers', 'also copy referrers (signatures, attestations, SBOMs) of every copied manifest')
-    .option('-j, --concurrency <n>', 'blobs transferred at the same time', '6')
+    .option('-j, --concurrency <n>', 'blobs transferred at the same time', '4')
     .option('-o, --output <format>', 'output format: table|json|yaml', 'table');
   addRegistryFlags(copyCmd, { timeout: '30m' });
   examples(copyCmd, ['lading copy ghcr.io/org/app:1.0.0 localhost:5000/app', 'lading copy oci://localhost:5000/app:1.0.0 oci://registry.example/team/app:stable --referrers']);
