@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FluxConfigMediaType, FluxContentMediaType } from '../../src/artifact/index.js';
 import { startFaultProxy, type FaultProxy } from '../env/fault-proxy.js';
+import { waitFor } from '../env/process.js';
 import { makeTarball, type RawEntry } from './archives.js';
 import { pushLayers, readTree, registryForSuite, repoName, tempDir } from './helpers.js';
 
@@ -38,12 +38,18 @@ async function waitForTemporary(parent: string, run: Running): Promise<string> {
   const prefix = `.out.lading-tmp-${run.child.pid}-`;
   let exitCode: number | null | undefined;
   void run.exited.then((c) => (exitCode = c));
-  for (;;) {
-    if (exitCode !== undefined) throw new Error(`lading exited (${exitCode}) before the pull was under way: ${run.stderr()}`);
-    const tmp = readdirSync(parent).find((n) => n.startsWith(prefix));
-    if (tmp !== undefined && existsSync(join(parent, tmp, 'd0')) && readdirSync(join(parent, tmp, 'd0')).length > 0) return tmp;
-    await sleep(50);
-  }
+  return waitFor(
+    async () => {
+      const tmp = readdirSync(parent).find((n) => n.startsWith(prefix));
+      return tmp !== undefined && existsSync(join(parent, tmp, 'd0')) && readdirSync(join(parent, tmp, 'd0')).length > 0 ? tmp : undefined;
+    },
+    {
+      what: `the temporary directory of lading pull artifact in ${parent}`,
+      timeoutMs: 60_000,
+      intervalMs: 50,
+      failIf: () => (exitCode !== undefined ? `lading exited (${exitCode}) before the pull was under way: ${run.stderr()}` : undefined),
+    },
+  );
 }
 
 describe('pull artifact killed mid-pull (the installed command)', async () => {
