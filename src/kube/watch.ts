@@ -47,11 +47,12 @@ async function* lines(body: AsyncIterable<Buffer>, max: number, what: string): A
     let start = 0;
     for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
       pending.push(chunk.subarray(start, nl));
+      // Measured in bytes before the line is joined and decoded.
+      if (pendingSize + nl - start > max) throw new KubeError('TOO_LARGE', `${what}: an event larger than ${max} bytes`);
       const line = Buffer.concat(pending).toString('utf8');
       pending = [];
       pendingSize = 0;
       start = nl + 1;
-      if (line.length > max) throw new KubeError('TOO_LARGE', `${what}: an event larger than ${max} bytes`);
       if (line.trim() !== '') yield line;
     }
     if (start < chunk.length) {
