@@ -29,8 +29,10 @@ export async function withDeadline<T, O extends RemoteOptions>(opts: O, what: st
   const ms = opts.registry?.timeoutMs;
   if (ms === undefined || ms <= 0) return operation(opts);
   const d = deadline(ms, what, opts.signal);
+  // This deadline covers the whole operation: the registry clients under it need no timer of their own.
+  const { timeoutMs: _whole, ...registry } = opts.registry ?? {};
   try {
-    return await operation({ ...opts, signal: d.signal });
+    return await operation({ ...opts, registry, signal: d.signal });
   } catch (err) {
     // The error of whatever was under way says only that it was aborted.
     if (d.expired()) throw new ArtifactError('TIMEOUT', `${what}: timed out after ${formatDuration(ms)} (raise the limit with --timeout)`);
