@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { build, ManifestError } from '../../src/manifests/index.js';
-import { kustomizeBuildAsync, readKustomizeCorpus } from './oracle.js';
+import { ManifestError } from '../../src/manifests/index.js';
+import { buildBoth, firstDifference, readKustomizeCorpus } from './oracle.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lading-kustomize-corpus-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -75,13 +75,7 @@ async function run(c: CorpusCase, index: number): Promise<Outcome> {
   }
   const target = path.join(dir, c.build ?? '.');
   mkdirSync(target, { recursive: true });
-  const [oracle, mine] = await Promise.all([
-    kustomizeBuildAsync(target),
-    build(target).then(
-      (r) => r.yaml,
-      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-    ),
-  ]);
+  const { oracle, mine } = await buildBoth(target);
   if (!oracle.ok) {
     // lading builds a directory without a kustomization file from its YAML files, as Flux does
     const plainDirectory = /unable to find one of 'kustomization.yaml'/.test(oracle.error);
@@ -92,10 +86,7 @@ async function run(c: CorpusCase, index: number): Promise<Outcome> {
     return { name: c.name, result: unsupported ? 'both fail' : 'lading fails', detail: mine.message.slice(0, 300) };
   }
   if (mine === oracle.yaml) return { name: c.name, result: 'same', detail: '' };
-  const a = oracle.yaml.split('\n');
-  const b = mine.split('\n');
-  const at = a.findIndex((l, i) => l !== b[i]);
-  return { name: c.name, result: 'different', detail: `line ${at + 1}: kustomize ${JSON.stringify(a[at])}, lading ${JSON.stringify(b[at])}` };
+  return { name: c.name, result: 'different', detail: firstDifference(oracle.yaml, mine) };
 }
 
 describe("kustomize's own test inputs", () => {

@@ -5,6 +5,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { build } from '../../src/manifests/index.js';
 import { toolDataPath, toolPath } from '../env/tools.js';
 
 let checked: string | undefined;
@@ -77,6 +78,26 @@ export function kustomizeBuildAsync(dir: string): Promise<OracleResult> {
       resolve(code === 0 ? { ok: true, yaml: Buffer.concat(out).toString('utf8'), warnings: warningsOf(stderr) } : { ok: false, error: stderr });
     });
   });
+}
+
+/** The oracle's build of `dir` and lading's, side by side (lading's failure as an Error). */
+export async function buildBoth(dir: string): Promise<{ oracle: OracleResult; mine: string | Error }> {
+  const [oracle, mine] = await Promise.all([
+    kustomizeBuildAsync(dir),
+    build(dir).then(
+      (r) => r.yaml,
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    ),
+  ]);
+  return { oracle, mine };
+}
+
+/** Where lading's output first differs from kustomize's: `line N: kustomize "…", lading "…"`. */
+export function firstDifference(kustomize: string, lading: string): string {
+  const a = kustomize.split('\n');
+  const b = lading.split('\n');
+  const at = a.findIndex((line, i) => line !== b[i]);
+  return `line ${at + 1}: kustomize ${JSON.stringify(a[at])}, lading ${JSON.stringify(b[at])}`;
 }
 
 /** Lists YAML files below `dir` the way Flux does for a directory without a kustomization. */

@@ -7,8 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { build } from '../../src/manifests/index.js';
-import { kustomizeBuildAsync } from './oracle.js';
+import { buildBoth, firstDifference } from './oracle.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), 'real-world');
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
@@ -44,13 +43,7 @@ describe('real-world kustomize trees: lading build vs kustomize build', () => {
       const problems: string[] = [];
       for (const dir of dirs) {
         const rel = path.relative(root, dir);
-        const [oracle, mine] = await Promise.all([
-          kustomizeBuildAsync(dir),
-          build(dir).then(
-            (r) => r.yaml,
-            (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-          ),
-        ]);
+        const { oracle, mine } = await buildBoth(dir);
         if (!oracle.ok) {
           if (!(mine instanceof Error)) problems.push(`${rel}: kustomize refuses it (${oracle.error.split('\n')[0]}) but lading builds it`);
           continue;
@@ -63,10 +56,7 @@ describe('real-world kustomize trees: lading build vs kustomize build', () => {
           identical++;
           continue;
         }
-        const a = oracle.yaml.split('\n');
-        const b = mine.split('\n');
-        const at = a.findIndex((line, i) => line !== b[i]);
-        problems.push(`${rel}: differs at line ${at + 1}: kustomize ${JSON.stringify(a[at])}, lading ${JSON.stringify(b[at])}`);
+        problems.push(`${rel}: differs at ${firstDifference(oracle.yaml, mine)}`);
       }
       expect(problems).toEqual([]);
       // the project really built (not vacuously green)
