@@ -178,7 +178,7 @@ function parentOf(path: string): string {
 class ArchiveTree {
   private readonly kinds = new Map<string, EntryKind>();
   /** Symbolic links: path → target as written in the archive. */
-  readonly symlinks = new Map<string, string>();
+  private readonly symlinks = new Map<string, string>();
   private readonly resolved = new Map<string, { path: string; hops: number }>();
   private readonly resolving = new Set<string>();
 
@@ -200,6 +200,12 @@ class ArchiveTree {
       throw unsafe(this.what, `entry "${name}" appears twice in the archive: ${kindName[existing]}, then ${kindName[kind]}`);
     }
     this.kinds.set(path, kind);
+  }
+
+  /** Records a symbolic link and its target (followed by resolveLink once every link is known). */
+  addSymlink(path: string, target: string, name: string): void {
+    this.add(path, 'symlink', name);
+    this.symlinks.set(path, target);
   }
 
   /** Every directory above `path` is a directory (listed, or implied and recorded now). */
@@ -338,8 +344,7 @@ async function walkTarStream(
           if (path === '') throw unsafe(what, 'the archive root is a link');
           const target = header.linkname ?? '';
           checkLinkTarget(header.name, target, what);
-          tree.add(path, 'symlink', header.name);
-          tree.symlinks.set(path, target);
+          tree.addSymlink(path, target, header.name);
           symlinks.push({ kind: 'symlink', path, target, resolved: '' });
           break;
         }
