@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { LadingError, UsageError, describeError } from '../errors.js';
-import { redactCredentials } from '../oci/redact.js';
+import { redactCredentials } from '../redact.js';
 import { refuseEmptyValues, unknownCommand } from './args.js';
 import { loadCommandModules } from './commands/index.js';
 import type { CliIO } from './output.js';

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { redactCredentials } from '../oci/redact.js';
+import { redactCredentials } from '../redact.js';
 import { KubeError } from './errors.js';
 import { defaultServiceAccountDir, inClusterConfig, inClusterPossible } from './incluster.js';
 import { isRecord } from './util.js';

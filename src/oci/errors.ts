@@ -1,5 +1,5 @@
 import { LadingError } from '../errors.js';
-import { redactCredentials } from './redact.js';
+import { redactCredentials } from '../redact.js';
 
 export type OciErrorCode =
   | 'INVALID_REFERENCE'

@@ -1,7 +1,7 @@
 // Public surface of the OCI layer: references, the Storage implementations, copy, credentials.
 export * from './types.js';
 export { OciError, isOciError, type OciErrorCode } from './errors.js';
-export { redactCredentials } from './redact.js';
+export { redactCredentials } from '../redact.js';
 export { parseReference, isValidTag, isLoopbackRegistry, DEFAULT_REGISTRY, type Reference } from './reference.js';
 export { sha256Digest, descriptorFor, isDigest, VerifyingStream } from './digest.js';
 export type { RegistryOptions } from './options.js';

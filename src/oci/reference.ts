@@ -1,5 +1,5 @@
 import { OciError } from './errors.js';
-import { redactCredentials } from './redact.js';
+import { redactCredentials } from '../redact.js';
 
 /** A parsed, normalised image reference (docker/crane rules). */
 export interface Reference {

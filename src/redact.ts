@@ -1,5 +1,6 @@
-// Credentials written into URLs and references (`oci://user:password@host/...`) stay out of every
-// message: OciError redacts its message with this, and callers use it for their own lines.
+// Credentials written into URLs and references (`oci://user:password@host/...`, a kubeconfig
+// server) stay out of every message: OciError redacts its message with this, and the kube
+// domain and the CLI use it for their own lines. Shared by the domains, like errors.ts.
 
 /**
  * `text` with the password of any `scheme://user:password@` or `user:password@host/` in it
