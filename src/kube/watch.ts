@@ -36,6 +36,8 @@ export type WatchEvent =
   | { type: 'BOOKMARK'; resourceVersion: string };
 
 const defaultPageSize = 500;
+/** Pages one list may take (5 million objects at the default page size) before it is refused. */
+const maxListPages = 10_000;
 const defaultTimeoutSeconds = 300;
 const defaultMaxEventBytes = 16 * 1024 * 1024;
 
@@ -87,7 +89,9 @@ async function listAll(client: KubeClient, opts: WatchOptions, what: string): Pr
   const objects: KubeObject[] = [];
   let continueToken: string | undefined;
   let resourceVersion = '';
+  const tokensSeen = new Set<string>();
   do {
+    if (tokensSeen.size >= maxListPages) throw new KubeError('TOO_LARGE', `listing ${what}: more than ${maxListPages} pages`);
     const page = await client.request<Record<string, unknown>>({
       path: opts.path,
       query: { limit: opts.pageSize ?? defaultPageSize, continue: continueToken, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
@@ -104,6 +108,11 @@ async function listAll(client: KubeClient, opts: WatchOptions, what: string): Pr
     const meta = isRecord(page['metadata']) ? page['metadata'] : {};
     resourceVersion = typeof meta['resourceVersion'] === 'string' ? meta['resourceVersion'] : resourceVersion;
     continueToken = typeof meta['continue'] === 'string' && meta['continue'] !== '' ? meta['continue'] : undefined;
+    if (continueToken !== undefined) {
+      // An API server (or something posing as one) handing back a token already followed would page forever.
+      if (tokensSeen.has(continueToken)) throw new KubeError('API', `listing ${what}: the API server returned a continue token already followed`);
+      tokensSeen.add(continueToken);
+    }
   } while (continueToken !== undefined);
   return { objects, resourceVersion };
 }

@@ -2,6 +2,11 @@
 // the resourceVersion is gone (410), pages, the event size bound, stopping with a signal, and a
 // kube-apiserver restart in the middle of a watch (on a cluster of this test's own, so that the
 // shared one is not disturbed).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, KubeError, type KubeObject, type WatchEvent } from '../../src/kube/index.js';
 import { startCluster, type RunningCluster } from '../env/cluster.js';
@@ -148,5 +153,37 @@ describe('watch across a kube-apiserver restart', () => {
     expect(summary(seen)[0]).toBe('SYNC before-restart');
     expect(summary(seen).at(-1)).toMatch(/^(ADDED after-restart|SYNC after-restart,before-restart)$/);
     expect(retries.length).toBeGreaterThan(0);
+  });
+});
+
+describe('watch against a misbehaving API server (a server of the test own)', () => {
+  it('refuses a list whose continue token comes back after it was followed, instead of paging forever', async () => {
+    let requests = 0;
+    const server = createHttpServer((req, res) => {
+      requests += 1;
+      // Every page hands back the same token: a loop a real API server never makes.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: '7', continue: 'again' }, items: [{ metadata: { name: `page-${requests}` } }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'lading-watch-loop-'));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const file = join(dir, 'config');
+      writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
+      const client = await KubeClient.connect({ kubeconfig: file });
+      try {
+        const err = await collect(client.watch({ path: '/api/v1/namespaces/default/configmaps' }), () => true).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(KubeError);
+        expect((err as KubeError).message).toMatch(/continue token already followed/);
+        // The first page and the one that repeated its token: then it stopped.
+        expect(requests).toBe(2);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
