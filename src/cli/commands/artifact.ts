@@ -253,7 +253,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     const result = await interruptible(io, (signal) => pushArtifact({ ...options, signal }));
     if (format) {
       const data = { url: result.url, repository: result.repository, tag: result.tag, digest: result.digest };
-      io.stdout.write(renderData(format, data, () => ''));
+      io.stdout.write(await renderData(format, data, () => ''));
       return;
     }
     p.success(`artifact successfully pushed to ${result.repository}@${result.digest}`);
@@ -333,7 +333,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
       registry: registryOptionsFrom(opts, io),
     });
     io.stdout.write(
-      renderData(format, items, () =>
+      await renderData(format, items, () =>
         renderTable(
           ['ARTIFACT', 'DIGEST', 'SOURCE', 'REVISION'],
           items.map((i) => [i.url, i.digest, i.source ?? '', i.revision ?? '']),
@@ -362,11 +362,11 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
     const result = await inspectArtifact({ url, ...pullLimits(opts, io), registry: registryOptionsFrom(opts, io) });
     for (const w of result.warnings) io.stderr.write(`warning: ${w}\n`);
     if (opts['containerImages'] === true) {
-      io.stdout.write(renderData(format, result.images, () => result.images.map((i) => `${i}\n`).join('')));
+      io.stdout.write(await renderData(format, result.images, () => result.images.map((i) => `${i}\n`).join('')));
       return;
     }
     io.stdout.write(
-      renderData(format, result, () => {
+      await renderData(format, result, () => {
         const lines = [`Artifact: ${result.url}`];
         if (result.created !== undefined) lines.push(`CreatedAt: ${result.created}`);
         if (result.source !== undefined) lines.push(`Source: ${result.source}`);
@@ -408,7 +408,7 @@ export const artifactCommands: CommandModule = (program: Command, io: CliIO) => 
       registry: registryOptionsFrom(opts, io),
     });
     io.stdout.write(
-      renderData(format, result, () =>
+      await renderData(format, result, () =>
         result.changes
           .map((c) => (c.binary ? `Binary files a/${c.path} and b/${c.path} differ\n` : (c.patch ?? '')))
           .join(''),

@@ -227,7 +227,7 @@ export const kubeCommands: CommandModule = (program, io) => {
     try {
       const list = await listInventories(client, { allNamespaces: all });
       io.stdout.write(
-        renderData(format, list.map(inventoryView), () =>
+        await renderData(format, list.map(inventoryView), () =>
           renderTable(
             [...(all ? ['NAMESPACE'] : []), 'NAME', 'ENTRIES', 'SOURCE', 'REVISION', 'LAST APPLIED'],
             list.map((i) => [...(all ? [i.namespace] : []), i.name, String(i.entries.length), i.source ?? '', i.revision ?? '', i.lastAppliedAt ?? '']),
@@ -255,7 +255,7 @@ export const kubeCommands: CommandModule = (program, io) => {
       const inv = await readInventory(client, name, client.namespace);
       if (!inv) throw new KubeError('NOT_FOUND', `inspecting inventory ${client.namespace}/${name}: inventory not found`);
       io.stdout.write(
-        renderData(format, inventoryView(inv), () => {
+        await renderData(format, inventoryView(inv), () => {
           const lines = [
             `Inventory: ${inv.namespace}/${inv.name}`,
             `LastAppliedAt: ${inv.lastAppliedAt ?? ''}`,

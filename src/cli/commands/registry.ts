@@ -129,7 +129,7 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
         onProgress: progressPrinter(io),
       });
       const result = { source: srcRef.toString(), destination: `${dstRef.name}@${desc.digest}`, digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
-      io.stdout.write(renderData(format, result, () => `${result.destination}\n`));
+      io.stdout.write(await renderData(format, result, () => `${result.destination}\n`));
     } finally {
       src.close();
       dst.close();
@@ -147,7 +147,7 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
     const format = parseOutputFormat(opts['output'] as string | undefined);
     await withRepository(ref, opts, io, async (repo) => {
       const desc = await repo.resolve(repo.ref.reference);
-      io.stdout.write(renderData(format, { reference: repo.ref.toString(), ...desc }, () => `${desc.digest}\n`));
+      io.stdout.write(await renderData(format, { reference: repo.ref.toString(), ...desc }, () => `${desc.digest}\n`));
     });
   });
 
@@ -166,7 +166,7 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
     await withRepository(repoArg, opts, io, async (repo) => {
       const tags = await repo.listTags();
       const items = opts['fullRef'] === true ? tags.map((t) => `${ref.name}:${t}`) : tags;
-      io.stdout.write(renderData(format, items, () => items.map((t) => `${t}\n`).join('')));
+      io.stdout.write(await renderData(format, items, () => items.map((t) => `${t}\n`).join('')));
     });
   });
 
@@ -188,7 +188,7 @@ export const registryCommands: CommandModule = (program: Command, io: CliIO) => 
         return;
       }
       io.stdout.write(
-        renderData(format, manifest, () => {
+        await renderData(format, manifest, () => {
           const children = 'manifests' in manifest ? manifest.manifests.map((d) => ['manifest', d.mediaType, d.digest, String(d.size)]) : [['config', manifest.config.mediaType, manifest.config.digest, String(manifest.config.size)], ...manifest.layers.map((d) => ['layer', d.mediaType, d.digest, String(d.size)])];
           return renderTable(['ROLE', 'MEDIA TYPE', 'DIGEST', 'SIZE'], [['manifest', descriptor.mediaType, descriptor.digest, String(descriptor.size)], ...children]);
         }),

@@ -179,7 +179,7 @@ function addVerify(program: Command, io: CliIO): void {
     if (output === 'json') io.stdout.write(`${JSON.stringify(payloads)}\n`);
     else
       io.stdout.write(
-        renderData(output, payloads, () =>
+        await renderData(output, payloads, () =>
           renderTable(
             ['FORMAT', 'DIGEST', 'SOURCE'],
             result.signatures.map((s) => [s.format, s.payload.critical.image['docker-manifest-digest'], s.source]),
@@ -253,7 +253,7 @@ function addVerifyAttestation(program: Command, io: CliIO): void {
       return;
     }
     const data = result.attestations.map((a) => ({ predicateType: a.predicateType, format: a.format, source: a.source, statement: a.statement }));
-    io.stdout.write(renderData(output, data, () => renderTable(['PREDICATE TYPE', 'FORMAT', 'SOURCE'], data.map((a) => [a.predicateType, a.format, a.source]))));
+    io.stdout.write(await renderData(output, data, () => renderTable(['PREDICATE TYPE', 'FORMAT', 'SOURCE'], data.map((a) => [a.predicateType, a.format, a.source]))));
   });
   examples(verifyAttCmd, [
     'lading verify-attestation --key cosign.pub --type cyclonedx localhost:5000/app:1.0.0',
@@ -272,7 +272,7 @@ function addTree(program: Command, io: CliIO): void {
   ).action(async (reference: string, opts: Record<string, unknown>) => {
     const output = parseOutputFormat(String(opts['output']));
     const result = await tree(reference.replace(/^oci:\/\//, ''), { registry: registryOptionsFrom(opts, io) });
-    io.stdout.write(renderData(output, result, () => renderTree(result)));
+    io.stdout.write(await renderData(output, result, () => renderTree(result)));
   });
   examples(treeCmd, ['lading tree localhost:5000/app:1.0.0', 'lading tree -o json oci://ghcr.io/org/app-config:1.0.0']);
 }
