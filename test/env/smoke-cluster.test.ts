@@ -1,12 +1,13 @@
 // Smoke tests of the shared test cluster (test/global-setup.ts) driven by the real kubectl: a
 // Deployment rolls out on kwok nodes, scales to zero and is deleted; a Namespace with objects is
 // finalized and disappears; a CRD is established and serves a custom resource.
-import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { run } from './process.js';
 
-const KUBECTL = process.env['KUBECTL'] ?? '/usr/bin/kubectl';
+// kubectl from PATH (or $KUBECTL), wherever the machine keeps it.
+const KUBECTL = process.env['KUBECTL'] ?? 'kubectl';
 let kubeconfig = '';
 
 function kubectl(args: string[], input?: string): Promise<string> {
@@ -55,8 +56,8 @@ spec:
 beforeAll(() => {
   kubeconfig = inject('kubeconfig');
   if (!kubeconfig) throw new Error('no kubeconfig provided: test/global-setup.ts did not start the test cluster');
-  if (!existsSync(KUBECTL)) {
-    throw new Error(`${KUBECTL} is missing: install kubectl 1.31–1.33 (e.g. \`apt-get install kubectl\` from the Kubernetes apt repository) or set KUBECTL`);
+  if (spawnSync(KUBECTL, ['version', '--client'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error(`${KUBECTL} does not run (not on PATH?): install kubectl 1.31–1.33 (e.g. \`apt-get install kubectl\` from the Kubernetes apt repository) or set KUBECTL`);
   }
 });
 
