@@ -4,4 +4,4 @@ export { createDispatcher, type TransportOptions } from './dispatcher.js';
 export { deadline, type Deadline } from './deadline.js';
 export { HttpError, type HttpErrorCode } from './errors.js';
 export { proxyFromEnv, proxyResolver } from './proxy.js';
-export { isRetryableNetworkError, parseRetryAfterMs, retryDelayMs, RETRYABLE_STATUS } from './retry.js';
+export { isRetryableNetworkError, isTlsError, parseRetryAfterMs, retryDelayMs, RETRYABLE_STATUS } from './retry.js';

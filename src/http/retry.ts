@@ -61,3 +61,19 @@ export function isRetryableNetworkError(err: unknown): boolean {
   }
   return false;
 }
+
+/** OpenSSL's and Node's codes for a certificate or TLS handshake that failed verification. */
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_TLS|HOSTNAME_MISMATCH|ERR_SSL/;
+
+/**
+ * Whether an error (or one in its cause chain) is a TLS failure: an untrusted, expired or
+ * mismatched certificate, or a failed handshake. Never worth a retry; worth telling the user how
+ * to trust the server.
+ */
+export function isTlsError(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_CODES.test(code)) return true;
+  }
+  return false;
+}

@@ -8,7 +8,7 @@
 import { stat, readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { request as undiciRequest, type Dispatcher } from 'undici';
-import { createDispatcher, isRetryableNetworkError, retryDelayMs } from '../http/index.js';
+import { createDispatcher, isRetryableNetworkError, isTlsError, retryDelayMs } from '../http/index.js';
 import { KubeError, type ApiStatusDetails, type KubeErrorCode } from './errors.js';
 import { ExecCredentialSource, type ExecCredential } from './exec-credentials.js';
 import { resolveKubeconfig, type KubeconfigOptions, type ResolvedKubeconfig } from './kubeconfig.js';
@@ -51,18 +51,6 @@ const defaultMaxResponseBytes = 64 * 1024 * 1024;
 const defaultTimeoutMs = 60_000;
 /** Sends of one request after the first, for 429s, Retry-After 5xx and dropped connections. */
 const maxRetries = 4;
-
-const tlsErrorCodes = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-]);
 
 /** The credential of one request: its headers and, from an exec plugin, a client certificate. */
 interface AuthState {
@@ -172,14 +160,6 @@ function errorCodeFor(status: number, details: ApiStatusDetails): KubeErrorCode 
     return immutable ? 'IMMUTABLE_FIELD' : 'INVALID';
   }
   return 'API';
-}
-
-function errorCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && tlsErrorCodes.has(code)) return code;
-  }
-  return (err as { code?: string } | undefined)?.code;
 }
 
 /** Reads a body up to `limit` bytes. */
@@ -364,7 +344,7 @@ export class KubeClient {
         if (err instanceof KubeError) throw err;
         if (req.signal?.aborted) throw new KubeError('ABORTED', `${what}: aborted`, { cause: req.signal.reason });
         // A POST is sent again only when it cannot have arrived (the connection was refused).
-        const replayable = method !== 'POST' || errorCode(err) === 'ECONNREFUSED';
+        const replayable = method !== 'POST' || (err as { code?: unknown }).code === 'ECONNREFUSED';
         if (attempt < how.retries && replayable && isRetryableNetworkError(err)) {
           await this.pause(retryDelayMs(attempt), req, what);
           continue;
@@ -398,9 +378,8 @@ export class KubeClient {
   }
 
   private networkError(what: string, err: unknown): KubeError {
-    const code = errorCode(err) ?? '';
     const message = (err as Error).message;
-    if (tlsErrorCodes.has(code)) return new KubeError('TLS', `${what}: the API server ${this.server} is not trusted: ${message}`, { cause: err });
+    if (isTlsError(err)) return new KubeError('TLS', `${what}: the API server ${this.server} is not trusted: ${message}`, { cause: err });
     return new KubeError('NETWORK', `${what}: cannot reach the API server ${this.server}: ${message}`, { cause: err });
   }
 }

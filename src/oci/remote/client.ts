@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request as undiciRequest, type Dispatcher } from 'undici';
-import { HttpError, RETRYABLE_STATUS, createDispatcher, deadline, isRetryableNetworkError, retryDelayMs, type Deadline } from '../../http/index.js';
+import { HttpError, RETRYABLE_STATUS, createDispatcher, deadline, isRetryableNetworkError, isTlsError, retryDelayMs, type Deadline } from '../../http/index.js';
 import { LadingError } from '../../errors.js';
 import { loadDockerConfig, type Credential, type CredentialStore } from '../credentials.js';
 import { OciError, type OciErrorCode } from '../errors.js';
@@ -39,8 +39,6 @@ const MAX_REDIRECTS = 5;
 const PROBE_TIMEOUT_MS = 5_000;
 /** Headers that carry credentials: never sent to another origin than the registry's. */
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'cookie2', 'proxy-authorization'];
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_TLS|HOSTNAME_MISMATCH|ERR_SSL/;
-
 /**
  * Reads a response body into memory, failing beyond `max` bytes. Failures are OciErrors naming
  * `what` (a broken-off body is NETWORK, and retryable).
@@ -99,7 +97,7 @@ export function networkError(err: unknown, what: string, registry: string, idleT
     const limit = idleTimeoutMs !== undefined ? `${idleTimeoutMs} ms` : 'the idle timeout';
     return new OciError('TIMEOUT', `${what}: ${code === 'UND_ERR_CONNECT_TIMEOUT' ? 'could not connect to' : 'no response from'} ${registry} within ${limit}`, { cause: err });
   }
-  if (TLS_CODES.test(code) || /certificate|self[- ]signed|tls|ssl/i.test(message)) {
+  if (isTlsError(err) || /certificate|self[- ]signed|tls|ssl/i.test(message)) {
     return new OciError('TLS', `${what}: TLS connection to ${registry} failed: ${message} (use --ca-file to trust its CA, or --insecure to skip verification)`, { cause: err });
   }
   const hint = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' ? ` (is the registry ${registry} running and reachable?)` : '';
