@@ -100,6 +100,7 @@ describe('retry policy', () => {
     expect(parseRetryAfterMs('3')).toBe(3000);
     expect(parseRetryAfterMs(' 0 ')).toBe(0);
     expect(parseRetryAfterMs(new Date(Date.UTC(2030, 0, 1, 0, 0, 10)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(10_000);
+    expect(parseRetryAfterMs('Thu, 01 Jan 1970 00:00:00 GMT')).toBe(0);
     expect(parseRetryAfterMs('soon')).toBeUndefined();
     expect(parseRetryAfterMs(undefined)).toBeUndefined();
     expect(retryDelayMs(0, '2')).toBe(2000);

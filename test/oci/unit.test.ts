@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { isLoopbackRegistry, referrersTag } from '../../src/oci/index.js';
 import { parseChallenge } from '../../src/oci/remote/auth.js';
-import { retryAfterMs } from '../../src/oci/remote/client.js';
 
 describe('WWW-Authenticate', () => {
   it.each([
@@ -18,18 +17,6 @@ describe('WWW-Authenticate', () => {
     expect(parseChallenge(header)).toEqual(want);
   });
   it('no header, no challenge', () => expect(parseChallenge(undefined)).toBeUndefined());
-});
-
-describe('Retry-After', () => {
-  it('takes seconds and HTTP dates', () => {
-    expect(retryAfterMs('3')).toBe(3000);
-    expect(retryAfterMs(' 0 ')).toBe(0);
-    const inFuture = new Date(Date.now() + 120_000).toUTCString();
-    expect(retryAfterMs(inFuture)).toBeGreaterThan(100_000);
-    expect(retryAfterMs('Thu, 01 Jan 1970 00:00:00 GMT')).toBe(0);
-    expect(retryAfterMs('soon')).toBeUndefined();
-    expect(retryAfterMs(undefined)).toBeUndefined();
-  });
 });
 
 describe('loopback registries (plain http allowed without --insecure)', () => {

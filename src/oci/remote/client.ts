@@ -104,9 +104,6 @@ export function networkError(err: unknown, what: string, registry: string, idleT
   return new OciError('NETWORK', `${what}: ${message}${hint}`, { cause: err });
 }
 
-/** Parses Retry-After (seconds or HTTP date) into milliseconds. */
-export { parseRetryAfterMs as retryAfterMs } from '../../http/index.js';
-
 function errorCodeFromBody(body: Buffer): { code?: string; message?: string } {
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string }> };
