@@ -3,7 +3,9 @@
 // alike; and a small image to work on.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { descriptorFor, MediaTypes, openRepository, pushManifest, type ImageManifest, type RegistryOptions } from '../src/oci/index.js';
 
 /** How many timed rounds (BENCH_RUNS, default 21). */
@@ -11,6 +13,27 @@ export const RUNS = Number(process.env['BENCH_RUNS'] ?? 21);
 
 /** A command to time: file, arguments, environment. */
 export type Timed = readonly [file: string, args: string[], env: NodeJS.ProcessEnv];
+
+const repoRoot = resolve(import.meta.dirname, '..');
+/**
+ * The CLI as installed: package.json's bin (the esbuild bundle); LADING_BIN runs another build of
+ * it (e.g. a private out dir while others rebuild dist/).
+ */
+export const ladingBin = process.env['LADING_BIN'] ?? join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
+
+/** Fails the benchmark unless the CLI has been built. */
+export function requireLadingBin(): void {
+  if (!existsSync(ladingBin)) throw new Error(`${ladingBin} is missing: run \`npm run build\` first (npm run bench does)`);
+}
+
+/**
+ * The minimal environment the timed commands run in (PATH with this Node first; HOME, the docker
+ * config and cosign's TUF root inside `dir`), and the lading command to time with it.
+ */
+export function benchEnv(dir: string): { env: NodeJS.ProcessEnv; lading: (args: string[]) => Timed } {
+  const env: NodeJS.ProcessEnv = { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), TUF_ROOT: join(dir, '.sigstore') };
+  return { env, lading: (args) => [process.execPath, [ladingBin, ...args], env] };
+}
 
 /** Wall time of one run of `cmd` in ms; a failing run fails the benchmark with its stderr. */
 export function timeProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {

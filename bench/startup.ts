@@ -5,20 +5,16 @@
 // command on this machine right now. lading runs as installed: package.json's bin (the
 // esbuild bundle) under this Node. The environment is a minimal one: NODE_EXTRA_CA_CERTS, when set to a
 // whole CA bundle, costs every Node process tens of ms before it runs any code (see README).
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generateKeyPair, sign } from '../src/sign/index.js';
 import { startRegistry } from '../test/env/registry.js';
 import { toolPath } from '../test/env/tools.js';
-import { interleavedMedians, loadLine, pushSmallImage, RUNS, type Timed } from './helpers.js';
-
-const repoRoot = resolve(import.meta.dirname, '..');
-// LADING_BIN runs another build of the CLI (e.g. a private out dir while others rebuild dist/).
-const ladingBin = process.env['LADING_BIN'] ?? join(repoRoot, (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading);
+import { benchEnv, interleavedMedians, ladingBin, loadLine, pushSmallImage, requireLadingBin, RUNS, type Timed } from './helpers.js';
 
 export default async function bench(): Promise<void> {
-  if (!existsSync(ladingBin)) throw new Error(`${ladingBin} is missing: run \`npm run build\` first (npm run bench does)`);
+  requireLadingBin();
   const crane = toolPath('crane');
   const cosign = toolPath('cosign');
   const registry = await startRegistry({ flavor: 'distribution2' });
@@ -28,8 +24,7 @@ export default async function bench(): Promise<void> {
     const pub = join(dir, 'cosign.pub');
     const ref = await pushSmallImage(registry.host, 'bench/startup');
     await sign(ref, { key: join(dir, 'cosign.key'), password: '' });
-    const env: NodeJS.ProcessEnv = { PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, HOME: dir, DOCKER_CONFIG: join(dir, '.docker'), TUF_ROOT: join(dir, '.sigstore') };
-    const lading = (args: string[]): Timed => [process.execPath, [ladingBin, ...args], env];
+    const { env, lading } = benchEnv(dir);
     process.stdout.write(`${loadLine()} before; lading = ${ladingBin} (Node ${process.version}), crane = ${crane}, cosign = ${cosign}; ${RUNS} runs each, medians\n`);
     const m = await interleavedMedians({
       ladingVersion: lading(['--version']),

@@ -4,21 +4,16 @@
 // with the load average, since a busy machine moves every number. lading runs as installed:
 // package.json's bin (the esbuild bundle) under this Node. bench/startup.ts has the other one-shot
 // commands.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generateKeyPair, sign, type SignatureFormat } from '../src/sign/index.js';
 import { startRegistry } from '../test/env/registry.js';
 import { toolPath } from '../test/env/tools.js';
-import { interleavedMedians, loadLine, pushSmallImage, RUNS, type Timed } from './helpers.js';
-
-const repoRoot = resolve(import.meta.dirname, '..');
-const packageBin = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { lading: string } }).bin.lading;
-// LADING_BIN runs another build of the CLI (e.g. a private out dir while others rebuild dist/).
-const ladingBin = process.env['LADING_BIN'] ?? join(repoRoot, packageBin);
+import { benchEnv, interleavedMedians, ladingBin, loadLine, pushSmallImage, requireLadingBin, RUNS, type Timed } from './helpers.js';
 
 export default async function bench(): Promise<void> {
-  if (!existsSync(ladingBin)) throw new Error(`${ladingBin} is missing: run \`npm run build\` first (npm run bench does)`);
+  requireLadingBin();
   const cosign = toolPath('cosign');
   const registry = await startRegistry({ flavor: 'distribution2' });
   const dir = mkdtempSync(join(tmpdir(), 'lading-bench-verify-'));
@@ -26,14 +21,8 @@ export default async function bench(): Promise<void> {
     await generateKeyPair({ dir, password: '' });
     const key = join(dir, 'cosign.key');
     const pub = join(dir, 'cosign.pub');
-    const env: NodeJS.ProcessEnv = {
-      PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
-      HOME: dir,
-      DOCKER_CONFIG: join(dir, '.docker'),
-      TUF_ROOT: join(dir, '.sigstore'),
-    };
+    const { env, lading } = benchEnv(dir);
     process.stdout.write(`${loadLine()} before; lading = ${ladingBin} (Node ${process.version}), cosign = ${cosign}\n`);
-    const lading = (args: string[]): Timed => [process.execPath, [ladingBin, ...args], env];
     for (const format of ['classic', 'bundle'] as SignatureFormat[]) {
       const ref = await pushSmallImage(registry.host, `bench-${format}`);
       await sign(ref, { key, password: '', format });
