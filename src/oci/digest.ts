@@ -18,6 +18,9 @@ export function descriptorFor(mediaType: string, data: Uint8Array, extra?: Parti
   return { mediaType, digest: sha256Digest(data), size: data.byteLength, ...extra };
 }
 
+/** A digest as the OCI image spec writes it: an algorithm, a colon, the encoded value (any algorithm). */
+export const DIGEST_SYNTAX = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
 /** Whether `digest` is a well-formed sha256 or sha512 digest. */
 export function isDigest(digest: string): boolean {
   return /^sha256:[a-f0-9]{64}$/.test(digest) || /^sha512:[a-f0-9]{128}$/.test(digest);

@@ -1,3 +1,4 @@
+import { DIGEST_SYNTAX } from './digest.js';
 import { OciError } from './errors.js';
 import { redactCredentials } from '../redact.js';
 
@@ -27,8 +28,6 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const HOST_LABEL = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$/;
 /** A repository path component: lowercase letters and digits, separated by ".", "_", "__" or any number of "-". */
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-/** A digest as the OCI image spec writes it: an algorithm, a colon, the encoded value. */
-const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const SHA256_HEX = /^[a-f0-9]{64}$/;
 const SHA512_HEX = /^[a-f0-9]{128}$/;
 const PORT = /^[0-9]{1,5}$/;
@@ -98,7 +97,7 @@ export function parseReference(input: string): Reference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw invalid(input, `"${digest}" is not a digest (expected sha256:<hex>)`);
+    if (!DIGEST_SYNTAX.test(digest)) throw invalid(input, `"${digest}" is not a digest (expected sha256:<hex>)`);
     const [algorithm, hex] = digest.split(':') as [string, string];
     if (algorithm === 'sha256' && !SHA256_HEX.test(hex)) throw invalid(input, 'a sha256 digest has 64 lower-case hex characters');
     if (algorithm === 'sha512' && !SHA512_HEX.test(hex)) throw invalid(input, 'a sha512 digest has 128 lower-case hex characters');

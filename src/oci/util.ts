@@ -1,9 +1,7 @@
 import type { Readable } from 'node:stream';
+import { DIGEST_SYNTAX } from './digest.js';
 import { OciError } from './errors.js';
 import { IndexMediaTypes, ManifestMediaTypes, MediaTypes, type Descriptor, type ImageIndex, type ImageManifest } from './types.js';
-
-/** A digest as the OCI image spec writes it: an algorithm, a colon, the encoded value. */
-const DIGEST_SYNTAX = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
