@@ -8,6 +8,7 @@ import { loadDockerConfig, type Credential, type CredentialStore } from '../cred
 import { OciError, type OciErrorCode } from '../errors.js';
 import type { RegistryOptions } from '../options.js';
 import { isLoopbackRegistry } from '../reference.js';
+import { readAll } from '../util.js';
 import { parseChallenge, type Challenge } from './auth.js';
 
 /** Request body: bytes (replayable), a factory for a fresh stream (replayable), or a one-shot stream. */
@@ -49,21 +50,11 @@ export async function readBody(res: HttpResponse, max: number, what: string): Pr
     res.body.destroy();
     throw new OciError('TOO_LARGE', `${what}: response of ${declared} bytes exceeds the limit of ${max} bytes`);
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
   try {
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (total > max) {
-        res.body.destroy();
-        throw new OciError('TOO_LARGE', `${what}: response exceeds the limit of ${max} bytes`);
-      }
-      chunks.push(chunk);
-    }
+    return await readAll(res.body, max, what);
   } catch (err) {
     throw networkError(err, what, 'the registry');
   }
-  return Buffer.concat(chunks, total);
 }
 
 /** Discards a response body so the connection can be reused. */
