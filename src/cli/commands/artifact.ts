@@ -166,7 +166,6 @@ async function contentFrom(opts: Opts, io: CliIO, command: string): Promise<{ co
   const kustomize = opts['kustomize'];
   const patches = (opts['patch'] as string[] | undefined) ?? [];
   if (typeof path === 'string' && typeof kustomize === 'string') throw new UsageError(`${command}: give either --path or --kustomize, not both`);
-  if (kustomize === '') throw new UsageError(`${command}: --kustomize needs a directory, not an empty string`);
   if (patches.length > 0 && typeof kustomize !== 'string') throw new UsageError(`${command}: --patch goes with --kustomize`);
   const ignore = ignoreOptions(opts);
   if (typeof kustomize === 'string') {

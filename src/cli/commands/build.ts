@@ -18,7 +18,6 @@ async function runBuild(dir: string, opts: Record<string, unknown>, io: CliIO): 
   const pin = opts['pinImages'] === true || lockFile !== undefined;
   if (lockOutput && !pin) throw new UsageError('--lock-output needs --pin-images (or --lock)');
   const boundaryOpt = opts['boundary'] as string | undefined;
-  if (boundaryOpt === '') throw new UsageError('--boundary needs a directory (an empty path is not one)');
   const result = await build(resolve(io.cwd, dir), { patches, ...(boundaryOpt !== undefined ? { boundary: resolve(io.cwd, boundaryOpt) } : {}) });
   for (const w of result.warnings) io.stderr.write(`${w}\n`);
   let yaml = result.yaml;

@@ -31,9 +31,6 @@ function addKubeFlags(cmd: Command): Command {
 }
 
 async function connect(opts: Opts, io: CliIO): Promise<KubeClient> {
-  for (const flag of ['kubeconfig', 'context', 'cluster', 'user', 'namespace']) {
-    if (opts[flag] === '') throw new UsageError(`--${flag} must not be empty`);
-  }
   return KubeClient.connect({
     env: io.env,
     cwd: io.cwd,
