@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { pullArtifact, pushArtifact } from '../src/artifact/index.js';
 import { startRegistry } from '../test/env/registry.js';
 import { toolPath } from '../test/env/tools.js';
+import { median } from './helpers.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
 const FILES = 500;
@@ -38,12 +39,6 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<S
       resolvePromise({ ms, maxRssKiB: m ? Number(m[1]) : NaN, cpuMs: m ? (Number(m[2]) + Number(m[3])) * 1000 : NaN });
     });
   });
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /** 500 YAML files of realistic size (Deployments, Services, ConfigMaps) in 50 directories. */

@@ -15,6 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { MediaTypes, descriptorFor, openRepository, pushManifest, type Descriptor } from '../src/oci/index.js';
 import { startRegistry } from '../test/env/registry.js';
 import { toolPath } from '../test/env/tools.js';
+import { median } from './helpers.js';
 
 const ROUNDS = Number(process.env['BENCH_RUNS'] ?? 3);
 const LAYERS = 5;
@@ -53,12 +54,6 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<S
 
 function max(values: number[]): number {
   return values.reduce((a, b) => Math.max(a, b), -Infinity);
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /** Pushes an image of LAYERS gzip layers (incompressible content) and returns its digest. */

@@ -1,6 +1,6 @@
 // What the start-up benchmarks (bench/startup.ts, bench/verify.ts) share: timing whole processes,
 // each command run in turn, interleaved, so that a change in the machine's load hits them all
-// alike; and a small image to work on.
+// alike; and a small image to work on. copy.ts and artifact.ts take its median.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
