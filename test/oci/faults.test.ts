@@ -193,6 +193,19 @@ describe('hostile registries', () => {
     expect(listed[119_999]).toBe(tags[119_999]);
   });
 
+  it('pages that each fit the page limit but together exceed the tag list limit (64 MiB): refused, not held in memory', async () => {
+    // Three pages of ~30 MiB of distinct 128-character tags, each linking to the next.
+    const page = (n: number, next?: string) => tagPage(Array.from({ length: 235_000 }, (_, i) => `p${n}-${String(i).padStart(8, '0')}`.padEnd(128, 'x')), next);
+    const first = page(1, '/v2/faults/src/tags/list?n=2&last=p1');
+    expect(first.body.length).toBeGreaterThan(28 * 1024 * 1024);
+    expect(first.body.length).toBeLessThan(32 * 1024 * 1024);
+    proxy.inject({ method: 'GET', path: /\/tags\/list\?n=1000$/, fault: first });
+    proxy.inject({ method: 'GET', path: /last=p1$/, fault: page(2, '/v2/faults/src/tags/list?n=2&last=p2') });
+    proxy.inject({ method: 'GET', path: /last=p2$/, fault: page(3, '/v2/faults/src/tags/list?n=2&last=p3') });
+    await expectOciError(viaProxy('faults/src').listTags(), 'TOO_LARGE', /the tag list exceeds the limit of 67108864 bytes \(at page 3\)/);
+    expect(proxy.requests.filter((r) => r.path.includes('last=p3'))).toHaveLength(0);
+  });
+
   it('a registry trickling one byte every 2 s: the overall deadline (timeoutMs) stops the copy, the idle limit never would', async () => {
     proxy.inject({ method: 'GET', path: blobPath(layer0().digest), fault: { kind: 'trickle', intervalMs: 2000, afterBytes: 1000 }, times: 10 });
     const dst = new MemoryStore();

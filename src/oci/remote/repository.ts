@@ -22,6 +22,8 @@ const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes
 const MAX_TAG_PAGES = 1000;
 /** The largest tag-list page read. */
 const MAX_TAG_PAGE_BYTES = 32 * 1024 * 1024;
+/** The most bytes of tag-list pages read in all (a million tags of usual length fit). */
+const MAX_TAG_LIST_BYTES = 64 * 1024 * 1024;
 const RECENT_MANIFESTS = 32;
 /** Blobs up to this size are read whole by fetchBytes (signatures, bundles, configs). */
 const SMALL_BLOB_BYTES = 4 * 1024 * 1024;
@@ -385,12 +387,13 @@ export class RemoteRepository implements Storage {
   /**
    * All tags, following `Link` pagination (`pageSize` tags per request, default 1000). A registry
    * whose links lead back to a page already read, or whose pages bring no new tags, or that has
-   * more than MAX_TAG_PAGES pages, is refused rather than followed.
+   * more than MAX_TAG_PAGES pages or MAX_TAG_LIST_BYTES in all, is refused rather than followed.
    */
   async listTags(opts?: OpOptions & { pageSize?: number }): Promise<string[]> {
     const what = `listing tags of ${this.location}`;
     const tags = new Set<string>();
     const visited = new Set<string>();
+    let listBytes = 0;
     let path = `/v2/${this.ref.repository}/tags/list?n=${opts?.pageSize ?? 1000}`;
     for (let page = 1; ; page++) {
       const url = (await this.client.url(path, opts?.signal)).href;
@@ -401,6 +404,8 @@ export class RemoteRepository implements Storage {
         throw new OciError('NOT_FOUND', err.message, { status: 404 });
       }
       const body = await readBody(res, MAX_TAG_PAGE_BYTES, what);
+      listBytes += body.length;
+      if (listBytes > MAX_TAG_LIST_BYTES) throw new OciError('TOO_LARGE', `${what}: the tag list exceeds the limit of ${MAX_TAG_LIST_BYTES} bytes (at page ${page}); stopped`);
       let parsed: { tags?: unknown };
       try {
         parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
