@@ -333,7 +333,7 @@ async function readKustomization(file: string, root?: string): Promise<Kustomiza
 }
 
 /** Reads a YAML file of objects into resources, expanding `kind: List`. */
-export async function loadResourceFile(file: string, what: string, root?: string): Promise<Resource[]> {
+async function loadResourceFile(file: string, what: string, root?: string): Promise<Resource[]> {
   const text = decodeUtf8(await readFileIn(root, file, what), file);
   return objectsToResources(text, file);
 }

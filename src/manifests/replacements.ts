@@ -51,7 +51,7 @@ export function splitDotted(p: string): string[] {
  * dropped, `\.` is a literal dot), keeping `[name=value]` list selectors whole and unwrapping a
  * bracketed map key that holds dots (`[a.b/c]`).
  */
-export function splitFieldPath(p: string): string[] {
+function splitFieldPath(p: string): string[] {
   let parts = p.split('.');
   if (parts.length > 1 && parts[0] === '') parts = parts.slice(1);
   const joined: string[] = [];
