@@ -222,3 +222,11 @@ export interface SourceObject {
   spec?: Record<string, unknown>;
   status?: { artifact?: Artifact; conditions?: Condition[]; observedGeneration?: number };
 }
+
+/** The kinds the controller reconciles or reads (KindInfo of runtime/types.ts). */
+export const Kinds = {
+  OCIRepository: { group: SourceGroup, version: 'v1', kind: 'OCIRepository', plural: 'ocirepositories', namespaced: true },
+  GitRepository: { group: SourceGroup, version: 'v1', kind: 'GitRepository', plural: 'gitrepositories', namespaced: true },
+  Bucket: { group: SourceGroup, version: 'v1', kind: 'Bucket', plural: 'buckets', namespaced: true },
+  Kustomization: { group: KustomizeGroup, version: 'v1', kind: 'Kustomization', plural: 'kustomizations', namespaced: true },
+} as const;
