@@ -1,12 +1,17 @@
-// `apply inventory`: staged server-side apply of a set of objects recorded in an inventory,
-// with drift detection, prune and wait. Crash safety: the inventory is written as the union of
-// the previous and the new entries before anything is applied, and narrowed only after prune,
-// so an interrupted run never loses track of an object and a re-run converges.
+// Staged server-side apply of a set of objects recorded in an inventory, with drift detection,
+// prune and wait. `applySet` is the engine, for any owner (lading's inventories, Flux's
+// Kustomizations) and any inventory store (a ConfigMap, a Kustomization's status);
+// `applyInventory` is `lading apply inventory` on top of it. Crash safety: the store is written
+// with the union of the previous and the new entries before anything is applied, and narrowed
+// only after a failure (to what may exist) and after prune, so an interrupted run never loses
+// track of an object and a re-run converges.
 import type { KubeClient } from './client.js';
 import { discoveryFor, resourcePath } from './discovery.js';
 import { KubeError } from './errors.js';
-import { readInventory, writeInventory, type Inventory } from './inventory.js';
+import { configMapInventoryStore, inventoryOwner, type Inventory, type InventoryStore } from './inventory.js';
+import { isRecord } from './util.js';
 import type { KubeObject, ObjectRef } from './objects.js';
+import type { Owner } from './owner.js';
 import { stageOf, stages } from './ordering.js';
 import {
   planObjects,
@@ -29,6 +34,44 @@ export type ApplyEvent =
   | { type: 'change'; change: Change }
   | { type: 'waiting'; count: number }
   | { type: 'ready' };
+
+export interface ApplySetOptions {
+  /** The client objects are applied with (an impersonating one for a Kustomization's serviceAccountName). */
+  client: KubeClient;
+  /** Field manager, labels, ownership and per-object annotations (ladingOwner, fluxOwner). */
+  owner: Owner;
+  /** Where the entries are kept between runs. */
+  store: InventoryStore;
+  objects: readonly KubeObject[];
+  /** Namespace for namespaced objects that have none (default: the client's namespace). */
+  defaultNamespace?: string;
+  /** Delete objects of the previous entries that are no longer in the set (default false). */
+  prune?: boolean;
+  /** Wait for applied objects to be ready and pruned ones to be gone (default false). */
+  wait?: boolean;
+  /** Stop waiting as soon as an object is Failed (default true). */
+  failFast?: boolean;
+  /** Wait timeout, also for the Namespace/CRD stage and re-created objects (default 5 minutes). */
+  timeoutMs?: number;
+  /** Delete and re-create objects whose immutable fields changed (default false). */
+  force?: boolean;
+  /** Requests in flight at once (default 16). */
+  concurrency?: number;
+  /** Only report what would change; nothing is written, the store included (default false). */
+  dryRun?: boolean;
+  /** Progress as it happens (changes in apply order, then waiting). */
+  onEvent?: (event: ApplyEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface ApplySetResult {
+  /** The entries stored at the end: the set in apply order (skipped objects included), then prune survivors. */
+  entries: ObjectRef[];
+  /** Every object of the set in apply order, then what prune deleted or skipped. */
+  changes: Change[];
+  /** Readiness of the applied objects (skipped ones left out) when waiting. */
+  ready?: ObjectStatus[];
+}
 
 export interface ApplyInventoryOptions {
   client: KubeClient;
@@ -104,7 +147,7 @@ function summarizeFailures(what: string, failures: ObjectFailure[]): KubeError {
 }
 
 /** Deletes an object whose immutable field changed, waits for it to be gone, then re-creates it. */
-async function recreate(client: KubeClient, p: PlannedObject, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<void> {
+async function recreate(client: KubeClient, p: PlannedObject, opts: { signal?: AbortSignal; timeoutMs: number; owner: Owner }): Promise<void> {
   try {
     await client.request({
       method: 'DELETE',
@@ -117,10 +160,10 @@ async function recreate(client: KubeClient, p: PlannedObject, opts: { signal?: A
     if (!(err instanceof KubeError && err.code === 'NOT_FOUND')) throw err;
   }
   await waitForDeletion(client, discoveryFor(client), [p.ref], { timeoutMs: opts.timeoutMs, ...signalOf(opts) });
-  await serverSideApply(client, p, { dryRun: false, ...signalOf(opts) });
+  await serverSideApply(client, p, { dryRun: false, fieldManager: opts.owner.fieldManager, ...signalOf(opts) });
 }
 
-async function applyOne(client: KubeClient, p: PlannedObject, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<void> {
+async function applyOne(client: KubeClient, p: PlannedObject, opts: { signal?: AbortSignal; timeoutMs: number; owner: Owner }): Promise<void> {
   if (p.recreate) {
     await recreate(client, p, opts);
     return;
@@ -129,38 +172,47 @@ async function applyOne(client: KubeClient, p: PlannedObject, opts: { signal?: A
     await client.request({
       method: 'PATCH',
       path: resourcePath(p.info, p.ref.namespace, p.ref.name),
-      body: takeoverPatch(p.live),
+      body: takeoverPatch(p.live, opts.owner),
       contentType: 'application/json-patch+json',
-      what: `taking over fields of ${p.id} from kubectl client-side apply`,
+      what: `taking over fields of ${p.id} from kubectl and cleaning up its metadata`,
       ...signalOf(opts),
     });
   }
-  await serverSideApply(client, p, { dryRun: false, ...signalOf(opts) });
+  await serverSideApply(client, p, { dryRun: false, fieldManager: opts.owner.fieldManager, ...signalOf(opts) });
 }
 
-/** Applies a set of objects as the inventory NAME. Returns the change set. */
-export async function applyInventory(opts: ApplyInventoryOptions): Promise<ApplyResult> {
-  const { client } = opts;
+/** Jobs of the set that the TTL controller removes once finished: their absence counts as ready. */
+function jobsWithTtl(items: readonly PlannedObject[]): ObjectRef[] {
+  return items
+    .filter((p) => p.ref.group === 'batch' && p.ref.kind === 'Job' && isRecord(p.desired['spec']) && typeof (p.desired['spec'] as Record<string, unknown>)['ttlSecondsAfterFinished'] === 'number')
+    .map((p) => p.ref);
+}
+
+/**
+ * Applies a set of objects for an owner, keeping its entries in `store`: staged server-side
+ * apply (Namespaces, CRDs and ClusterRoles first and waited for, then `*Class` kinds, then the
+ * rest), drift detection by dry run (unchanged objects are not written), the owner's per-object
+ * annotations (skipped objects are reported with the reason and stay in the entries), prune of
+ * owned objects that left the set, and an optional wait with fail-fast. Returns the change set.
+ */
+export async function applySet(opts: ApplySetOptions): Promise<ApplySetResult> {
+  const { client, owner, store } = opts;
   const discovery = discoveryFor(client);
-  const namespace = opts.namespace ?? client.namespace;
   const concurrency = opts.concurrency ?? 16;
   const dryRun = opts.dryRun ?? false;
   const timeoutMs = opts.timeoutMs ?? 5 * 60_000;
   const emit = opts.onEvent ?? (() => {});
-  const what = `applying inventory ${namespace}/${opts.name}`;
+  const what = `applying ${owner.description}`;
 
-  await ensureNamespace(client, namespace, opts.createNamespace ?? false, { dryRun, ...signalOf(opts) });
-  const previous = await readInventory(client, opts.name, namespace, signalOf(opts));
-  const items = await prepareObjects(discovery, opts.objects, { inventory: { name: opts.name, namespace }, defaultNamespace: client.namespace, ...signalOf(opts) });
+  const oldEntries = (await store.read()) ?? [];
+  const items = await prepareObjects(discovery, opts.objects, { owner, defaultNamespace: opts.defaultNamespace ?? client.namespace, ...signalOf(opts) });
   await respectLiveAutoscalers(client, items, { concurrency, ...signalOf(opts) });
   const newEntries = items.map((p) => p.ref);
-  const oldEntries = previous?.entries ?? [];
   emit({ type: 'applying', count: items.length });
 
-  const base: Inventory = previous ?? { name: opts.name, namespace, entries: [], artifacts: [] };
   if (!dryRun) {
     // Before anything is applied: remember old and new, so that nothing is ever untracked.
-    await writeInventory(client, { ...base, entries: unionEntries(newEntries, oldEntries) }, signalOf(opts));
+    await store.write(unionEntries(newEntries, oldEntries), 'before-apply');
   }
 
   const changes: Change[] = [];
@@ -171,15 +223,15 @@ export async function applyInventory(opts: ApplyInventoryOptions): Promise<Apply
     for (const stage of stages) {
       const group = items.filter((p) => stageOf(p.ref) === stage);
       if (group.length === 0) continue;
-      const failures = await planObjects(client, group, { concurrency, force: opts.force ?? false, ...(dryRun ? { pendingNamespaces } : {}), ...signalOf(opts) });
+      const failures = await planObjects(client, group, { owner, concurrency, force: opts.force ?? false, ...(dryRun ? { pendingNamespaces } : {}), ...signalOf(opts) });
       if (failures.length > 0) {
         failures.forEach((f) => refused.add(f.item.id));
         throw summarizeFailures(what, failures);
       }
       if (!dryRun) {
-        const toApply = group.filter((p) => p.action !== 'unchanged');
+        const toApply = group.filter((p) => p.action !== 'unchanged' && p.action !== 'skipped');
         toApply.forEach((p) => attempted.add(p));
-        const applied = await settleLimit(toApply, concurrency, (p) => applyOne(client, p, { timeoutMs, ...signalOf(opts) }));
+        const applied = await settleLimit(toApply, concurrency, (p) => applyOne(client, p, { timeoutMs, owner, ...signalOf(opts) }));
         const failed: ObjectFailure[] = [];
         applied.forEach((r, i) => {
           if (r.ok) return;
@@ -192,21 +244,22 @@ export async function applyInventory(opts: ApplyInventoryOptions): Promise<Apply
           failed.filter((f) => f.error.status !== undefined && f.error.status >= 400 && f.error.status < 500).forEach((f) => refused.add(f.item.id));
           throw summarizeFailures(what, failed);
         }
-        if (stage === 'cluster') {
-          const changed = group.filter((p) => p.action !== 'unchanged');
+        if (stage === 'cluster' || stage === 'class') {
+          const changed = group.filter((p) => p.action !== 'unchanged' && p.action !== 'skipped');
           if (changed.some((p) => p.ref.kind === 'CustomResourceDefinition')) discovery.reset();
           // Namespaces and CRDs must be usable before what lives in them is validated.
           await waitForReady(client, discovery, changed.map((p) => p.ref), { timeoutMs, concurrency, ...signalOf(opts) });
         }
       }
       for (const p of group) {
-        const change: Change = { ref: p.ref, id: p.id, action: p.action ?? 'unchanged', ...(p.recreate ? { reason: `re-created: ${p.recreate.field} is immutable` } : {}) };
+        const reason = p.skipped ?? (p.recreate ? `re-created: ${p.recreate.field} is immutable` : undefined);
+        const change: Change = { ref: p.ref, id: p.id, action: p.action ?? 'unchanged', ...(reason !== undefined ? { reason } : {}) };
         changes.push(change);
         emit({ type: 'change', change });
       }
     }
   } catch (err) {
-    if (!dryRun) await narrowAfterFailure(client, base, oldEntries, items, attempted, refused, signalOf(opts));
+    if (!dryRun) await narrowAfterFailure(store, oldEntries, items, attempted, refused);
     throw err;
   }
 
@@ -214,7 +267,7 @@ export async function applyInventory(opts: ApplyInventoryOptions): Promise<Apply
   let survivors: ObjectRef[] = stale;
   let pruned: ObjectRef[] = [];
   if (opts.prune && stale.length > 0) {
-    const result = await pruneObjects(client, stale, { inventory: { name: opts.name, namespace }, dryRun, concurrency, ...signalOf(opts) });
+    const result = await pruneObjects(client, stale, { owner, dryRun, concurrency, ...signalOf(opts) });
     for (const c of result.changes) {
       changes.push(c);
       emit({ type: 'change', change: c });
@@ -222,31 +275,63 @@ export async function applyInventory(opts: ApplyInventoryOptions): Promise<Apply
     survivors = result.survivors;
     pruned = result.deleted;
     if (!dryRun && result.errors.length > 0) {
-      await writeInventory(client, { ...base, entries: unionEntries(newEntries, survivors) }, signalOf(opts)).catch(() => {});
+      await store.write(unionEntries(newEntries, survivors), 'after-failure').catch(() => {});
       throw new KubeError(result.errors[0]?.code ?? 'API', `${what}: pruning: ${result.errors.map((e) => e.message).join('; ')}`, { cause: result.errors[0] });
     }
   }
 
-  const inventory: Inventory = {
-    name: opts.name,
-    namespace,
-    entries: unionEntries(newEntries, survivors),
-    ...(opts.source !== undefined ? { source: opts.source } : {}),
-    ...(opts.revision !== undefined ? { revision: opts.revision } : {}),
-    artifacts: opts.artifacts ?? [],
-    lastAppliedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-  };
-  if (dryRun) return { inventory, changes };
-  await writeInventory(client, inventory, signalOf(opts));
+  const entries = unionEntries(newEntries, survivors);
+  if (dryRun) return { entries, changes };
+  await store.write(entries, 'complete');
 
-  const result: ApplyResult = { inventory, changes };
+  const result: ApplySetResult = { entries, changes };
   if (opts.wait) {
-    emit({ type: 'waiting', count: newEntries.length + pruned.length });
-    result.ready = await waitForReady(client, discovery, newEntries, { timeoutMs, concurrency, ...signalOf(opts) });
+    const skipped = new Set(items.filter((p) => p.action === 'skipped'));
+    const toWaitFor = items.filter((p) => !skipped.has(p)).map((p) => p.ref);
+    emit({ type: 'waiting', count: toWaitFor.length + pruned.length });
+    result.ready = await waitForReady(client, discovery, toWaitFor, { timeoutMs, concurrency, failFast: opts.failFast ?? true, readyWhenGone: jobsWithTtl(items), ...signalOf(opts) });
     if (pruned.length > 0) await waitForDeletion(client, discovery, pruned, { timeoutMs, concurrency, ...signalOf(opts) });
     emit({ type: 'ready' });
   }
   return result;
+}
+
+/** Applies a set of objects as the inventory NAME (a ConfigMap, kubectl ApplySet parent). Returns the change set. */
+export async function applyInventory(opts: ApplyInventoryOptions): Promise<ApplyResult> {
+  const { client } = opts;
+  const namespace = opts.namespace ?? client.namespace;
+  const dryRun = opts.dryRun ?? false;
+  await ensureNamespace(client, namespace, opts.createNamespace ?? false, { dryRun, ...signalOf(opts) });
+  const complete = {
+    ...(opts.source !== undefined ? { source: opts.source } : {}),
+    ...(opts.revision !== undefined ? { revision: opts.revision } : {}),
+    artifacts: opts.artifacts ?? [],
+  };
+  const store = configMapInventoryStore(client, { name: opts.name, namespace, complete }, signalOf(opts));
+  const owner = inventoryOwner({ name: opts.name, namespace });
+  const result = await applySet({
+    client,
+    owner,
+    store,
+    objects: opts.objects,
+    defaultNamespace: client.namespace,
+    ...(opts.prune !== undefined ? { prune: opts.prune } : {}),
+    ...(opts.wait !== undefined ? { wait: opts.wait } : {}),
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.force !== undefined ? { force: opts.force } : {}),
+    ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    dryRun,
+    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    ...signalOf(opts),
+  });
+  const inventory: Inventory = store.last() ?? {
+    name: opts.name,
+    namespace,
+    entries: result.entries,
+    ...complete,
+    lastAppliedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+  return { inventory: dryRun ? { ...inventory, entries: result.entries } : inventory, changes: result.changes, ...(result.ready ? { ready: result.ready } : {}) };
 }
 
 /**
@@ -254,18 +339,10 @@ export async function applyInventory(opts: ApplyInventoryOptions): Promise<Apply
  * (applied, or sent with an unknown outcome); drop new objects the server refused or that were
  * never sent. Best effort — if the API server is gone, the union written before stays.
  */
-async function narrowAfterFailure(
-  client: KubeClient,
-  base: Inventory,
-  oldEntries: ObjectRef[],
-  items: PlannedObject[],
-  attempted: Set<PlannedObject>,
-  refused: Set<string>,
-  opts: { signal?: AbortSignal },
-): Promise<void> {
+async function narrowAfterFailure(store: InventoryStore, oldEntries: ObjectRef[], items: PlannedObject[], attempted: Set<PlannedObject>, refused: Set<string>): Promise<void> {
   const keep = items.filter((p) => (attempted.has(p) || p.live !== undefined) && !refused.has(p.id)).map((p) => p.ref);
   try {
-    await writeInventory(client, { ...base, entries: unionEntries(keep, oldEntries) }, opts);
+    await store.write(unionEntries(keep, oldEntries), 'after-failure');
   } catch {
     // The API server is unreachable: the union written before applying stays, which is safe.
   }

@@ -139,13 +139,20 @@ function execState(cred: ExecCredential): AuthState {
   };
 }
 
-function impersonationHeaders(config: ResolvedKubeconfig): Record<string, string | string[]> {
-  const imp = config.impersonate;
+/** Who a client acts as (Kubernetes user impersonation). */
+export interface Impersonation {
+  user: string;
+  groups?: readonly string[];
+  uid?: string;
+  extra?: Readonly<Record<string, readonly string[]>>;
+}
+
+function impersonationHeaders(imp: Impersonation | undefined): Record<string, string | string[]> {
   if (!imp) return {};
   const headers: Record<string, string | string[]> = { 'Impersonate-User': imp.user };
   if (imp.uid !== undefined) headers['Impersonate-Uid'] = imp.uid;
-  if (imp.groups.length > 0) headers['Impersonate-Group'] = imp.groups;
-  for (const [k, v] of Object.entries(imp.extra)) headers[`Impersonate-Extra-${encodeURIComponent(k)}`] = v;
+  if (imp.groups && imp.groups.length > 0) headers['Impersonate-Group'] = [...imp.groups];
+  for (const [k, v] of Object.entries(imp.extra ?? {})) headers[`Impersonate-Extra-${encodeURIComponent(k)}`] = [...v];
   return headers;
 }
 
@@ -186,45 +193,23 @@ interface Exchange {
   body?: Readable;
 }
 
-export class KubeClient {
-  /** Default namespace for namespaced objects without one. */
-  readonly namespace: string;
-  /** The kubeconfig context in use ('' in-cluster). */
-  readonly context: string;
-  /** The API server URL, without a trailing slash. */
-  readonly server: string;
-  /** Where the configuration came from: `kubeconfig FILES` or `in-cluster service account DIR`. */
-  readonly source: string;
-  private dispatcher: Dispatcher;
+/**
+ * What clients made from one configuration share: the credentials and the dispatcher (its pools
+ * of kept-alive connections), replaced when an exec plugin hands out a new client certificate.
+ */
+class Connection {
+  dispatcher: Dispatcher;
   /** The exec plugin certificate the dispatcher was made with (undefined: the kubeconfig's own, if any). */
   private dispatcherCert: string | undefined;
-  private readonly credentials: Credentials;
-  private readonly timeoutMs: number;
-  private readonly maxResponseBytes: number;
-  private readonly userAgent: string;
-  private readonly basePath: string;
-  private readonly extraHeaders: Record<string, string | string[]>;
+  readonly credentials: Credentials;
 
-  private constructor(
+  constructor(
     private readonly config: ResolvedKubeconfig,
     private readonly opts: ClientOptions,
+    private readonly timeoutMs: number,
   ) {
-    this.namespace = config.namespace;
-    this.context = config.context;
-    this.server = config.server.href.replace(/\/$/, '');
-    this.source = config.source;
-    this.basePath = config.server.pathname.replace(/\/$/, '');
-    this.timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
-    this.maxResponseBytes = opts.maxResponseBytes ?? defaultMaxResponseBytes;
-    this.userAgent = opts.userAgent ?? 'lading';
-    this.extraHeaders = impersonationHeaders(config);
     this.credentials = new Credentials(config, opts);
     this.dispatcher = this.makeDispatcher(undefined);
-  }
-
-  /** Connects with the kubeconfig found as kubectl would find it (see kubeconfig.ts). Nothing is sent yet. */
-  static async connect(opts: ClientOptions = {}): Promise<KubeClient> {
-    return new KubeClient(resolveKubeconfig(opts), opts);
   }
 
   private makeDispatcher(exec: { cert: string; key: string } | undefined): Dispatcher {
@@ -250,7 +235,7 @@ export class KubeClient {
   }
 
   /** The dispatcher for a credential: a new one when an exec plugin's client certificate changed. */
-  private dispatcherFor(auth: AuthState): Dispatcher {
+  dispatcherFor(auth: AuthState): Dispatcher {
     if (auth.cert !== this.dispatcherCert && auth.cert !== undefined && auth.key !== undefined) {
       const old = this.dispatcher;
       this.dispatcher = this.makeDispatcher({ cert: auth.cert, key: auth.key });
@@ -260,10 +245,69 @@ export class KubeClient {
     }
     return this.dispatcher;
   }
+}
 
-  /** Frees the kept-alive connections (requests in flight finish first). */
+export class KubeClient {
+  /** Default namespace for namespaced objects without one. */
+  readonly namespace: string;
+  /** The kubeconfig context in use ('' in-cluster). */
+  readonly context: string;
+  /** The API server URL, without a trailing slash. */
+  readonly server: string;
+  /** Where the configuration came from: `kubeconfig FILES` or `in-cluster service account DIR`. */
+  readonly source: string;
+  /** Who this client acts as, when it impersonates (kubeconfig `as`, or impersonate()). */
+  readonly impersonating: Impersonation | undefined;
+  private readonly connection: Connection;
+  /** Whether close() frees the connection (false for clients made by impersonate()). */
+  private readonly ownsConnection: boolean;
+  private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly userAgent: string;
+  private readonly basePath: string;
+  private readonly extraHeaders: Record<string, string | string[]>;
+
+  private constructor(
+    private readonly config: ResolvedKubeconfig,
+    private readonly opts: ClientOptions,
+    shared?: { connection: Connection; impersonate: Impersonation },
+  ) {
+    this.namespace = config.namespace;
+    this.context = config.context;
+    this.server = config.server.href.replace(/\/$/, '');
+    this.source = config.source;
+    this.basePath = config.server.pathname.replace(/\/$/, '');
+    this.timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
+    this.maxResponseBytes = opts.maxResponseBytes ?? defaultMaxResponseBytes;
+    this.userAgent = opts.userAgent ?? 'lading';
+    this.impersonating = shared ? shared.impersonate : config.impersonate;
+    this.extraHeaders = impersonationHeaders(this.impersonating);
+    this.connection = shared?.connection ?? new Connection(config, opts, this.timeoutMs);
+    this.ownsConnection = shared === undefined;
+  }
+
+  /** Connects with the kubeconfig found as kubectl would find it (see kubeconfig.ts). Nothing is sent yet. */
+  static async connect(opts: ClientOptions = {}): Promise<KubeClient> {
+    return new KubeClient(resolveKubeconfig(opts), opts);
+  }
+
+  /**
+   * A client that acts as another user: every request carries `Impersonate-User` (and
+   * `Impersonate-Group`, …) in place of any impersonation of the kubeconfig, with this client's
+   * credentials and over the same connections. A service account is the user
+   * `system:serviceaccount:<namespace>:<name>` (serviceAccountUser); the API server adds its
+   * groups. The caller's credentials need the `impersonate` verb. close() on it frees nothing:
+   * the connections stay this client's.
+   */
+  impersonate(who: Impersonation): KubeClient {
+    if (typeof who.user !== 'string' || who.user === '') throw new KubeError('INPUT', 'impersonating: the user name is empty');
+    return new KubeClient(this.config, this.opts, { connection: this.connection, impersonate: who });
+  }
+
+  /** Frees the kept-alive connections (requests in flight finish first); nothing for an impersonating client. */
   close(): Promise<void> {
-    return this.dispatcher.close().catch(() => undefined);
+    if (!this.ownsConnection) return Promise.resolve();
+    return this.connection.dispatcher.close().catch(() => undefined);
   }
 
   /** Sends one request; returns the parsed JSON body or throws a KubeError built from the Status. */
@@ -314,7 +358,7 @@ export class KubeClient {
     const what = this.describe(req);
     const url = this.url(req);
     const body = req.body === undefined ? undefined : typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
-    let auth: AuthState = await this.credentials.current();
+    let auth: AuthState = await this.connection.credentials.current();
     let refreshed = false;
     for (let attempt = 0; ; attempt++) {
       if (req.signal?.aborted) throw new KubeError('ABORTED', `${what}: aborted`, { cause: req.signal.reason });
@@ -331,7 +375,7 @@ export class KubeClient {
           method,
           headers,
           ...(body !== undefined ? { body } : {}),
-          dispatcher: this.dispatcherFor(auth),
+          dispatcher: this.connection.dispatcherFor(auth),
           headersTimeout: how.headersTimeoutMs,
           bodyTimeout: how.bodyTimeoutMs,
           ...(req.signal ? { signal: req.signal } : {}),
@@ -353,7 +397,7 @@ export class KubeClient {
       }
       if (res.status === 401 && !refreshed) {
         refreshed = true;
-        const next = await this.credentials.rejected(auth);
+        const next = await this.connection.credentials.rejected(auth);
         if (next) {
           auth = next;
           attempt--;

@@ -5,7 +5,8 @@ import { stringify } from 'yaml';
 import type { KubeClient } from './client.js';
 import { discoveryFor } from './discovery.js';
 import { KubeError } from './errors.js';
-import { ownedBy, readInventory, Annotations } from './inventory.js';
+import { inventoryOwner, readInventory } from './inventory.js';
+import { isOwned, matchSelector } from './owner.js';
 import { annotationsOf, metadataOf, type KubeObject, type ObjectRef } from './objects.js';
 import { getLiveEntry, planObjects, prepareObjects, respectLiveAutoscalers, staleEntries } from './plan.js';
 import { sortForDelete } from './ordering.js';
@@ -97,19 +98,19 @@ export async function diffInventory(opts: DiffInventoryOptions): Promise<DiffRes
   const namespace = opts.namespace ?? client.namespace;
   const concurrency = opts.concurrency ?? 16;
   const signal = opts.signal ? { signal: opts.signal } : {};
-  const inventory = { name: opts.name, namespace };
+  const owner = inventoryOwner({ name: opts.name, namespace });
   const previous = await readInventory(client, opts.name, namespace, signal);
-  const items = await prepareObjects(discovery, opts.objects, { inventory, defaultNamespace: client.namespace, ...signal });
+  const items = await prepareObjects(discovery, opts.objects, { owner, defaultNamespace: client.namespace, ...signal });
   await respectLiveAutoscalers(client, items, { concurrency, ...signal });
   const pendingNamespaces = new Set(items.filter((p) => p.ref.kind === 'Namespace' && p.ref.group === '' && true).map((p) => p.ref.name));
-  const failures = await planObjects(client, items, { concurrency, force: true, pendingNamespaces, ...signal });
+  const failures = await planObjects(client, items, { owner, concurrency, force: true, pendingNamespaces, ...signal });
   if (failures.length > 0) {
     const first = failures[0]!;
     throw new KubeError(first.error.code, `diffing inventory ${namespace}/${opts.name}: ${failures.map((f) => f.error.message).join('; ')}`, { cause: first.error, object: first.item.id });
   }
   const entries: DiffEntry[] = items.map((p) => {
     if (p.action === 'created') return { ref: p.ref, id: p.id, action: 'created' };
-    if (p.action === 'unchanged') return { ref: p.ref, id: p.id, action: 'unchanged' };
+    if (p.action === 'unchanged' || p.action === 'skipped') return { ref: p.ref, id: p.id, action: 'unchanged' };
     const diff = p.live && p.dryRun ? renderObjectDiff(p.live, p.dryRun) : '';
     return { ref: p.ref, id: p.id, action: 'drifted', ...(diff ? { diff } : {}) };
   });
@@ -117,7 +118,7 @@ export async function diffInventory(opts: DiffInventoryOptions): Promise<DiffRes
     const stale = sortForDelete(staleEntries(previous.entries, items.map((p) => p.ref)), (r) => r);
     const deleted = await mapLimit(stale, concurrency, async (ref) => {
       const found = await getLiveEntry(client, discovery, ref, opts.signal);
-      if (!found || !ownedBy(found.live, inventory) || annotationsOf(found.live)[Annotations.prune] === 'disabled') return undefined;
+      if (!found || !isOwned(found.live, owner) || matchSelector(found.live, owner.annotations.noPrune) !== undefined) return undefined;
       return { ref, id: found.id, action: 'deleted' as const };
     });
     for (const d of deleted) if (d) entries.push(d);

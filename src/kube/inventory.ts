@@ -8,18 +8,19 @@ import { createHash } from 'node:crypto';
 import type { KubeClient } from './client.js';
 import { KubeError } from './errors.js';
 import { entryId, parseEntryId, type KubeObject, type ObjectRef } from './objects.js';
+import { isOwned, ladingFieldManager, ladingOwner, LadingLabels, LadingObjectAnnotations, type Owner } from './owner.js';
 import { isRecord } from './util.js';
 
 export const ladingTooling = 'lading/v0.1.0';
-export const fieldManager = 'lading';
+export const fieldManager = ladingFieldManager;
 
 export const Labels = {
-  inventoryName: 'inventory.lading.dev/name',
-  inventoryNamespace: 'inventory.lading.dev/namespace',
+  inventoryName: LadingLabels.inventoryName,
+  inventoryNamespace: LadingLabels.inventoryNamespace,
   managedBy: 'app.kubernetes.io/managed-by',
   component: 'app.kubernetes.io/component',
   applysetId: 'applyset.kubernetes.io/id',
-  applysetPartOf: 'applyset.kubernetes.io/part-of',
+  applysetPartOf: LadingLabels.applysetPartOf,
 } as const;
 
 export const Annotations = {
@@ -27,9 +28,9 @@ export const Annotations = {
   containsGroupKinds: 'applyset.kubernetes.io/contains-group-kinds',
   additionalNamespaces: 'applyset.kubernetes.io/additional-namespaces',
   /** `disabled` keeps an object in the cluster when it leaves the inventory. */
-  prune: 'lading.dev/prune',
+  prune: LadingObjectAnnotations.prune,
   /** `enabled` lets apply delete and re-create the object when an immutable field changes. */
-  force: 'lading.dev/force',
+  force: LadingObjectAnnotations.force,
 } as const;
 
 export interface Inventory {
@@ -63,20 +64,75 @@ function namespacesAnnotation(entries: readonly ObjectRef[], parentNamespace: st
   return [...ns].sort().join(',');
 }
 
+/** The owner of an inventory's objects: field manager `lading`, its labels and annotations. */
+export function inventoryOwner(inv: Pick<Inventory, 'name' | 'namespace'>): Owner {
+  return ladingOwner({ name: inv.name, namespace: inv.namespace, applySetId: applySetId(inv) });
+}
+
 /** The labels apply puts on every member of the inventory. */
 export function memberLabels(inv: Pick<Inventory, 'name' | 'namespace'>): Record<string, string> {
-  return {
-    [Labels.inventoryName]: inv.name,
-    [Labels.inventoryNamespace]: inv.namespace,
-    [Labels.applysetPartOf]: applySetId(inv),
-  };
+  return { ...inventoryOwner(inv).labels };
 }
 
 /** Whether a live object carries this inventory's ownership labels. */
 export function ownedBy(obj: KubeObject, inv: Pick<Inventory, 'name' | 'namespace'>): boolean {
-  const meta = obj['metadata'];
-  const labels = isRecord(meta) && isRecord(meta['labels']) ? (meta['labels'] as Record<string, string>) : {};
-  return labels[Labels.inventoryName] === inv.name && labels[Labels.inventoryNamespace] === inv.namespace;
+  return isOwned(obj, inventoryOwner(inv));
+}
+
+/**
+ * Where the entries of an applied set are kept between runs. The apply engine writes old ∪ new
+ * before applying, narrows after a failure and after prune (`stage` says which write it is), so
+ * that an interrupted run never loses track of an object.
+ */
+export interface InventoryStore {
+  /** The entries, in apply order; undefined when nothing was ever stored. */
+  read(): Promise<ObjectRef[] | undefined>;
+  write(entries: ObjectRef[], stage: InventoryWriteStage): Promise<void>;
+}
+
+/**
+ * `before-apply`: old ∪ new, before anything is applied; `after-failure`: narrowed after a failed
+ * apply or prune; `complete`: the final entries after a successful apply and prune.
+ */
+export type InventoryWriteStage = 'before-apply' | 'after-failure' | 'complete';
+
+/**
+ * An InventoryStore on the inventory ConfigMap NAME. Writes before completion keep the source,
+ * revision and artifacts of the inventory as it was read; the `complete` write records
+ * `complete` (and the time).
+ */
+export function configMapInventoryStore(
+  client: KubeClient,
+  inv: { name: string; namespace: string; complete?: Pick<Inventory, 'source' | 'revision' | 'artifacts'> },
+  opts: { signal?: AbortSignal } = {},
+): InventoryStore & { last(): Inventory | undefined } {
+  let base: Inventory = { name: inv.name, namespace: inv.namespace, entries: [], artifacts: [] };
+  let last: Inventory | undefined;
+  return {
+    async read() {
+      const found = await readInventory(client, inv.name, inv.namespace, opts);
+      if (found) base = found;
+      last = found;
+      return found?.entries;
+    },
+    async write(entries, stage) {
+      const next: Inventory =
+        stage === 'complete'
+          ? {
+              name: inv.name,
+              namespace: inv.namespace,
+              entries,
+              ...(inv.complete?.source !== undefined ? { source: inv.complete.source } : {}),
+              ...(inv.complete?.revision !== undefined ? { revision: inv.complete.revision } : {}),
+              artifacts: inv.complete?.artifacts ?? [],
+              lastAppliedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+            }
+          : { ...base, entries };
+      await writeInventory(client, next, opts);
+      last = next;
+    },
+    last: () => last,
+  };
 }
 
 interface StoredInventory {

@@ -63,17 +63,39 @@ export function displayName(ref: Pick<ObjectRef, 'kind' | 'namespace' | 'name'>)
   return ref.namespace ? `${ref.kind}/${ref.namespace}/${ref.name}` : `${ref.kind}/${ref.name}`;
 }
 
-/** Inventory entry id `<namespace>_<name>_<group>_<kind>` (as Flux and kustomizer write it). */
+/** RBAC kinds, whose names may hold `:`; an entry id writes it as `__` (cli-utils' rule). */
+const rbacKinds = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+
+/**
+ * Inventory entry id `<namespace>_<name>_<group>_<kind>` as Flux (cli-utils `ObjMetadata.String`)
+ * and kustomizer write it; `:` in the name of an RBAC object is written `__`.
+ */
 export function entryId(ref: Pick<ObjectRef, 'group' | 'kind' | 'namespace' | 'name'>): string {
-  return `${ref.namespace}_${ref.name}_${ref.group}_${ref.kind}`;
+  const name = ref.group === 'rbac.authorization.k8s.io' && rbacKinds.has(ref.kind) ? ref.name.replaceAll(':', '__') : ref.name;
+  return `${ref.namespace}_${name}_${ref.group}_${ref.kind}`;
 }
 
+/**
+ * Reads an entry id back (cli-utils' `ParseObjMetadata`): the namespace up to the first `_`, the
+ * kind and group after the last two, the name in between with `__` read as `:`. `version` is the
+ * entry's `v`.
+ */
 export function parseEntryId(id: string, version: string): ObjectRef {
-  const parts = id.split('_');
-  if (parts.length !== 4 || !parts[1] || !parts[3]) {
-    throw new KubeError('INVENTORY', `invalid inventory entry "${id}": expected <namespace>_<name>_<group>_<kind>`);
-  }
-  return { namespace: parts[0] as string, name: parts[1], group: parts[2] as string, kind: parts[3], version };
+  const invalid = (): KubeError => new KubeError('INVENTORY', `invalid inventory entry "${id.slice(0, 300)}": expected <namespace>_<name>_<group>_<kind>`);
+  const first = id.indexOf('_');
+  if (first < 0) throw invalid();
+  const namespace = id.slice(0, first);
+  const rest = id.slice(first + 1);
+  const last = rest.lastIndexOf('_');
+  if (last < 0) throw invalid();
+  const kind = rest.slice(last + 1);
+  const middle = rest.slice(0, last);
+  const groupAt = middle.lastIndexOf('_');
+  if (groupAt < 0) throw invalid();
+  const group = middle.slice(groupAt + 1);
+  const name = middle.slice(0, groupAt).replaceAll('__', ':');
+  if (name === '' || kind === '') throw invalid();
+  return { namespace, name, group, kind, version };
 }
 
 /** Same object in the cluster (version ignored). */

@@ -3,8 +3,8 @@
 import type { KubeClient } from './client.js';
 import { resourcePath, type Discovery, type ResourceInfo } from './discovery.js';
 import { KubeError } from './errors.js';
-import { Annotations, fieldManager, memberLabels, type Inventory } from './inventory.js';
-import { annotationsOf, displayName, metadataOf, refOf, sameObject, type KubeObject, type ObjectRef } from './objects.js';
+import { annotationsOf, displayName, labelsOf, metadataOf, refOf, sameObject, type KubeObject, type ObjectRef } from './objects.js';
+import { matchSelector, type Owner, type TakeoverManager } from './owner.js';
 import { sortForApply } from './ordering.js';
 import { clone, deepEqual, isRecord, mapLimit, settleLimit } from './util.js';
 
@@ -35,14 +35,13 @@ export interface PlannedObject {
   takeover?: boolean;
   /** An immutable field changed and the object may be deleted and re-created. */
   recreate?: { field: string };
+  /** Why the object is left alone (an owner annotation such as `kustomize.toolkit.fluxcd.io/ssa: Ignore`). */
+  skipped?: string;
 }
 
-/** Field managers whose fields lading takes over (kubectl client-side apply and its helpers). */
-const takeoverManagers = new Set(['kubectl', 'kubectl-client-side-apply', 'before-first-apply']);
-export const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
-
 export interface PrepareOptions {
-  inventory: Pick<Inventory, 'name' | 'namespace'>;
+  /** Whose labels go on every object. */
+  owner: Pick<Owner, 'labels'>;
   /** Namespace for namespaced objects that have none. */
   defaultNamespace: string;
   signal?: AbortSignal;
@@ -56,7 +55,7 @@ export interface PrepareOptions {
 export async function prepareObjects(discovery: Discovery, objects: readonly KubeObject[], opts: PrepareOptions): Promise<PlannedObject[]> {
   const refs = objects.map((o, i) => refOf(o, `object ${i + 1}`));
   const infos = await mapLimit(refs, 8, (ref) => discovery.resolve(ref, { what: displayName(ref), ...(opts.signal ? { signal: opts.signal } : {}) }));
-  const labels = memberLabels(opts.inventory);
+  const labels = opts.owner.labels;
   const scaled = hpaTargets(objects, opts.defaultNamespace);
   const planned: PlannedObject[] = [];
   const seen = new Map<string, string>();
@@ -147,6 +146,9 @@ export async function getLive(client: KubeClient, p: Pick<PlannedObject, 'info' 
     return await client.request<KubeObject>({ path: resourcePath(p.info, p.ref.namespace, p.ref.name), what: `reading ${p.id}`, ...withSignal(signal) });
   } catch (err) {
     if (err instanceof KubeError && err.code === 'NOT_FOUND') return undefined;
+    if (err instanceof KubeError && err.object === undefined) {
+      throw new KubeError(err.code, err.message, { cause: err, object: p.id, ...(err.details ? { details: err.details } : {}), ...(err.status !== undefined ? { status: err.status } : {}) });
+    }
     throw err;
   }
 }
@@ -215,12 +217,12 @@ export async function fetchLive(client: KubeClient, items: PlannedObject[], opts
   });
 }
 
-/** Server-side apply of one object (force, field manager `lading`), optionally as a dry run. */
-export async function serverSideApply(client: KubeClient, p: PlannedObject, opts: { dryRun: boolean; signal?: AbortSignal }): Promise<KubeObject> {
+/** Server-side apply of one object (force ownership, the owner's field manager), optionally as a dry run. */
+export async function serverSideApply(client: KubeClient, p: PlannedObject, opts: { dryRun: boolean; fieldManager: string; signal?: AbortSignal }): Promise<KubeObject> {
   return client.request<KubeObject>({
     method: 'PATCH',
     path: resourcePath(p.info, p.ref.namespace, p.ref.name),
-    query: { fieldManager, force: true, ...(opts.dryRun ? { dryRun: 'All' } : {}) },
+    query: { fieldManager: opts.fieldManager, force: true, ...(opts.dryRun ? { dryRun: 'All' } : {}) },
     body: p.desired,
     contentType: 'application/apply-patch+yaml',
     what: `${opts.dryRun ? 'dry-run applying' : 'applying'} ${p.id}`,
@@ -228,11 +230,29 @@ export async function serverSideApply(client: KubeClient, p: PlannedObject, opts
   });
 }
 
-/** Whether kubectl client-side apply left fields that lading should take over. */
-export function needsTakeover(live: KubeObject): boolean {
-  if (annotationsOf(live)[lastAppliedAnnotation] !== undefined) return true;
+function isTakenOver(e: Record<string, unknown>, managers: readonly TakeoverManager[]): boolean {
+  if (e['subresource'] !== undefined && e['subresource'] !== '') return false;
+  const name = String(e['manager'] ?? '');
+  return managers.some((m) => m.operation === e['operation'] && (m.prefix ? name.startsWith(m.manager) : name === m.manager));
+}
+
+function isOwnApply(e: Record<string, unknown>, fieldManager: string): boolean {
+  return e['manager'] === fieldManager && e['operation'] === 'Apply' && (e['subresource'] === undefined || e['subresource'] === '');
+}
+
+type CleanupOwner = Pick<Owner, 'fieldManager' | 'takeover' | 'cleanup'>;
+
+/**
+ * Whether the live object carries metadata the owner removes before applying (kubectl's
+ * last-applied annotation, …) or fields of a manager the owner takes over.
+ */
+export function needsTakeover(live: KubeObject, owner: CleanupOwner): boolean {
+  const annotations = annotationsOf(live);
+  const labels = labelsOf(live);
+  if (owner.cleanup.annotations.some((a) => annotations[a] !== undefined)) return true;
+  if (owner.cleanup.labels.some((l) => labels[l] !== undefined)) return true;
   const mf = metadataOf(live)['managedFields'];
-  return Array.isArray(mf) && mf.some((e) => isRecord(e) && e['operation'] === 'Update' && takeoverManagers.has(String(e['manager'])) && e['subresource'] === undefined);
+  return Array.isArray(mf) && mf.some((e) => isRecord(e) && !isOwnApply(e, owner.fieldManager) && isTakenOver(e, owner.takeover));
 }
 
 function mergeFields(a: unknown, b: unknown): Record<string, unknown> {
@@ -242,27 +262,33 @@ function mergeFields(a: unknown, b: unknown): Record<string, unknown> {
   return out;
 }
 
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
 /**
- * JSON patch that moves the fields kubectl client-side apply owns to lading's apply entry and
- * drops the last-applied-configuration annotation (as `kubectl apply --server-side` migration
- * does), guarded by the resourceVersion.
+ * JSON patch that moves the fields of the managers the owner takes over (kubectl client-side
+ * apply, …) to the owner's apply entry and removes the cleanup annotations and labels (as
+ * `kubectl apply --server-side` migration and Flux's cleanup do), guarded by the resourceVersion.
  */
-export function takeoverPatch(live: KubeObject): unknown[] {
+export function takeoverPatch(live: KubeObject, owner: CleanupOwner): unknown[] {
   const meta = metadataOf(live);
   const managed = Array.isArray(meta['managedFields']) ? (meta['managedFields'] as unknown[]).filter(isRecord) : [];
   const keep: Record<string, unknown>[] = [];
   const merged = new Map<string, Record<string, unknown>>();
+  let takenOver = false;
   for (const e of managed) {
-    const isOurs = e['manager'] === fieldManager && e['operation'] === 'Apply' && e['subresource'] === undefined;
-    const isTheirs = e['operation'] === 'Update' && takeoverManagers.has(String(e['manager'])) && e['subresource'] === undefined;
+    const isOurs = isOwnApply(e, owner.fieldManager);
+    const isTheirs = !isOurs && isTakenOver(e, owner.takeover);
     if (!isOurs && !isTheirs) {
       keep.push(e);
       continue;
     }
+    if (isTheirs) takenOver = true;
     const apiVersion = String(e['apiVersion']);
     const prev = merged.get(apiVersion);
     merged.set(apiVersion, {
-      manager: fieldManager,
+      manager: owner.fieldManager,
       operation: 'Apply',
       apiVersion,
       time: e['time'] ?? new Date().toISOString(),
@@ -270,22 +296,23 @@ export function takeoverPatch(live: KubeObject): unknown[] {
       fieldsV1: mergeFields(prev?.['fieldsV1'], e['fieldsV1']),
     });
   }
+  const removedAnnotations = owner.cleanup.annotations.filter((a) => annotationsOf(live)[a] !== undefined);
+  const removedLabels = owner.cleanup.labels.filter((l) => labelsOf(live)[l] !== undefined);
   for (const entry of merged.values()) {
     const fields = entry['fieldsV1'] as Record<string, unknown>;
     const metaFields = fields['f:metadata'];
-    const annFields = isRecord(metaFields) ? metaFields['f:annotations'] : undefined;
-    if (isRecord(annFields)) {
-      delete annFields[`f:${lastAppliedAnnotation}`];
-      if (Object.keys(annFields).filter((k) => k !== '.').length === 0) delete (metaFields as Record<string, unknown>)['f:annotations'];
+    if (!isRecord(metaFields)) continue;
+    for (const [section, keys] of [['f:annotations', owner.cleanup.annotations], ['f:labels', owner.cleanup.labels]] as const) {
+      const sectionFields = metaFields[section];
+      if (!isRecord(sectionFields)) continue;
+      for (const k of keys) delete sectionFields[`f:${k}`];
+      if (Object.keys(sectionFields).filter((k) => k !== '.').length === 0) delete metaFields[section];
     }
   }
-  const ops: unknown[] = [
-    { op: 'test', path: '/metadata/resourceVersion', value: meta['resourceVersion'] },
-    { op: 'replace', path: '/metadata/managedFields', value: [...keep, ...merged.values()] },
-  ];
-  if (annotationsOf(live)[lastAppliedAnnotation] !== undefined) {
-    ops.push({ op: 'remove', path: `/metadata/annotations/${lastAppliedAnnotation.replace(/~/g, '~0').replace(/\//g, '~1')}` });
-  }
+  const ops: unknown[] = [{ op: 'test', path: '/metadata/resourceVersion', value: meta['resourceVersion'] }];
+  if (takenOver) ops.push({ op: 'replace', path: '/metadata/managedFields', value: [...keep, ...merged.values()] });
+  for (const a of removedAnnotations) ops.push({ op: 'remove', path: `/metadata/annotations/${escapePointer(a)}` });
+  for (const l of removedLabels) ops.push({ op: 'remove', path: `/metadata/labels/${escapePointer(l)}` });
   return ops;
 }
 
@@ -320,6 +347,8 @@ function immutableField(err: KubeError): string | undefined {
 }
 
 export interface PlanOptions {
+  /** Field manager, per-object annotations and takeover rules. */
+  owner: Pick<Owner, 'fieldManager' | 'annotations' | 'takeover' | 'cleanup'>;
   concurrency: number;
   /** Delete and re-create objects whose immutable fields changed (else an error). */
   force: boolean;
@@ -334,23 +363,45 @@ export interface ObjectFailure {
   error: KubeError;
 }
 
+/** Why the owner leaves this object alone (its skip or if-not-present annotations), or undefined. */
+export function skipReason(p: Pick<PlannedObject, 'desired' | 'live'>, owner: Pick<Owner, 'annotations'>): string | undefined {
+  const skip = matchSelector(p.desired, owner.annotations.skip) ?? matchSelector(p.live, owner.annotations.skip);
+  if (skip) return skip;
+  if (p.live) {
+    const ifNotPresent = matchSelector(p.desired, owner.annotations.ifNotPresent);
+    if (ifNotPresent) return `${ifNotPresent} and the object exists`;
+  }
+  return undefined;
+}
+
 /**
- * Fetches live objects and dry-runs each one; sets `live`, `dryRun`, `action`, `takeover` and
- * `recreate`. Returns the objects the server rejected (nothing is thrown for those).
+ * Fetches live objects and dry-runs each one; sets `live`, `dryRun`, `action`, `takeover`,
+ * `recreate` and `skipped`. Returns the objects the server rejected (nothing is thrown for those).
  */
 export async function planObjects(client: KubeClient, items: PlannedObject[], opts: PlanOptions): Promise<ObjectFailure[]> {
+  const { owner } = opts;
   await fetchLive(client, items, { concurrency: opts.concurrency, ...withSignal(opts.signal) });
+  const dryRunApply = (p: PlannedObject): Promise<KubeObject> => serverSideApply(client, p, { dryRun: true, fieldManager: owner.fieldManager, ...withSignal(opts.signal) });
   const settled = await settleLimit(items, opts.concurrency, async (p) => {
-    if (p.live && needsTakeover(p.live)) p.takeover = true;
+    const skipped = skipReason(p, owner);
+    if (skipped !== undefined) {
+      p.skipped = skipped;
+      p.action = 'skipped';
+      return;
+    }
+    const keepMetadata = matchSelector(p.desired, owner.annotations.noCleanup) ?? matchSelector(p.live, owner.annotations.noCleanup);
+    if (p.live && !keepMetadata && needsTakeover(p.live, owner)) p.takeover = true;
     try {
-      p.dryRun = await serverSideApply(client, p, { dryRun: true, ...withSignal(opts.signal) });
+      p.dryRun = await dryRunApply(p);
     } catch (err) {
       if (!(err instanceof KubeError)) throw err;
       if (err.code === 'IMMUTABLE_FIELD' && p.live) {
         const field = immutableField(err) ?? 'a field';
-        const allowed = opts.force || annotationsOf(p.desired)[Annotations.force] === 'enabled';
+        const allowed = opts.force || matchSelector(p.desired, owner.annotations.force) !== undefined || matchSelector(p.live, owner.annotations.force) !== undefined;
         if (!allowed) {
-          throw new KubeError('IMMUTABLE_FIELD', `${p.id}: ${field} is immutable and the new value differs; re-run with --force (or annotate the object ${Annotations.force}: enabled) to delete and re-create it`, {
+          const [forceKey, forceValue] = Object.entries(owner.annotations.force)[0] ?? [];
+          const hint = forceKey !== undefined ? ` (or annotate the object ${forceKey}: ${forceValue})` : '';
+          throw new KubeError('IMMUTABLE_FIELD', `${p.id}: ${field} is immutable and the new value differs; re-run with --force${hint} to delete and re-create it`, {
             cause: err,
             object: p.id,
             ...(err.details ? { details: err.details } : {}),
@@ -364,7 +415,7 @@ export async function planObjects(client: KubeClient, items: PlannedObject[], op
         p.action = 'created';
         return;
       }
-      throw new KubeError(err.code, `${p.id}: ${err.message}`, { cause: err, object: p.id, ...(err.details ? { details: err.details } : {}), ...(err.status !== undefined ? { status: err.status } : {}) });
+      throw new KubeError(err.code, err.message.includes(p.id) ? err.message : `${p.id}: ${err.message}`, { cause: err, object: p.id, ...(err.details ? { details: err.details } : {}), ...(err.status !== undefined ? { status: err.status } : {}) });
     }
     // A controller may write the object between our read and the dry run (an autoscaler scaling
     // it, say): then the dry run is based on a newer version than `live`, and a difference says
@@ -373,7 +424,7 @@ export async function planObjects(client: KubeClient, items: PlannedObject[], op
       if (metadataOf(p.live)['resourceVersion'] === metadataOf(p.dryRun)['resourceVersion'] || !hasDrifted(p.live, p.dryRun)) break;
       await fetchLive(client, [p], { concurrency: 1, ...withSignal(opts.signal) });
       if (!p.live) break;
-      p.dryRun = await serverSideApply(client, p, { dryRun: true, ...withSignal(opts.signal) });
+      p.dryRun = await dryRunApply(p);
     }
     p.action = !p.live ? 'created' : p.takeover || hasDrifted(p.live, p.dryRun) ? 'configured' : 'unchanged';
   });

@@ -1,21 +1,22 @@
-// Prune: delete objects that left the inventory — only those lading owns (its inventory labels)
-// and that are not opted out with `lading.dev/prune: disabled`. Namespaces and other cluster
-// stage objects go last.
+// Prune: delete objects that left the inventory — only those the owner owns (every ownership
+// label matches) and that are not opted out (`lading.dev/prune: disabled`, Flux's
+// `kustomize.toolkit.fluxcd.io/prune: disabled`, …). Namespaces and other cluster stage objects
+// go last.
 import type { KubeClient } from './client.js';
 import { discoveryFor, resourcePath } from './discovery.js';
 import { KubeError } from './errors.js';
-import { Annotations, ownedBy, type Inventory } from './inventory.js';
-import { annotationsOf, displayName, type ObjectRef } from './objects.js';
+import { displayName, type ObjectRef } from './objects.js';
+import { isOwned, matchSelector, type Owner } from './owner.js';
 import { stageOf, stages } from './ordering.js';
 import { getLiveEntry, type Change } from './plan.js';
 import { sortForDelete } from './ordering.js';
 import { settleLimit } from './util.js';
 
 export interface PruneOptions {
-  inventory: Pick<Inventory, 'name' | 'namespace'>;
+  owner: Pick<Owner, 'description' | 'ownership' | 'annotations'>;
   dryRun?: boolean;
   concurrency?: number;
-  /** Delete even objects without lading's ownership labels or opted out of prune (delete inventory). */
+  /** Delete even objects without the owner's labels or opted out of prune. */
   ignoreOwnership?: boolean;
   signal?: AbortSignal;
 }
@@ -42,8 +43,9 @@ export async function pruneObjects(client: KubeClient, refs: readonly ObjectRef[
       if (!found) return undefined;
       const { info, id, live } = found;
       if (!opts.ignoreOwnership) {
-        if (!ownedBy(live, opts.inventory)) return { ref, id, action: 'skipped', reason: 'not owned by this inventory' };
-        if (annotationsOf(live)[Annotations.prune] === 'disabled') return { ref, id, action: 'skipped', reason: `${Annotations.prune}: disabled` };
+        if (!isOwned(live, opts.owner)) return { ref, id, action: 'skipped', reason: `not owned by ${opts.owner.description}` };
+        const optOut = matchSelector(live, opts.owner.annotations.noPrune);
+        if (optOut !== undefined) return { ref, id, action: 'skipped', reason: optOut };
       }
       if (!opts.dryRun) {
         try {
@@ -64,7 +66,15 @@ export async function pruneObjects(client: KubeClient, refs: readonly ObjectRef[
       const ref = group[i] as ObjectRef;
       if (!o.ok) {
         result.survivors.push(ref);
-        result.errors.push(o.error instanceof KubeError ? o.error : new KubeError('API', `deleting ${displayName(ref)}: ${String((o.error as Error)?.message ?? o.error)}`, { cause: o.error }));
+        const id = displayName(ref);
+        const e = o.error;
+        result.errors.push(
+          e instanceof KubeError
+            ? e.object !== undefined
+              ? e
+              : new KubeError(e.code, e.message.includes(id) ? e.message : `${id}: ${e.message}`, { cause: e, object: id, ...(e.status !== undefined ? { status: e.status } : {}), ...(e.details ? { details: e.details } : {}) })
+            : new KubeError('API', `deleting ${id}: ${String((e as Error)?.message ?? e)}`, { cause: e, object: id }),
+        );
         return;
       }
       if (!o.value) return;

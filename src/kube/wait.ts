@@ -3,7 +3,7 @@
 import type { KubeClient } from './client.js';
 import { resourcePath, type Discovery } from './discovery.js';
 import { KubeError } from './errors.js';
-import { displayName, type KubeObject, type ObjectRef } from './objects.js';
+import { displayName, sameObject, type KubeObject, type ObjectRef } from './objects.js';
 import { computeReadiness, type Readiness } from './status.js';
 import { mapLimit, sleep } from './util.js';
 
@@ -13,6 +13,14 @@ export interface WaitOptions {
   /** First poll interval (default 500 ms, growing to 2 s). */
   intervalMs?: number;
   concurrency?: number;
+  /**
+   * Stop as soon as one object is Failed (default true). Without it, waiting goes on until
+   * every object is Current or Failed (kstatus: a Failed object never becomes Current), then
+   * fails naming the Failed ones.
+   */
+  failFast?: boolean;
+  /** Objects whose absence counts as ready (Jobs with ttlSecondsAfterFinished, removed once complete). */
+  readyWhenGone?: readonly ObjectRef[];
   signal?: AbortSignal;
 }
 
@@ -37,46 +45,57 @@ async function poll(
   client: KubeClient,
   discovery: Discovery,
   refs: readonly ObjectRef[],
-  done: (r: Readiness) => boolean,
+  done: (s: ObjectStatus) => boolean,
   describeTimeout: (pending: ObjectStatus[]) => string,
-  opts: WaitOptions & { failFast: boolean },
+  opts: WaitOptions & { failFast: boolean; stopWhenSettled: boolean },
 ): Promise<ObjectStatus[]> {
   const timeoutMs = opts.timeoutMs ?? 5 * 60_000;
   const deadline = Date.now() + timeoutMs;
   let interval = opts.intervalMs ?? 500;
   let pending = refs.map((ref) => ({ ref, id: displayName(ref), readiness: { status: 'InProgress', message: 'not checked yet' } as Readiness }));
   const finished: ObjectStatus[] = [];
+  const failed: ObjectStatus[] = [];
   for (;;) {
     const checked = await mapLimit(pending, opts.concurrency ?? 16, async (p) => {
       const obj = await getObject(client, discovery, p.ref, opts.signal);
       return { ...p, readiness: computeReadiness(obj) };
     });
-    if (opts.failFast) {
-      const failedOnes = checked.filter((c) => c.readiness.status === 'Failed');
-      if (failedOnes.length > 0) {
-        throw new KubeError('FAILED', failedOnes.map((f) => `${f.id} failed: ${f.readiness.message}`).join('; '), { object: failedOnes[0]?.id ?? '' });
-      }
+    finished.push(...checked.filter((c) => done(c)));
+    const failedNow = opts.stopWhenSettled ? checked.filter((c) => !done(c) && c.readiness.status === 'Failed') : [];
+    if (opts.failFast && failedNow.length > 0) throw failedError(failedNow);
+    pending = checked.filter((c) => !done(c) && !failedNow.includes(c));
+    // Without fail-fast, Failed objects are set aside (kstatus: they never become Current) and
+    // the wait ends once nothing else is pending.
+    failed.push(...failedNow);
+    if (pending.length === 0) {
+      if (failed.length > 0) throw failedError(failed);
+      return finished;
     }
-    finished.push(...checked.filter((c) => done(c.readiness)));
-    pending = checked.filter((c) => !done(c.readiness));
-    if (pending.length === 0) return finished;
     if (Date.now() >= deadline) {
-      throw new KubeError('TIMEOUT', `timeout after ${Math.round(timeoutMs / 1000)}s: ${describeTimeout(pending)}`);
+      throw new KubeError('TIMEOUT', `timeout after ${Math.round(timeoutMs / 1000)}s: ${describeTimeout([...failed, ...pending])}`, { object: pending[0]?.id ?? '' });
     }
     await sleep(Math.min(interval, Math.max(0, deadline - Date.now())), opts.signal);
     interval = Math.min(interval * 1.5, 2000);
   }
 }
 
-/** Waits until every object is Current; fails fast on a Failed one; on timeout lists the rest. */
+function failedError(failed: ObjectStatus[]): KubeError {
+  return new KubeError('FAILED', failed.map((f) => `${f.id} failed: ${f.readiness.message}`).join('; '), { object: failed[0]?.id ?? '' });
+}
+
+/**
+ * Waits until every object is Current (kstatus). Fails fast on a Failed one unless
+ * `failFast: false`; on timeout lists the objects not ready with their status.
+ */
 export async function waitForReady(client: KubeClient, discovery: Discovery, refs: readonly ObjectRef[], opts: WaitOptions = {}): Promise<ObjectStatus[]> {
+  const gone = opts.readyWhenGone ?? [];
   return poll(
     client,
     discovery,
     refs,
-    (r) => r.status === 'Current',
+    (s) => s.readiness.status === 'Current' || (s.readiness.status === 'NotFound' && gone.some((g) => sameObject(g, s.ref))),
     (pending) => `${pending.length} resource(s) not ready: ${pending.map((p) => `${p.id} (${p.readiness.status}: ${p.readiness.message})`).join(', ')}`,
-    { ...opts, failFast: true },
+    { ...opts, failFast: opts.failFast ?? true, stopWhenSettled: true },
   );
 }
 
@@ -86,8 +105,8 @@ export async function waitForDeletion(client: KubeClient, discovery: Discovery, 
     client,
     discovery,
     refs,
-    (r) => r.status === 'NotFound',
+    (s) => s.readiness.status === 'NotFound',
     (pending) => `${pending.length} resource(s) not yet deleted: ${pending.map((p) => p.id).join(', ')}`,
-    { ...opts, failFast: false },
+    { ...opts, failFast: false, stopWhenSettled: false },
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskSecrets, renderObjectDiff } from '../../src/kube/index.js';
+import { inventoryOwner, maskSecrets, renderObjectDiff } from '../../src/kube/index.js';
 import { hasDrifted, takeoverPatch, needsTakeover } from '../../src/kube/plan.js';
 
 const deployment = (image: string, generation: number): Record<string, unknown> => ({
@@ -83,13 +83,14 @@ describe('taking over from kubectl client-side apply', () => {
       },
       data: { a: '1', z: '2' },
     };
-    expect(needsTakeover(live)).toBe(true);
-    const ops = takeoverPatch(live) as Array<{ op: string; path: string; value?: unknown }>;
+    const owner = inventoryOwner({ name: 'demo', namespace: 'default' });
+    expect(needsTakeover(live, owner)).toBe(true);
+    const ops = takeoverPatch(live, owner) as Array<{ op: string; path: string; value?: unknown }>;
     expect(ops[0]).toEqual({ op: 'test', path: '/metadata/resourceVersion', value: '42' });
     const managed = ops[1]?.value as Array<Record<string, unknown>>;
     expect(managed.map((m) => `${m['manager']}/${m['operation']}`)).toEqual(['kube-controller-manager/Update', 'lading/Apply']);
     expect(managed[1]?.['fieldsV1']).toEqual({ 'f:data': { 'f:a': {} }, 'f:metadata': { 'f:annotations': { '.': {}, 'f:keep': {} } } });
     expect(ops[2]).toEqual({ op: 'remove', path: '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration' });
-    expect(needsTakeover({ metadata: { managedFields: [{ manager: 'lading', operation: 'Apply' }] } })).toBe(false);
+    expect(needsTakeover({ metadata: { managedFields: [{ manager: 'lading', operation: 'Apply' }] } }, owner)).toBe(false);
   });
 });
