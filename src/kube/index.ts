@@ -16,7 +16,7 @@ export { inClusterConfig, inClusterPossible, defaultServiceAccountDir, type InCl
 export { ExecCredentialSource, type ExecCredential, type ExecCredentialOptions } from './exec-credentials.js';
 export { watch, type WatchEvent, type WatchOptions } from './watch.js';
 export { Discovery, discoveryFor, resourcePath, type ResourceInfo } from './discovery.js';
-export { displayName, entryId, parseEntryId, refOf, type KubeObject, type ObjectRef } from './objects.js';
+export { displayName, entryId, fromInventoryEntries, parseEntryId, refOf, sameObject, toInventoryEntries, type InventoryEntry, type KubeObject, type ObjectRef } from './objects.js';
 export { compareApplyOrder, sortForApply, sortForDelete, stageOf, type Stage } from './ordering.js';
 export {
   Annotations,

@@ -98,6 +98,37 @@ export function parseEntryId(id: string, version: string): ObjectRef {
   return { namespace, name, group, kind, version };
 }
 
+/** An inventory entry as Flux's `status.inventory.entries` and lading's inventories store it. */
+export interface InventoryEntry {
+  /** `<namespace>_<name>_<group>_<kind>` */
+  id: string;
+  /** The version of the apiVersion the object was applied with. */
+  v: string;
+}
+
+/** Entries `{id, v}` of a list of references, in the same order. */
+export function toInventoryEntries(refs: readonly ObjectRef[]): InventoryEntry[] {
+  return refs.map((r) => ({ id: entryId(r), v: r.version }));
+}
+
+/**
+ * References of stored `{id, v}` entries (e.g. a Kustomization's `status.inventory.entries`,
+ * which anyone who may write the status could have written): each must be an object with string
+ * `id` and `v`; an error names `what` and the entry's position.
+ */
+export function fromInventoryEntries(entries: unknown, what: string): ObjectRef[] {
+  if (entries === undefined || entries === null) return [];
+  if (!Array.isArray(entries)) throw new KubeError('INVENTORY', `${what}: the inventory entries are not a list`);
+  return entries.map((e, i) => {
+    if (!isRecord(e) || typeof e['id'] !== 'string' || typeof e['v'] !== 'string') throw new KubeError('INVENTORY', `${what}: entry ${i} is not {id, v}`);
+    try {
+      return parseEntryId(e['id'], e['v']);
+    } catch (err) {
+      throw new KubeError('INVENTORY', `${what}: entry ${i}: ${(err as Error).message}`, { cause: err });
+    }
+  });
+}
+
 /** Same object in the cluster (version ignored). */
 export function sameObject(a: ObjectRef, b: ObjectRef): boolean {
   return a.group === b.group && a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
