@@ -25,7 +25,7 @@ import type { CacheReader, KindInfo, ObjectKey, ReconcileContext, ReconcileOutco
 import { describeError } from '../../errors.js';
 import { build as buildManifests } from '../../manifests/index.js';
 import { KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../../kube/index.js';
-import { ApplyStepError, applyObjects, changeLine, checkHealth, deleteObjects, waitForTermination, type ChangeEntry, type Owner } from './apply.js';
+import { ApplyStepError, applyObjects, changeLine, checkHealth, deleteObjects, waitForTermination, type ApplyOutcome, type ChangeEntry, type Owner } from './apply.js';
 import { ArtifactFetchError, fetchArtifact as defaultFetchArtifact, type FetchArtifactOptions } from './fetch.js';
 import { fromEntries, staleEntries, toEntry, unionEntries } from './inventory.js';
 import { deletionPolicy, elapsed, finalizeStatus, intervalMs, mark, retryIntervalMs, timeoutMs, upsertHistory } from './status.js';
@@ -358,52 +358,61 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       s.set(ConditionTypes.Reconciling, 'True', Reasons.Progressing, `Detecting drift for revision ${revision} with a timeout of ${timeout}`);
       await s.patch();
 
-      // Apply. The inventory is first widened to old ∪ new, so that a crash never loses an object.
-      let changes: ChangeEntry[];
+      // Apply and prune. The engine widens status.inventory to old ∪ new before anything is
+      // applied and narrows it after, so that a crash never loses track of an object.
+      const ownerRef = { name: obj.metadata.name, namespace: obj.metadata.namespace };
+      const emitApplyLog = (changes: ChangeEntry[]) => {
+        const lines = changes.filter((c) => c.action === 'created' || c.action === 'configured').map(changeLine);
+        if (lines.length > 0) {
+          s.log.info('server-side apply completed', { revision, changes: lines.length });
+          s.event('info', lines.join('\n'), revision, originRevision);
+        }
+        return lines.length > 0;
+      };
+      let outcome: ApplyOutcome;
       try {
-        changes = await applyObjects({
+        const previous = fromEntries(oldEntries);
+        outcome = await applyObjects({
           client,
-          owner: { name: obj.metadata.name, namespace: obj.metadata.namespace },
+          owner: ownerRef,
           objects: built.objects,
-          force: obj.spec.force ?? false,
-          signal: ctx.signal,
-          onPlanned: async (refs) => {
-            s.get().inventory = { entries: unionEntries(refs.map(toEntry), oldEntries) };
-            await s.patch();
+          store: {
+            read: () => previous,
+            write: async (entries, stage) => {
+              s.get().inventory = { entries: entries.map(toEntry) };
+              // The final entries are written with the status at the end of the reconcile.
+              if (stage !== 'complete') await s.patch();
+            },
           },
+          prune: obj.spec.prune,
+          force: obj.spec.force ?? false,
+          timeoutMs: timeoutMs(obj),
+          signal: ctx.signal,
         });
       } catch (err) {
-        const partial = err instanceof ApplyStepError ? err.changes.filter((c) => c.action === 'created' || c.action === 'configured').map(changeLine) : [];
+        const step = err instanceof ApplyStepError ? err.step : 'apply';
+        const done = err instanceof ApplyStepError ? err.changes : [];
+        if (step === 'prune') {
+          emitApplyLog(done.filter((c) => c.action !== 'deleted' && c.action !== 'skipped'));
+          const e = new Error(describeError(err), { cause: err });
+          history(Reasons.PruneFailed);
+          s.set(ConditionTypes.Ready, 'False', Reasons.PruneFailed, e.message);
+          return e;
+        }
+        const partial = done.filter((c) => c.action === 'created' || c.action === 'configured').map(changeLine);
         const e = new Error([describeError(err), ...partial].join('\n'), { cause: err });
         history(Reasons.ReconciliationFailed);
         s.set(ConditionTypes.Ready, 'False', Reasons.ReconciliationFailed, e.message);
         return e;
       }
-      const applyLog = changes.filter((c) => c.action === 'created' || c.action === 'configured').map(changeLine);
-      const drifted = applyLog.length > 0;
-      if (drifted) {
-        s.log.info('server-side apply completed', { revision, changes: applyLog.length });
-        s.event('info', applyLog.join('\n'), revision, originRevision);
+      const drifted = emitApplyLog(outcome.applied);
+      s.get().inventory = { entries: outcome.entries.map(toEntry) };
+      if (outcome.pruned.length > 0) {
+        const msg = outcome.pruned.map(changeLine).join('\n');
+        s.log.info(`garbage collection completed: ${msg}`);
+        s.event('info', msg, revision, originRevision);
       }
-
-      // The new inventory, then garbage collection of what left it.
-      const newEntries = changes.map((c) => toEntry(c.ref));
-      s.get().inventory = { entries: newEntries };
-      const stale = staleEntries(oldEntries, newEntries);
-      if (obj.spec.prune && stale.length > 0) {
-        const pruned = await deleteObjects({ client, owner: { name: obj.metadata.name, namespace: obj.metadata.namespace }, refs: fromEntries(stale), signal: ctx.signal });
-        if (pruned.error) {
-          s.get().inventory = { entries: unionEntries(newEntries, pruned.survivors.map(toEntry)) };
-          history(Reasons.PruneFailed);
-          s.set(ConditionTypes.Ready, 'False', Reasons.PruneFailed, pruned.error.message);
-          return pruned.error;
-        }
-        if (pruned.changes.length > 0) {
-          const msg = pruned.changes.map(changeLine).join('\n');
-          s.log.info(`garbage collection completed: ${msg}`);
-          s.event('info', msg, revision, originRevision);
-        }
-      }
+      const changes = outcome.applied;
 
       // Health.
       const healthError = await runHealthChecks(obj, client, changes, revision, originRevision, drifted, ctx, s);

@@ -673,7 +673,7 @@ function goParseInt(s: string): bigint | undefined {
   const body = m[2] ?? '';
   let v: bigint;
   if (/^0[xXoObB]/.test(body)) v = BigInt('0' + body.slice(1, 2).toLowerCase() + body.slice(2));
-  else if (body.length > 1) v = BigInt('0o' + body.slice(1));
+  else if (body.length > 1 && body.startsWith('0')) v = BigInt('0o' + body.slice(1));
   else v = BigInt(body);
   if (m[1] === '-') v = -v;
   if (v < INT64_MIN || v > UINT64_MAX) return undefined;
