@@ -121,7 +121,7 @@ async function assumeRoleWithWebIdentity(ctx: ProviderContext, registry: EcrRegi
     const code = xmlText(xml, 'Code');
     const message = xmlText(xml, 'Message');
     const detail = [code, message && scrub(message, [webIdentityToken])].filter(Boolean).join(': ');
-    throw ctx.http.error(res.status === 401 || res.status === 403 || isDeniedType(code) ? 'DENIED' : 'BAD_RESPONSE', `${what}: ${res.status}${detail ? ` ${detail}` : ''}`, { status: res.status });
+    throw ctx.http.error(res.status === 401 || res.status === 403 || isDeniedType(code) ? 'DENIED' : 'BAD_RESPONSE', `${what} at ${url.origin}${url.pathname}: ${res.status}${detail ? ` ${detail}` : ''}`, { status: res.status });
   }
   const creds = /<Credentials>([\s\S]*?)<\/Credentials>/.exec(xml)?.[1] ?? '';
   const accessKeyId = xmlText(creds, 'AccessKeyId');

@@ -68,7 +68,7 @@ function tokenEndpoint(ctx: ProviderContext, tenant: string): URL {
   return new URL(`${authority.href.replace(/\/$/, '')}/${tenant}/oauth2/v2.0/token`);
 }
 
-function aadFailure(ctx: ProviderContext, res: CloudResponse, what: string, secrets: string[]): never {
+function aadFailure(ctx: ProviderContext, res: CloudResponse, what: string, url: URL, secrets: string[]): never {
   let detail = '';
   try {
     const obj = JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
@@ -79,7 +79,7 @@ function aadFailure(ctx: ProviderContext, res: CloudResponse, what: string, secr
     // not JSON
   }
   const denied = res.status === 400 || res.status === 401 || res.status === 403;
-  throw ctx.http.error(denied ? 'DENIED' : 'BAD_RESPONSE', `${what}: ${res.status}${detail ? ` ${detail}` : ''}`, { status: res.status });
+  throw ctx.http.error(denied ? 'DENIED' : 'BAD_RESPONSE', `${what} at ${url.origin}${url.pathname}: ${res.status}${detail ? ` ${detail}` : ''}`, { status: res.status });
 }
 
 function accessTokenFrom(ctx: ProviderContext, res: CloudResponse, what: string): string {
@@ -101,7 +101,7 @@ async function clientCredentials(ctx: ProviderContext, tenant: string, clientId:
   }
   const secrets = [Object.values(secret)[0] as string];
   const res = await ctx.http.request({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form).toString(), what, secrets });
-  if (res.status !== 200) aadFailure(ctx, res, what, secrets);
+  if (res.status !== 200) aadFailure(ctx, res, what, url, secrets);
   return accessTokenFrom(ctx, res, what);
 }
 
@@ -123,7 +123,7 @@ async function managedIdentity(ctx: ProviderContext, scope: string, clientId: st
       { cause: err },
     );
   }
-  if (res.status !== 200) aadFailure(ctx, res, what, []);
+  if (res.status !== 200) aadFailure(ctx, res, what, url, []);
   return accessTokenFrom(ctx, res, what);
 }
 
