@@ -661,9 +661,9 @@ const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 const V2_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 
-function intValue(v: bigint): number | bigint {
-  const n = Number(v);
-  return BigInt(n) === v ? n : v;
+/** After substitution Flux decodes the object from JSON into Go interface{} values: every number becomes a float64. */
+function intValue(v: bigint): number {
+  return Number(v);
 }
 
 /** strconv.ParseInt/ParseUint with base 0 (the value has had its underscores removed). */
@@ -681,29 +681,11 @@ function goParseInt(s: string): bigint | undefined {
   return v;
 }
 
-/** go-yaml v2's timestamps (as JSON prints a time.Time: RFC 3339 with nanoseconds trimmed). */
-function v2Timestamp(s: string): string | undefined {
-  const m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2}))|(?: (\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d+))?))?$/.exec(s);
-  if (!m) return undefined;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const dim = [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
-  if (month < 1 || month > 12 || day < 1 || day > dim) return undefined;
-  const h = Number(m[4] ?? m[9] ?? 0);
-  const mi = Number(m[5] ?? m[10] ?? 0);
-  const sec = Number(m[6] ?? m[11] ?? 0);
-  if (h > 23 || mi > 59 || sec > 59) return undefined;
-  const fracDigits = m[7] ?? m[12] ?? '';
-  if (fracDigits.length > 9) return undefined;
-  const frac = fracDigits.replace(/0+$/, '');
-  let zone = m[8] ?? 'Z';
-  if (zone === '+00:00' || zone === '-00:00') zone = 'Z';
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  return `${m[1]}-${p2(month)}-${p2(day)}T${p2(h)}:${p2(mi)}:${p2(sec)}${frac === '' ? '' : '.' + frac}${zone}`;
-}
-
-/** go-yaml v2's resolution of a plain scalar, then what sigs.k8s.io/yaml's JSON step makes of it. */
+/**
+ * go-yaml v2's resolution of a plain scalar, then what Flux's JSON steps make of it: numbers are
+ * float64 (integers past 2^53 lose precision), timestamps stay strings (sigs.k8s.io/yaml keeps
+ * them as written).
+ */
 export function resolvePlainV2(s: string): unknown {
   if (Object.prototype.hasOwnProperty.call(V2_MAP, s)) return V2_MAP[s];
   const c = s[0] ?? '';
@@ -712,10 +694,6 @@ export function resolvePlainV2(s: string): unknown {
     return s;
   }
   if (!/[0-9+-]/.test(c)) return s;
-  if (/[0-9]/.test(c)) {
-    const ts = v2Timestamp(s);
-    if (ts !== undefined) return ts;
-  }
   const plain = s.replace(/_/g, '');
   const i = goParseInt(plain);
   if (i !== undefined) return intValue(i);
