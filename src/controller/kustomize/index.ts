@@ -1,5 +1,6 @@
 // Public surface of the Kustomization reconciler (kustomize.toolkit.fluxcd.io/v1 Kustomization,
 // as Flux's kustomize-controller reconciles it).
-export { createKustomizationReconciler, type KustomizationObject, EventAnnotations, OriginRevisionKey, type KustomizationReconcilerDeps, type BuildFunction, type BuildRequest } from './reconciler.js';
+export { createKustomizationReconciler, type KustomizationObject, EventAnnotations, OriginRevisionKey, type KustomizationReconcilerDeps, type BuildFunction } from './reconciler.js';
 export { fetchArtifact, artifactUrl, ArtifactFetchError, type FetchArtifactOptions, type FetchErrorCode } from './fetch.js';
 export { inventoryId, parseInventoryId } from './inventory.js';
+export { buildKustomization, type BuildKustomizationOptions, type BuildKustomizationResult } from './build.js';

@@ -3,7 +3,6 @@
 // dependencies, fetch, build, staged apply with Flux's owner, inventory, prune, health, status
 // and events with Flux's reasons and messages. It holds no state: what it must remember is in
 // status (inventory, revisions, history).
-import { createHash } from 'node:crypto';
 import { mkdtemp, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
@@ -23,8 +22,8 @@ import { ConditionTypes, Reasons, findCondition, isTrue, removeCondition } from 
 import { formatDuration, jitter } from '../runtime/duration.js';
 import type { CacheReader, KindInfo, ObjectKey, ReconcileContext, ReconcileOutcome, Reconciler } from '../runtime/types.js';
 import { describeError } from '../../errors.js';
-import { build as buildManifests } from '../../manifests/index.js';
-import { KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../../kube/index.js';
+import { KubeError, serviceAccountUser, type KubeClient, type KubeObject, type ObjectRef } from '../../kube/index.js';
+import { buildKustomization, type BuildKustomizationOptions } from './build.js';
 import { ApplyStepError, applyObjects, changeLine, checkHealth, deleteObjects, waitForTermination, type ApplyOutcome, type ChangeEntry, type Owner } from './apply.js';
 import { ArtifactFetchError, fetchArtifact as defaultFetchArtifact, type FetchArtifactOptions } from './fetch.js';
 import { fromEntries, staleEntries, toEntry, unionEntries } from './inventory.js';
@@ -41,27 +40,14 @@ export const EventAnnotations = {
 export const OriginRevisionKey = 'org.opencontainers.image.revision';
 export const TerminalErrorMessage = 'Reconciliation failed terminally due to configuration error';
 
-export interface BuildRequest {
-  /** The extracted artifact: the boundary nothing may leave. */
-  dir: string;
-  /** spec.path (relative to dir). */
-  path: string;
-  spec: KustomizationSpec;
-  client?: KubeClient;
-  namespace: string;
-  noRemoteBases: boolean;
-  signal?: AbortSignal;
-}
-
-export type BuildFunction = (req: BuildRequest) => Promise<{ objects: KubeObject[]; checksum: string }>;
+/** The build: ./build.ts buildKustomization (replaceable in tests). */
+export type BuildFunction = (opts: BuildKustomizationOptions) => Promise<{ objects: KubeObject[]; checksum: string }>;
 
 export interface KustomizationReconcilerDeps {
   /** --requeue-dependency (default 30 s). */
   requeueDependencyMs?: number;
   /** --http-retry (default 9). */
   httpRetry?: number;
-  /** --no-remote-bases (default false). */
-  noRemoteBases?: boolean;
   /** --no-cross-namespace-refs (default false). */
   noCrossNamespaceRefs?: boolean;
   /** --default-service-account: impersonated when spec.serviceAccountName is empty. */
@@ -72,9 +58,9 @@ export interface KustomizationReconcilerDeps {
   tmpDir?: string;
   /** Replaces the artifact download (tests). */
   fetchArtifact?: (opts: FetchArtifactOptions) => Promise<unknown>;
-  /** Replaces the build (default: the Flux-compatible build of this domain). */
+  /** Replaces the build (default: buildKustomization, the Flux-compatible build of this domain). */
   build?: BuildFunction;
-  /** A client acting as `system:serviceaccount:<ns>:<name>` (impersonation). */
+  /** A client acting as `system:serviceaccount:<ns>:<name>` (default: KubeClient.impersonate). */
   impersonate?: (client: KubeClient, user: string) => KubeClient | Promise<KubeClient>;
   /** Limits of the artifact download and its extraction. */
   maxDownloadBytes?: number;
@@ -108,13 +94,6 @@ function kustomizationsOf(kind: string) {
     return keys;
   };
 }
-
-/** The Flux-compatible build. TEMPORARY: replaced by ./build.ts buildKustomization when it lands. */
-const localBuild: BuildFunction = async (req) => {
-  const target = resolve(req.dir, req.path);
-  const result = await buildManifests(target, { boundary: req.dir, ...(req.signal ? { signal: req.signal } : {}) });
-  return { objects: result.resources, checksum: `sha256:${createHash('sha256').update(result.yaml).digest('hex')}` };
-};
 
 /** Resolves spec.path inside the artifact root; a path that leaves it (also through a link) is refused. */
 async function resolvePath(root: string, path: string | undefined): Promise<string> {
@@ -150,7 +129,9 @@ export type KustomizationObject = Kustomization & KubeObject;
 export function createKustomizationReconciler(deps: KustomizationReconcilerDeps = {}): Reconciler<KustomizationObject> {
   const requeueDependencyMs = deps.requeueDependencyMs ?? 30_000;
   const fetchArtifact = deps.fetchArtifact ?? defaultFetchArtifact;
-  const buildFn = deps.build ?? localBuild;
+  const buildFn: BuildFunction = deps.build ?? buildKustomization;
+  const impersonate = async (client: KubeClient, namespace: string, sa: string): Promise<KubeClient> =>
+    deps.impersonate ? deps.impersonate(client, serviceAccountUser(namespace, sa)) : client.impersonate({ user: serviceAccountUser(namespace, sa) });
 
   async function reconcile(obj: Kustomization, ctx: ReconcileContext): Promise<ReconcileOutcome> {
     const started = Date.now();
@@ -333,18 +314,20 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       let client = ctx.client;
       const sa = obj.spec.serviceAccountName || deps.defaultServiceAccount;
       if (sa) {
-        if (!deps.impersonate) {
-          const e = new Error(`failed to build kube client: impersonation of service account '${sa}' is not available in this build`);
+        try {
+          client = await impersonate(ctx.client, obj.metadata.namespace, sa);
+        } catch (err) {
+          const e = new Error(`failed to build kube client: ${describeError(err)}`, { cause: err });
           s.set(ConditionTypes.Ready, 'False', Reasons.ReconciliationFailed, e.message);
           return e;
         }
-        client = await deps.impersonate(ctx.client, `system:serviceaccount:${obj.metadata.namespace}:${sa}`);
       }
 
       let built: { objects: KubeObject[]; checksum: string };
       try {
         const rel = relative(await realpath(root), dirPath);
-        built = await buildFn({ dir: root, path: rel === '' ? '.' : rel, spec: obj.spec, client, namespace: obj.metadata.namespace, noRemoteBases: deps.noRemoteBases ?? false, signal: ctx.signal });
+        // substituteFrom is read with the controller's own client, as Flux does.
+        built = await buildFn({ dir: root, path: rel === '' ? '.' : rel, spec: obj.spec, client: ctx.client, namespace: obj.metadata.namespace, name: obj.metadata.name, signal: ctx.signal });
       } catch (err) {
         const e = new Error(describeError(err).replaceAll(work, ''), { cause: err });
         s.set(ConditionTypes.Ready, 'False', Reasons.BuildFailed, e.message);
@@ -516,18 +499,27 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
     const rev = status.lastAppliedRevision;
     const origin = status.lastAppliedOriginRevision;
     if (shouldDelete) {
-      let client = ctx.client;
+      const refs = fromEntries(entries);
       const sa = obj.spec.serviceAccountName || deps.defaultServiceAccount;
-      if (sa && deps.impersonate) client = await deps.impersonate(ctx.client, `system:serviceaccount:${obj.metadata.namespace}:${sa}`);
-      const result = await deleteObjects({ client, owner: { name: obj.metadata.name, namespace: obj.metadata.namespace }, refs: fromEntries(entries), signal: ctx.signal });
-      if (result.error) {
-        event('error', 'pruning for deleted resource failed', rev, origin);
-        return { error: result.error };
+      if (sa && !(await serviceAccountExists(ctx, obj.metadata.namespace, sa))) {
+        // The account to act as is gone: nothing can be deleted in its name; let the object go.
+        const msg = `unable to prune objects: \n${refs.map((r) => `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`).join('\n')}`;
+        log.error('skipping pruning, failed to find account to impersonate', { serviceAccount: sa });
+        event('error', msg, rev, origin);
+        return { finalizer: 'remove' };
       }
-      if (result.changes.length > 0) {
-        event('info', result.changes.map(changeLine).join('\n'), rev, origin);
+      const client = sa ? await impersonate(ctx.client, obj.metadata.namespace, sa) : ctx.client;
+      let changes: ChangeEntry[];
+      try {
+        changes = await deleteObjects({ client, owner: { name: obj.metadata.name, namespace: obj.metadata.namespace }, refs, signal: ctx.signal });
+      } catch (err) {
+        event('error', 'pruning for deleted resource failed', rev, origin);
+        return { error: err instanceof Error ? err : new Error(String(err)) };
+      }
+      if (changes.length > 0) {
+        event('info', changes.map(changeLine).join('\n'), rev, origin);
         if (policy === 'WaitForTermination') {
-          const deleted = result.changes.filter((c) => c.action === 'deleted').map((c) => c.ref);
+          const deleted = changes.filter((c) => c.action === 'deleted').map((c) => c.ref);
           try {
             await waitForTermination(client, deleted, { timeoutMs: timeoutMs(obj), signal: ctx.signal });
           } catch (err) {
@@ -552,6 +544,16 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       { kind: Kinds.Bucket, map: kustomizationsOf('Bucket') },
     ],
   };
+}
+
+async function serviceAccountExists(ctx: ReconcileContext, namespace: string, name: string): Promise<boolean> {
+  try {
+    await ctx.client.request({ path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}`, what: `reading service account ${namespace}/${name}`, signal: ctx.signal });
+    return true;
+  } catch (err) {
+    if (err instanceof KubeError && err.code === 'NOT_FOUND') return false;
+    throw err;
+  }
 }
 
 function asError(err: unknown): Error {
