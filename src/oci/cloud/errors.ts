@@ -1,4 +1,5 @@
 import { LadingError } from '../../errors.js';
+import { redactCredentials } from '../../redact.js';
 
 export type CloudProvider = 'aws' | 'azure' | 'gcp';
 
@@ -31,7 +32,7 @@ export class CloudAuthError extends LadingError<CloudAuthErrorCode> {
   readonly status: number | undefined;
 
   constructor(code: CloudAuthErrorCode, provider: CloudProvider, host: string, message: string, options?: { cause?: unknown; status?: number }) {
-    super(code, message, options);
+    super(code, redactCredentials(message), options);
     this.provider = provider;
     this.host = host;
     this.status = options?.status;

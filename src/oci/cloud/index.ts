@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { deadline, type TransportOptions } from '../../http/index.js';
 import type { Credential, CredentialStore } from '../credentials.js';
 import { awsRegistryCredentials, parseEcrHost, ECR_HOST_PATTERN } from './aws.js';
-import { acrRefreshToken, azureAccessToken, matchAcrHost } from './azure.js';
+import { azureRegistryCredentials, matchAcrHost } from './azure.js';
 import { CloudCredentialCache } from './cache.js';
 import type { CloudEndpoints, ProviderContext, RegistryCredentialsResult } from './common.js';
 import { CloudAuthError, type CloudProvider } from './errors.js';
@@ -18,7 +18,6 @@ export type { CloudEndpoints } from './common.js';
 export { ECR_HOST_PATTERN, ECR_PUBLIC_HOSTS, parseEcrHost } from './aws.js';
 export { ACR_HOST_PATTERN, ACR_TOKEN_USER } from './azure.js';
 export { GCP_HOST_PATTERN, GCP_TOKEN_USER } from './gcp.js';
-export { signRequest as signAwsRequest, type AwsCredentials } from './sigv4.js';
 
 export const CLOUD_PROVIDERS: readonly CloudProvider[] = ['aws', 'azure', 'gcp'];
 
@@ -86,7 +85,7 @@ function checkHost(ctx: ProviderContext, provider: CloudProvider, host: string):
 
 async function fetchCredentials(provider: CloudProvider, host: string, ctx: ProviderContext): Promise<RegistryCredentialsResult> {
   if (provider === 'aws') return awsRegistryCredentials(ctx, parseEcrHost(host) as NonNullable<ReturnType<typeof parseEcrHost>>);
-  if (provider === 'azure') return acrRefreshToken(ctx, host, await azureAccessToken(ctx));
+  if (provider === 'azure') return azureRegistryCredentials(ctx, host);
   return gcpRegistryCredentials(ctx);
 }
 
