@@ -24,6 +24,7 @@ export const commandModules: readonly CommandModuleEntry[] = [
   { name: 'artifact', verbs: ['push', 'pull', 'tag', 'list', 'inspect', 'diff', 'build'], load: async () => (await import('./artifact.js')).artifactCommands },
   { name: 'kube', verbs: ['apply', 'diff', 'delete', 'get', 'inspect'], load: async () => (await import('./kube.js')).kubeCommands },
   { name: 'build', verbs: ['build'], load: async () => (await import('./build.js')).buildCommands },
+  { name: 'controller', verbs: ['controller'], load: async () => (await import('./controller.js')).controllerCommands },
 ];
 
 /**

@@ -135,9 +135,9 @@ export class Manager {
     this.done.catch(() => undefined);
   }
 
-  register(reconciler: Reconciler<never> | Reconciler, opts: RegisterOptions = {}): void {
+  register<T extends KubeObject>(reconciler: Reconciler<T>, opts: RegisterOptions = {}): void {
     if (this.started) throw new LadingError('INVALID_STATE', `registering ${reconciler.name}: the manager has started`);
-    const r = reconciler as Reconciler;
+    const r = reconciler as unknown as Reconciler;
     this.controllers.push({
       reconciler: r,
       component: opts.reportingController ?? r.statusManager,
