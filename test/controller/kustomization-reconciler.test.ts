@@ -2,7 +2,7 @@
 // OCIRepository whose status.artifact points at a tar.gz served by the test (the storage
 // protocol), the reconciler called directly with a context built here (see
 // kustomization-harness.ts).
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Finalizer, type Kustomization } from '../../src/controller/api.js';
@@ -358,5 +358,139 @@ describe('Kustomization reconciler', () => {
     expect((await harness.reconcile(ns, 'orphan')).finalizer).toBe('remove');
     expect(await harness.get(ns, 'orphan')).toBeUndefined();
     expect((await configMaps(ns)).map((c) => c.metadata.name).sort()).toEqual(['b', 'c']);
+  });
+
+  it('targetNamespace puts unnamespaced objects in it; without it they fail as Flux fails them', async () => {
+    setup.ready();
+    const ns = await namespace();
+    const plain = ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: plain', 'data:', '  k: "1"', ''].join('\n');
+    const v1 = await publish(ns, { 'cm.yaml': plain }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec({ targetNamespace: ns, namePrefix: 'p-' }));
+    await harness.reconcile(ns, 'ks');
+    expect(ready(await harness.get(ns, 'ks'))?.message).toBe(`Applied revision: ${v1.revision}`);
+    expect((await configMaps(ns)).map((c) => c.metadata.name)).toEqual(['p-plain']);
+    expect((await harness.get(ns, 'ks'))?.status?.inventory?.entries).toEqual([{ id: `${ns}_p-plain__ConfigMap`, v: 'v1' }]);
+
+    await applyKustomization(client, ns, 'bare', spec());
+    await harness.reconcile(ns, 'bare');
+    const k = await harness.get(ns, 'bare');
+    expect(ready(k)).toMatchObject({ status: 'False', reason: 'ReconciliationFailed' });
+    expect(ready(k)?.message).toMatch(/^ConfigMap\/plain namespace not specified/);
+  });
+
+  it('an object the API server refuses: ReconciliationFailed naming it, the old inventory kept, history of the failure', async () => {
+    setup.ready();
+    const ns = await namespace();
+    await publish(ns, { 'a.yaml': configMap(ns, 'a', { k: '1' }) }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec({ retryInterval: '45s' }));
+    await harness.reconcile(ns, 'ks');
+    const bad = ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: bad', `  namespace: ${ns}`, 'spec:', '  ports:', '    - port: 99999', ''].join('\n');
+    await publish(ns, { 'b.yaml': configMap(ns, 'b', { k: '1' }), 'bad.yaml': bad }, 'v2');
+    const outcome = await harness.reconcile(ns, 'ks');
+    expect(outcome.requeueAfterMs).toBe(45_000);
+    const k = await harness.get(ns, 'ks');
+    expect(ready(k)).toMatchObject({ status: 'False', reason: 'ReconciliationFailed' });
+    expect(ready(k)?.message).toContain(`Service/${ns}/bad`);
+    expect(k?.status?.inventory?.entries.map((e) => e.id)).toContain(`${ns}_a__ConfigMap`);
+    expect(k?.status?.history?.map((h) => h.lastReconciledStatus)).toEqual(['ReconciliationFailed', 'ReconciliationSucceeded']);
+    expect(harness.eventsOf(ns, 'ks').at(-1)).toMatchObject({ type: 'Warning', reason: 'ReconciliationFailed' });
+    // Fixed in the next revision: a is pruned even though the failed run never recorded b alone.
+    await publish(ns, { 'b.yaml': configMap(ns, 'b', { k: '1' }) }, 'v3');
+    await harness.reconcile(ns, 'ks');
+    expect((await configMaps(ns)).map((c) => c.metadata.name)).toEqual(['b']);
+    expect((await harness.get(ns, 'ks'))?.status?.inventory?.entries).toEqual([{ id: `${ns}_b__ConfigMap`, v: 'v1' }]);
+  });
+
+  it('a failing health check: HealthCheckFailed at once (fail-fast), Healthy False', async () => {
+    setup.ready();
+    const ns = await namespace();
+    await createSource(client, ns, 'broken');
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await client.request({
+      method: 'PATCH',
+      path: `/apis/source.toolkit.fluxcd.io/v1/namespaces/${ns}/ocirepositories/broken/status`,
+      query: { fieldManager: 'test', force: true },
+      body: { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'broken', namespace: ns }, status: { observedGeneration: 1, conditions: [{ type: 'Stalled', status: 'True', reason: 'Broken', message: 'it is broken', lastTransitionTime: now }] } },
+      contentType: 'application/apply-patch+yaml',
+      what: 'stalling',
+    });
+    await publish(ns, { 'a.yaml': configMap(ns, 'a', { k: '1' }) }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec({ timeout: '5m', healthChecks: [{ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', name: 'broken', namespace: ns }] }));
+    const outcome = await harness.reconcile(ns, 'ks');
+    const k = await harness.get(ns, 'ks');
+    expect(ready(k)).toMatchObject({ status: 'False', reason: 'HealthCheckFailed' });
+    expect(ready(k)?.message).toContain('it is broken');
+    expect(findCondition(k?.status?.conditions, 'Healthy')).toMatchObject({ status: 'False', reason: 'HealthCheckFailed' });
+    expect(k?.status?.lastAppliedRevision).toBeUndefined();
+    expect(outcome.requeueAfterMs).toBe(600_000);
+    expect(harness.eventsOf(ns, 'ks').at(-1)?.message).toMatch(/^health check failed after .+: /);
+  });
+
+  it('serviceAccountName: applied as the service account (impersonation); forbidden without its RBAC', async () => {
+    setup.ready();
+    const ns = await namespace();
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'serviceaccount', 'deployer']);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'serviceaccount', 'nobody']);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'role', 'configmaps', '--verb=get,list,watch,create,update,patch,delete', '--resource=configmaps']);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'rolebinding', 'deployer', '--role=configmaps', `--serviceaccount=${ns}:deployer`]);
+    await publish(ns, { 'a.yaml': configMap(ns, 'a', { k: '1' }) }, 'v1');
+    await applyKustomization(client, ns, 'denied', spec({ serviceAccountName: 'nobody' }));
+    await harness.reconcile(ns, 'denied');
+    const denied = await harness.get(ns, 'denied');
+    expect(ready(denied)).toMatchObject({ status: 'False', reason: 'ReconciliationFailed' });
+    expect(ready(denied)?.message).toMatch(/forbidden/i);
+    expect(await configMaps(ns)).toEqual([]);
+
+    await applyKustomization(client, ns, 'ks', spec({ serviceAccountName: 'deployer' }));
+    await harness.reconcile(ns, 'ks');
+    expect(ready(await harness.get(ns, 'ks'))?.status).toBe('True');
+    const live = await kubectlJson<{ metadata: { managedFields: Array<{ manager: string }> } }>(kubeconfig, ['-n', ns, 'get', 'configmap', 'a', '--show-managed-fields']);
+    expect(live.metadata.managedFields.map((f) => f.manager)).toEqual(['kustomize-controller']);
+  });
+
+  it('suspend: nothing done; requestedAt is echoed in lastHandledReconcileAt; temporary directories are removed', async () => {
+    setup.ready();
+    const ns = await namespace();
+    const work = tempDir('ks-work-');
+    dirs.push(work);
+    const own = new Harness(client, createKustomizationReconciler({ tmpDir: work, httpRetry: 0 }));
+    await publish(ns, { 'a.yaml': configMap(ns, 'a', { k: '1' }) }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec({ suspend: true }));
+    const outcome = await own.reconcile(ns, 'ks');
+    expect(outcome.requeueAfterMs).toBeUndefined();
+    expect(await configMaps(ns)).toEqual([]);
+    expect(own.eventsOf(ns, 'ks')).toEqual([]);
+
+    await applyKustomization(client, ns, 'ks', spec());
+    await kubectl(kubeconfig, ['-n', ns, 'annotate', 'kustomizations.kustomize.toolkit.fluxcd.io', 'ks', 'reconcile.fluxcd.io/requestedAt=now-1']);
+    await own.reconcile(ns, 'ks');
+    const k = await own.get(ns, 'ks');
+    expect(k?.status?.lastHandledReconcileAt).toBe('now-1');
+    expect(ready(k)?.status).toBe('True');
+    expect(readdirSync(work)).toEqual([]);
+    // A failed fetch leaves nothing behind either.
+    await setArtifact(client, ns, 'app', { url: `${server.url}/nothing`, digest: `sha256:${'1'.repeat(64)}`, revision: 'v9@sha256:1' });
+    await own.reconcile(ns, 'ks');
+    expect(readdirSync(work)).toEqual([]);
+  });
+
+  it('watches: an artifact revision change maps to the Kustomizations of that source not already on it', () => {
+    setup.ready();
+    const reconciler = createKustomizationReconciler();
+    const ks = (name: string, ns: string, source: Record<string, unknown>, status: Record<string, unknown> = {}) => ({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace: ns }, spec: { sourceRef: source }, status });
+    const done = { lastAttemptedRevision: 'v2', conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: '', lastTransitionTime: '' }] };
+    const items = [
+      ks('same', 'a', { kind: 'OCIRepository', name: 'app' }),
+      ks('cross', 'b', { kind: 'OCIRepository', name: 'app', namespace: 'a' }),
+      ks('uptodate', 'a', { kind: 'OCIRepository', name: 'app' }, done),
+      ks('other-kind', 'a', { kind: 'GitRepository', name: 'app' }),
+      ks('other-ns', 'b', { kind: 'OCIRepository', name: 'app' }),
+    ];
+    const cache = { get: () => undefined, list: () => items };
+    const oci = reconciler.watches?.find((w) => w.kind.kind === 'OCIRepository');
+    const source = { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'app', namespace: 'a' }, status: { artifact: { revision: 'v2' } } };
+    expect(oci?.map(source, cache as never)).toEqual([{ namespace: 'a', name: 'same' }, { namespace: 'b', name: 'cross' }]);
+    expect(oci?.map({ ...source, status: {} }, cache as never)).toEqual([]);
+    expect(reconciler.watches?.map((w) => w.kind.kind)).toEqual(['OCIRepository', 'GitRepository', 'Bucket']);
   });
 });
