@@ -309,7 +309,7 @@ describe('applySet with the Flux owner', () => {
     expect((live.spec?.['selector'] as { matchLabels: Record<string, string> }).matchLabels).toEqual({ app: 'two' });
   });
 
-  it('adopts objects kustomize-controller applied: no conflict, its fields updated, other managers' fields kept', async () => {
+  it('adopts objects kustomize-controller applied: no conflict, its fields updated, fields of other managers kept', async () => {
     setup.ready();
     const ns = newNamespace('flux-adopt');
     await kubectl(kubeconfig, ['create', 'namespace', ns]);
@@ -451,6 +451,27 @@ describe('wait', () => {
     // Without fail-fast and nothing else pending, a Failed object still ends the wait.
     const settled = await applySet({ client, owner, store, objects: [namespace(ns), widget(ns, 'broken')], wait: true, failFast: false, timeoutMs: 600_000 }).catch((e: unknown) => e);
     expect((settled as KubeError).code).toBe('FAILED');
+  });
+
+  it('counts a Job with ttlSecondsAfterFinished that is gone as ready (the TTL controller removed it), and no other', async () => {
+    setup.ready();
+    const ns = newNamespace('jobttl');
+    const owner = flux(ns);
+    const job = (name: string, ttl: boolean): KubeObject => ({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name, namespace: ns },
+      // Suspended: it never starts, so it is never Current; only its absence can end the wait.
+      spec: { suspend: true, ...(ttl ? { ttlSecondsAfterFinished: 60 } : {}), template: { spec: { restartPolicy: 'Never', containers: [{ name: 'job', image: 'registry.example/job:1' }] } } },
+    });
+    const removeWhenWaiting = (name: string) => (e: { type: string }): void => {
+      if (e.type === 'waiting') void kubectl(kubeconfig, ['-n', ns, 'delete', 'job', name, '--wait=false']);
+    };
+    const r = await applySet({ client, owner, store: memoryStore(), objects: [namespace(ns), job('with-ttl', true)], wait: true, timeoutMs: 120_000, onEvent: removeWhenWaiting('with-ttl') });
+    expect(r.ready?.map((s) => `${s.id} ${s.readiness.status}`)).toEqual([`Namespace/${ns} Current`, `Job/${ns}/with-ttl NotFound`]);
+    const err = await applySet({ client, owner, store: memoryStore(), objects: [namespace(ns), job('no-ttl', false)], wait: true, timeoutMs: 10_000, onEvent: removeWhenWaiting('no-ttl') }).catch((e: unknown) => e);
+    expect((err as KubeError).code).toBe('TIMEOUT');
+    expect((err as KubeError).message).toContain(`Job/${ns}/no-ttl (NotFound: Resource not found)`);
   });
 
   it('leaves skipped objects out of the wait', async () => {

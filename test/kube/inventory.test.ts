@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { applySetId, decodeInventory, encodeInventory, entryId, groupKindsAnnotation, parseEntryId, type Inventory } from '../../src/kube/index.js';
+import { KubeError, applySetId, decodeInventory, encodeInventory, entryId, fromInventoryEntries, groupKindsAnnotation, parseEntryId, toInventoryEntries, type Inventory, type ObjectRef } from '../../src/kube/index.js';
 
 const inv: Inventory = {
   name: 'demo-app',
@@ -22,6 +22,35 @@ describe('inventory encoding', () => {
     expect(inv.entries.map(entryId)).toEqual(['_demo-app__Namespace', 'demo-app_redis-config-bd2fcfgt6k__ConfigMap', 'demo-app_cache_apps_Deployment', 'other_backend_autoscaling_HorizontalPodAutoscaler']);
     expect(parseEntryId('demo-app_cache_apps_Deployment', 'v1')).toEqual({ namespace: 'demo-app', name: 'cache', group: 'apps', kind: 'Deployment', version: 'v1' });
     expect(() => parseEntryId('nonsense', 'v1')).toThrow(/invalid inventory entry "nonsense"/);
+  });
+
+  const rbac = 'rbac.authorization.k8s.io';
+  it.each<[string, ObjectRef, string]>([
+    ['an RBAC name with a colon', { group: rbac, version: 'v1', kind: 'ClusterRole', namespace: '', name: 'system:aggregate-to-view' }, '_system__aggregate-to-view_rbac.authorization.k8s.io_ClusterRole'],
+    ['an RBAC name with colons at both ends', { group: rbac, version: 'v1', kind: 'RoleBinding', namespace: 'ns', name: ':a::b:' }, 'ns___a____b___rbac.authorization.k8s.io_RoleBinding'],
+    ['an RBAC name with an underscore', { group: rbac, version: 'v1', kind: 'Role', namespace: 'ns', name: 'read_only' }, 'ns_read_only_rbac.authorization.k8s.io_Role'],
+    ['a colon outside RBAC, kept as it is', { group: 'example.com', version: 'v1', kind: 'Widget', namespace: 'ns', name: 'a:b' }, 'ns_a:b_example.com_Widget'],
+  ])('writes and reads %s as cli-utils does', (_what, ref, id) => {
+    expect(entryId(ref)).toBe(id);
+    expect(parseEntryId(id, ref.version)).toEqual(ref);
+  });
+
+  it.each(['nonsense', '_name_apps', 'ns_name_apps_', 'ns__apps_Deployment', 'ns-name-group-kind'])('refuses the entry id %j', (id) => {
+    expect(() => parseEntryId(id, 'v1')).toThrow(KubeError);
+  });
+
+  it('converts to and from Flux status.inventory entries, naming a damaged entry', () => {
+    expect(toInventoryEntries(inv.entries)).toEqual([
+      { id: '_demo-app__Namespace', v: 'v1' },
+      { id: 'demo-app_redis-config-bd2fcfgt6k__ConfigMap', v: 'v1' },
+      { id: 'demo-app_cache_apps_Deployment', v: 'v1' },
+      { id: 'other_backend_autoscaling_HorizontalPodAutoscaler', v: 'v2' },
+    ]);
+    expect(fromInventoryEntries(toInventoryEntries(inv.entries), 'x')).toEqual(inv.entries);
+    expect(fromInventoryEntries(undefined, 'x')).toEqual([]);
+    expect(() => fromInventoryEntries({ id: 'a' }, 'Kustomization ns/app')).toThrow(/Kustomization ns\/app: the inventory entries are not a list/);
+    expect(() => fromInventoryEntries([{ id: 'ns_a__ConfigMap', v: 'v1' }, { id: 'ns_a__ConfigMap' }], 'Kustomization ns/app')).toThrow(/Kustomization ns\/app: entry 1 is not \{id, v\}/);
+    expect(() => fromInventoryEntries([{ id: 'broken', v: 'v1' }], 'Kustomization ns/app')).toThrow(/Kustomization ns\/app: entry 0: invalid inventory entry "broken"/);
   });
 
   it('round-trips through its ConfigMap', () => {
