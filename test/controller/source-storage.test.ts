@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { extract, type Headers } from 'tar-stream';
+import { extract, type Header as Headers } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactStorage, startArtifactServer, type ArtifactServer } from '../../src/controller/source/index.js';
 
@@ -27,7 +27,7 @@ async function tarHeaders(file: string): Promise<Array<{ header: Headers; body: 
   const done = new Promise<void>((res, rej) => {
     ex.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c) => chunks.push(c as Buffer));
       stream.on('end', () => {
         out.push({ header, body: Buffer.concat(chunks) });
         next();
