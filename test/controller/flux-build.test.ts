@@ -50,7 +50,7 @@ function fluxObjects(stdout: string): KubeObject[] {
   return objects;
 }
 
-async function fluxBuild(c: Case, opts: { strict?: boolean; spec?: KustomizationSpec } = {}): Promise<{ ok: true; yaml: string } | { ok: false; error: string }> {
+async function fluxBuild(c: Case, opts: { strict?: boolean; spec?: KustomizationSpec } = {}): Promise<{ ok: true; yaml: string; raw: string } | { ok: false; error: string }> {
   const dir = artifactCopy(c.name, 'flux');
   const spec = opts.spec ?? c.ks.spec;
   let ksFile = join(fixtures, c.name, 'ks.yaml');
@@ -63,15 +63,15 @@ async function fluxBuild(c: Case, opts: { strict?: boolean; spec?: Kustomization
   if (opts.strict ?? true) args.push('--strict-substitute');
   const r = await run(toolPath('flux'), args, { allowFailure: true, env: { ...process.env, KUBECONFIG: join(work, 'no-kubeconfig') } });
   if (r.code !== 0) return { ok: false, error: r.stderr };
-  return { ok: true, yaml: formatManifests(fluxObjects(r.stdout)) };
+  return { ok: true, yaml: formatManifests(fluxObjects(r.stdout)), raw: r.stdout };
 }
 
-async function ladingBuild(c: Case, opts: { strict?: boolean; spec?: KustomizationSpec } = {}): Promise<{ ok: true; yaml: string; checksum: string } | { ok: false; error: FluxBuildError }> {
+async function ladingBuild(c: Case, opts: { strict?: boolean; spec?: KustomizationSpec } = {}): Promise<{ ok: true; yaml: string; checksum: string; objects: KubeObject[] } | { ok: false; error: FluxBuildError }> {
   const dir = artifactCopy(c.name, 'lading');
   const spec = opts.spec ?? c.ks.spec;
   try {
     const r = await buildKustomization({ dir, path: spec.path ?? './', spec, namespace: c.ks.metadata.namespace, name: c.ks.metadata.name, strictSubstitutions: opts.strict ?? true });
-    return { ok: true, yaml: formatManifests(r.objects), checksum: r.checksum };
+    return { ok: true, yaml: formatManifests(r.objects), checksum: r.checksum, objects: r.objects };
   } catch (err) {
     if (err instanceof FluxBuildError) return { ok: false, error: err };
     throw err;
@@ -83,7 +83,7 @@ const cases = readdirSync(fixtures).sort();
 describe('buildKustomization matches flux build kustomization --dry-run', () => {
   it('has the fixtures this file expects', () => {
     expect(cases).toEqual(
-      expect.arrayContaining(['always', 'common-metadata', 'components', 'empty-dir', 'generators-only', 'images', 'no-vars', 'non-k8s', 'patches', 'plain', 'prefix-suffix', 'strict-missing', 'substitute', 'target-namespace']),
+      expect.arrayContaining(['always', 'build-metadata', 'capital-name', 'fifo-order', 'legacy-fields', 'sort-options', 'unknown-fields', 'yml-name', 'common-metadata', 'components', 'empty-dir', 'generators-only', 'images', 'no-vars', 'non-k8s', 'patches', 'plain', 'prefix-suffix', 'strict-missing', 'substitute', 'target-namespace']),
     );
   });
 
@@ -110,6 +110,14 @@ describe('buildKustomization matches flux build kustomization --dry-run', () => 
       if (!flux.ok) throw new Error(`flux failed on ${name}: ${flux.error}`);
       if (!lading.ok) throw lading.error;
       expect(lading.yaml).toBe(flux.yaml);
+      // Byte for byte as flux prints them (its owner labels added): the text Flux's checksum is taken of.
+      const withOwner = lading.objects.map((o) => {
+        const copy = structuredClone(o);
+        const meta = copy['metadata'] as Record<string, unknown>;
+        meta['labels'] = { ...((meta['labels'] as Record<string, string> | undefined) ?? {}), [OWNER_LABELS[0] as string]: c.ks.metadata.name, [OWNER_LABELS[1] as string]: c.ks.metadata.namespace };
+        return copy;
+      });
+      expect(withOwner.map((o) => formatManifests([o]) + '---\n').join('')).toBe(flux.raw);
     });
   }
 

@@ -132,6 +132,46 @@ async function scanManifests(dir: string, root: string, signal?: AbortSignal): P
   return out.map((p) => './' + path.relative(dir, p).split(path.sep).join('/'));
 }
 
+/**
+ * Flux reads the kustomization into kustomize's Go type and writes it back, which drops the
+ * fields the type does not have (at any level); kustomize then never sees them. The same here:
+ * lading's field check names each unknown field, which is removed until none is left.
+ */
+function dropUnknownFields(raw: Record<string, unknown>, rel: string): Record<string, unknown> {
+  const k = structuredClone(raw);
+  for (let i = 0; i < 1000; i++) {
+    try {
+      return normalizeKustomization(k, rel);
+    } catch (err) {
+      const m = err instanceof ManifestError ? /unknown field "([^"]*)"$/.exec(err.message) : null;
+      if (!m || !deletePath(k, m[1] ?? '')) throw err;
+    }
+  }
+  return normalizeKustomization(k, rel);
+}
+
+/** Deletes the field at a path such as `patches[0].bogus`; false when it is not there. */
+function deletePath(obj: Record<string, unknown>, where: string): boolean {
+  const segments: Array<string | number> = [];
+  for (const part of where.split('.')) {
+    const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) return false;
+    if (m[1] !== '') segments.push(m[1] as string);
+    for (const idx of (m[2] ?? '').matchAll(/\[(\d+)\]/g)) segments.push(Number(idx[1]));
+  }
+  let cur: unknown = obj;
+  for (let i = 0; i < segments.length - 1; i++) {
+    const s = segments[i] as string | number;
+    if (typeof s === 'number') cur = Array.isArray(cur) ? cur[s] : undefined;
+    else cur = isPlainObject(cur) && Object.prototype.hasOwnProperty.call(cur, s) ? cur[s] : undefined;
+    if (cur === undefined) return false;
+  }
+  const last = segments[segments.length - 1];
+  if (typeof last !== 'string' || !isPlainObject(cur) || !Object.prototype.hasOwnProperty.call(cur, last)) return false;
+  delete cur[last];
+  return true;
+}
+
 /** Flux's IsLocalRelativePath: no remote scheme, not absolute. */
 export function isLocalRelativePath(p: string): boolean {
   const lower = p.toLowerCase();
@@ -174,7 +214,7 @@ export async function generateKustomization(opts: { root: string; dirPath: strin
       // sigs.k8s.io/yaml reads the first document only.
       const first = docs[0]?.value;
       if (first !== null && first !== undefined && !isPlainObject(first)) throw new ManifestError('INVALID_KUSTOMIZATION', `${rel}: expected a YAML mapping`);
-      k = normalizeKustomization(first ?? {}, rel);
+      k = dropUnknownFields(first ?? {}, rel);
     } catch (err) {
       throw new FluxBuildError('BUILD_FAILED', `${rel}: ${err instanceof Error ? err.message.replace(`${rel}: `, '') : String(err)}`, { cause: err });
     }
