@@ -89,6 +89,7 @@ describe('buildKustomization matches flux build kustomization --dry-run', () => 
 
   const failing: Record<string, { code: string; message: RegExp; flux: RegExp }> = {
     'non-k8s': { code: 'BUILD_FAILED', message: /values\.yaml.*missing Resource metadata/, flux: /values\.yaml: missing Resource metadata/ },
+    'missing-component': { code: 'BUILD_FAILED', message: /does-not-exist/, flux: /accumulating components.*does-not-exist/ },
     'strict-missing': { code: 'SUBSTITUTE_FAILED', message: /ConfigMap a.*"MISSING_VAR" is not set/, flux: /variable not set \(strict mode\): "MISSING_VAR"/ },
   };
 
