@@ -66,7 +66,8 @@ if (!existsSync('node_modules/.package-lock.json')) {
   if (!only) {
     const env = { ...process.env, GOFLAGS: '-mod=mod' };
     if (spawnSync('go', ['version'], { stdio: 'ignore' }).status !== 0 && existsSync('/usr/local/go/bin/go')) env.PATH = `/usr/local/go/bin:${env.PATH ?? ''}`;
-    const mods = ['github.com/fluxcd/source-controller@v1.9.5', 'github.com/fluxcd/kustomize-controller@v1.9.5'];
+    // v1.9.5: what flux v2.9.5 ships (v1 only); v1.7.3: the last release serving v1beta2, which the seeds' YAML uses.
+    const mods = ['github.com/fluxcd/source-controller@v1.9.5', 'github.com/fluxcd/kustomize-controller@v1.9.5', 'github.com/fluxcd/source-controller@v1.7.3', 'github.com/fluxcd/kustomize-controller@v1.7.3'];
     const r = spawnSync('go', ['mod', 'download', ...mods], { stdio: 'inherit', env, cwd: '/' });
     if (r.status !== 0) {
       log(`could not download ${mods.join(' ')} into the Go module cache (GOPROXY reachable?)`);

@@ -1,8 +1,10 @@
 // Flux's APIs as lading serves them: source.toolkit.fluxcd.io/v1 OCIRepository and
-// kustomize.toolkit.fluxcd.io/v1 Kustomization (v1beta2 is served too and converted by the
-// API server: the schemas are the same shape, `conversion: None`, as Flux's own CRDs do it).
-// Field names and meanings follow Flux's Go types (source-controller api/v1, kustomize-controller
-// api/v1, fluxcd/pkg apis/meta); see docs/controller.md.
+// kustomize.toolkit.fluxcd.io/v1 Kustomization, stored as v1. v1beta2 is served too (deprecated,
+// `conversion: None`, as Flux v1.7 served it; Flux >= v1.8 serves v1 only): the API server hands
+// the same stored object out under either version, so v1beta2-only fields (a Kustomization's
+// `validation`, `patchesStrategicMerge`, `patchesJson6902`) are not seen by the v1 reader, as in
+// Flux. Field names and meanings follow Flux's Go types (source-controller api/v1,
+// kustomize-controller api/v1, fluxcd/pkg apis/meta); see docs/controller.md.
 import type { Condition } from './runtime/conditions.js';
 
 export const SourceGroup = 'source.toolkit.fluxcd.io';
