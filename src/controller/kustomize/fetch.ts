@@ -6,8 +6,8 @@
 // content are bounded.
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
@@ -136,7 +136,8 @@ export async function fetchArtifact(opts: FetchArtifactOptions): Promise<{ bytes
   const retries = opts.retries ?? 9;
   const limit = opts.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD;
   const dispatcher = opts.dispatcher ?? defaultDispatcher();
-  const scratch = await mkdtemp(join(opts.dir, '..', '.fetch-'));
+  await mkdir(dirname(resolve(opts.dir)), { recursive: true });
+  const scratch = await mkdtemp(join(dirname(resolve(opts.dir)), '.fetch-'));
   const file = join(scratch, 'artifact.tar.gz');
   try {
     let bytes = 0;
@@ -147,6 +148,8 @@ export async function fetchArtifact(opts: FetchArtifactOptions): Promise<{ bytes
       let retryAfter: string | undefined;
       try {
         const res = await request(url, { dispatcher, method: 'GET', headers: { 'user-agent': 'lading-kustomize-controller' }, ...(opts.signal ? { signal: opts.signal } : {}) });
+        // Errors of a body given up on (destroyed) are the failure already being reported.
+        res.body.on('error', () => undefined);
         if (res.statusCode !== 200) {
           await res.body.dump().catch(() => undefined);
           if (res.statusCode === 404) throw new ArtifactFetchError('ARTIFACT_NOT_FOUND', `artifact not found at ${shown(url)} (404)`);
