@@ -2,15 +2,21 @@
 // waits; a graceful release hands the lease over at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaderElector } from '../../src/controller/runtime/lease.js';
-import type { KubeClient } from '../../src/kube/index.js';
+import { Manager } from '../../src/controller/runtime/manager.js';
+import type { KubeClient, KubeObject } from '../../src/kube/index.js';
 import { clusterKubeconfig, connect, deferredSetup } from '../kube/helpers.js';
-import { capturedLogger, createNamespace, eventually } from './runtime-helpers.js';
+import { capturedLogger, createNamespace, createWidget, eventually, getWidget, installWidgetCrd, Widget, widget } from './runtime-helpers.js';
 
 const kubeconfig = clusterKubeconfig();
 let client: KubeClient;
 const setup = deferredSetup();
 
-beforeAll(() => setup.run(async () => void (client = await connect(kubeconfig))));
+beforeAll(() =>
+  setup.run(async () => {
+    await installWidgetCrd(kubeconfig);
+    client = await connect(kubeconfig);
+  }),
+);
 afterAll(async () => {
   await client?.close();
 });
@@ -49,6 +55,49 @@ describe('LeaderElector', () => {
     } finally {
       stopA.abort();
       stopB.abort();
+    }
+  });
+
+  it('reconciles only in the manager that leads; the next one takes over when the leader stops', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-lease-mgr');
+    const reconciledBy: string[] = [];
+    const managerFor = (identity: string) => {
+      const m = new Manager({
+        client,
+        log: capturedLogger().log,
+        namespace: ns,
+        leaderElection: { namespace: ns, identity, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 200 },
+      });
+      m.register({
+        name: 'widget',
+        kind: Widget,
+        statusManager: 'toy-controller',
+        async reconcile(object: KubeObject) {
+          reconciledBy.push(identity);
+          return { status: { reconciledBy: identity, generation: (object['metadata'] as { generation: number }).generation } };
+        },
+      });
+      return m;
+    };
+    const a = managerFor('a');
+    const b = managerFor('b');
+    try {
+      a.start();
+      await eventually('a to lead', () => (a.isLeader ? true : undefined));
+      b.start();
+      await createWidget(client, widget(ns, 'w1'));
+      await eventually('a to reconcile', async () => (((await getWidget(client, ns, 'w1'))['status'] as { reconciledBy?: string } | undefined)?.reconciledBy === 'a' ? true : undefined));
+      expect(b.isLeader).toBe(false);
+      expect(reconciledBy).toEqual(['a']);
+
+      await a.stop();
+      await eventually('b to take over and reconcile', async () => (((await getWidget(client, ns, 'w1'))['status'] as { reconciledBy?: string } | undefined)?.reconciledBy === 'b' ? true : undefined));
+      expect(b.isLeader).toBe(true);
+      expect(reconciledBy).toEqual(['a', 'b']);
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   });
 });

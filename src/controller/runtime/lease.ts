@@ -157,20 +157,33 @@ export class LeaderElector {
   async release(): Promise<void> {
     if (!this.leading || !this.lease) return;
     this.leading = false;
-    const now = microTime(new Date());
-    try {
-      await this.opts.client.request({
-        method: 'PUT',
-        path: `${this.path}/${this.name}`,
-        body: {
-          ...this.lease,
-          spec: { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: this.lease.spec?.leaseTransitions ?? 0 },
-        },
-        what: `releasing lease ${this.opts.namespace}/${this.name}`,
-      });
-      this.opts.log.info('released leader lease', { lease: `${this.opts.namespace}/${this.name}` });
-    } catch (err) {
-      this.opts.log.error('releasing the leader lease failed', { lease: `${this.opts.namespace}/${this.name}`, error: err });
+    const where = `${this.opts.namespace}/${this.name}`;
+    let lease: LeaseObject = this.lease;
+    // A renewal may have been in flight: on a conflict, read the lease again (and let it be if another holds it).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = microTime(new Date());
+      try {
+        await this.opts.client.request({
+          method: 'PUT',
+          path: `${this.path}/${this.name}`,
+          body: { ...lease, spec: { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec?.leaseTransitions ?? 0 } },
+          what: `releasing lease ${where}`,
+        });
+        this.opts.log.info('released leader lease', { lease: where });
+        return;
+      } catch (err) {
+        if (!(err instanceof KubeError && err.code === 'CONFLICT') || attempt === 2) {
+          this.opts.log.error('releasing the leader lease failed', { lease: where, error: err });
+          return;
+        }
+        try {
+          lease = await this.opts.client.request<LeaseObject>({ path: `${this.path}/${this.name}`, what: `reading lease ${where}` });
+        } catch (readErr) {
+          this.opts.log.error('releasing the leader lease failed', { lease: where, error: readErr });
+          return;
+        }
+        if (lease.spec?.holderIdentity !== this.opts.identity) return;
+      }
     }
   }
 }
