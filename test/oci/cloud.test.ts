@@ -9,7 +9,7 @@
 // run, which lading is told to trust (TLS stays verified). End to end, a real registry
 // (distribution, htpasswd) is given the user and password the fake cloud issues, and lading's
 // registry client pulls from it with the cloud credentials.
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -265,7 +265,7 @@ describe('registry host patterns (as Flux refuses other hosts)', () => {
   it('accepts the providers\' registry hosts (the check passes and the credential lookup starts)', async () => {
     for (const [provider, host] of cases.filter((c) => c[2])) {
       // Empty environment: past the host check, the lookup fails for want of credentials.
-      const env = provider === 'aws' ? { AWS_EC2_METADATA_DISABLED: 'true' } : provider === 'azure' ? { AZURE_FEDERATED_TOKEN_FILE: '/nonexistent' } : { GOOGLE_APPLICATION_CREDENTIALS: '/x' };
+      const env = provider === 'aws' ? { AWS_EC2_METADATA_DISABLED: 'true' } : provider === 'azure' ? { AZURE_FEDERATED_TOKEN_FILE: '/nonexistent' } : { GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent' };
       const err = await cloudRegistryCredentials(provider, host, opts(env)).catch((e: unknown) => e as CloudAuthError);
       expect((err as CloudAuthError).code, `${provider} ${host}: ${(err as Error).message}`).not.toBe('HOST_MISMATCH');
     }
@@ -568,11 +568,55 @@ describe('GCP Artifact Registry / GCR', () => {
     await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GCE_METADATA_HOST: gce.host })), 'BAD_RESPONSE', /lacks "Metadata-Flavor: Google"/);
   });
 
-  it('no metadata server: NO_CREDENTIALS; a key file: CONFIG (not supported)', async () => {
+  it('no metadata server: NO_CREDENTIALS saying what is needed', async () => {
     const closed = await startFake();
     await closed.close();
     await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GCE_METADATA_HOST: closed.host }, { retries: 0 })), 'NO_CREDENTIALS', /the metadata server at 127\.0\.0\.1:\d+ did not answer/);
-    await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GOOGLE_APPLICATION_CREDENTIALS: '/var/run/key.json' })), 'CONFIG', /metadata server only/);
+  });
+
+  it('a service account key (GOOGLE_APPLICATION_CREDENTIALS): an RS256 JWT, verified by the fake token endpoint, for an access token', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const keyFile = join(tmp.path, 'sa-key.json');
+    const tokenUri = `${aad.url}/token`; // any https fake will do: this one plays oauth2.googleapis.com
+    writeFileSync(keyFile, JSON.stringify({ type: 'service_account', project_id: 'p', private_key_id: 'kid-1', private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }), client_email: 'flux@p.iam.gserviceaccount.com', token_uri: tokenUri }));
+    aad.handle = (req, res) => {
+      const f = form(req.body);
+      const [h, c, sig] = (f['assertion'] ?? '').split('.');
+      const ok =
+        f['grant_type'] === 'urn:ietf:params:oauth:grant-type:jwt-bearer' &&
+        h !== undefined && c !== undefined && sig !== undefined &&
+        verify('sha256', Buffer.from(`${h}.${c}`), publicKey, Buffer.from(sig, 'base64url'));
+      if (!ok) return json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+      const header = JSON.parse(Buffer.from(h as string, 'base64url').toString()) as Record<string, unknown>;
+      const claims = JSON.parse(Buffer.from(c as string, 'base64url').toString()) as Record<string, unknown>;
+      const iat = Math.floor(clock.getTime() / 1000);
+      const wantHeader = { alg: 'RS256', typ: 'JWT', kid: 'kid-1' };
+      const wantClaims = { iss: 'flux@p.iam.gserviceaccount.com', scope: 'https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email', aud: tokenUri, iat, exp: iat + 3600 };
+      if (JSON.stringify(header) !== JSON.stringify(wantHeader) || JSON.stringify(claims) !== JSON.stringify(wantClaims)) {
+        return json(res, 400, { error: 'invalid_grant', error_description: `unexpected JWT ${JSON.stringify([header, claims])}` });
+      }
+      json(res, 200, { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' });
+    };
+    const creds = await cloudRegistryCredentials('gcp', GCP_HOST, opts({ GOOGLE_APPLICATION_CREDENTIALS: keyFile }));
+    expect(creds).toEqual({ username: GCP_TOKEN_USER, password: accessToken, expiresAt: new Date(clock.getTime() + 3599 * 1000) });
+    expect(gce.requests).toHaveLength(0);
+
+    // Another key than the one the token endpoint knows: DENIED, without the assertion.
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    writeFileSync(keyFile, JSON.stringify({ type: 'service_account', private_key: other, client_email: 'flux@p.iam.gserviceaccount.com', token_uri: tokenUri }));
+    const err = await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GOOGLE_APPLICATION_CREDENTIALS: keyFile })), 'DENIED', /getting an access token for flux@p\.iam\.gserviceaccount\.com with its key at https:\/\/127\.0\.0\.1:\d+\/token: 400 invalid_grant: Invalid JWT Signature\./);
+    expectNoSecrets(err, [form((aad.requests.at(-1) as Recorded).body)['assertion'] as string]);
+  });
+
+  it('key files lading does not take: CONFIG', async () => {
+    const file = join(tmp.path, 'external-account.json');
+    writeFileSync(file, JSON.stringify({ type: 'external_account', audience: '//iam.googleapis.com/x' }));
+    await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GOOGLE_APPLICATION_CREDENTIALS: file })), 'CONFIG', /of type "external_account": lading supports "service_account" keys and the metadata server only/);
+    writeFileSync(file, '{not json');
+    await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GOOGLE_APPLICATION_CREDENTIALS: file })), 'CONFIG', /not JSON/);
+    await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GOOGLE_APPLICATION_CREDENTIALS: join(tmp.path, 'nope.json') })), 'CONFIG', /ENOENT/);
+    writeFileSync(file, JSON.stringify({ type: 'service_account', client_email: 'a@b', private_key: 'not a key' }));
+    await expectCloudError(cloudRegistryCredentials('gcp', GCP_HOST, opts({ GOOGLE_APPLICATION_CREDENTIALS: file })), 'CONFIG', /not a PEM private key/);
   });
 
   it('the metadata server refuses (403): DENIED', async () => {
