@@ -9,6 +9,15 @@ import { kubectl } from '../kube/helpers.js';
 import { waitFor } from '../env/process.js';
 
 export const Widget: KindInfo = { group: 'test.lading.dev', version: 'v1', kind: 'Widget', plural: 'widgets', namespaced: true };
+/** A second kind, watched by the Widget reconciler in the `watches` tests (a source with status.artifact). */
+export const Gadget: KindInfo = { group: 'test.lading.dev', version: 'v1', kind: 'Gadget', plural: 'gadgets', namespaced: true };
+
+function crdOf(kind: KindInfo) {
+  const c = structuredClone(crd);
+  c.metadata.name = `${kind.plural}.${kind.group}`;
+  c.spec.names = { plural: kind.plural, singular: kind.kind.toLowerCase(), kind: kind.kind, listKind: `${kind.kind}List` };
+  return c;
+}
 
 const crd = {
   apiVersion: 'apiextensions.k8s.io/v1',
@@ -38,14 +47,14 @@ const crd = {
   },
 };
 
-/** Installs the Widget CRD (idempotent) and waits until it is served. */
+/** Installs the Widget and Gadget CRDs (idempotent) and waits until they are served. */
 export async function installWidgetCrd(kubeconfig: string): Promise<void> {
-  await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify(crd) });
-  await kubectl(kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/widgets.test.lading.dev']);
+  await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [crd, crdOf(Gadget)] }) });
+  await kubectl(kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/widgets.test.lading.dev', 'crd/gadgets.test.lading.dev']);
   // Established can come a moment before the resource is served by discovery-backed clients.
-  await waitFor(async () => ((await kubectl(kubeconfig, ['get', 'widgets', '-A'], { allowFailure: true })).code === 0 ? true : undefined), {
+  await waitFor(async () => ((await kubectl(kubeconfig, ['get', 'widgets,gadgets', '-A'], { allowFailure: true })).code === 0 ? true : undefined), {
     timeoutMs: 30_000,
-    what: 'widgets to be served',
+    what: 'widgets and gadgets to be served',
   });
 }
 

@@ -9,7 +9,7 @@ import { Manager } from '../../src/controller/runtime/manager.js';
 import type { ReconcileOutcome, Reconciler } from '../../src/controller/runtime/types.js';
 import type { KubeClient, KubeObject } from '../../src/kube/index.js';
 import { clusterKubeconfig, connect, deferredSetup } from '../kube/helpers.js';
-import { capturedLogger, createNamespace, createWidget, deleteWidget, eventually, getWidget, installWidgetCrd, mergePatchWidget, Widget, widget } from './runtime-helpers.js';
+import { capturedLogger, createNamespace, createWidget, deleteWidget, eventually, Gadget, getWidget, installWidgetCrd, mergePatchWidget, Widget, widget } from './runtime-helpers.js';
 
 const kubeconfig = clusterKubeconfig();
 let client: KubeClient;
@@ -208,5 +208,49 @@ describe('Manager', () => {
     });
     expect(reconciler.maxInFlight).toBe(2);
     expect(manager.stats('widget')?.maxActive).toBe(2);
+  });
+
+  it('enqueues the objects a watched kind maps to when its artifact changes, not on its other status changes', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-watch');
+    const calls: string[] = [];
+    const gadgetPath = `/apis/test.lading.dev/v1/namespaces/${ns}/gadgets`;
+    const revisionOf = (o: KubeObject | undefined) => ((o?.['status'] as { artifact?: { revision?: string } } | undefined)?.artifact?.revision);
+    const reconciler: Reconciler = {
+      name: 'widget',
+      kind: Widget,
+      statusManager: 'toy-controller',
+      async reconcile(object, ctx) {
+        const source = (object['spec'] as { source: string }).source;
+        const revision = revisionOf(ctx.cache.get(Gadget, { namespace: ns, name: source })) ?? 'none';
+        calls.push(revision);
+        return { status: { sourceRevision: revision } };
+      },
+      watches: [
+        {
+          kind: Gadget,
+          map: (gadget, cache) =>
+            cache
+              .list(Widget, ns)
+              .filter((w) => (w['spec'] as { source?: string }).source === meta(gadget).name)
+              .map((w) => ({ namespace: ns, name: meta(w).name })),
+        },
+      ],
+    };
+    startManager(ns, reconciler);
+    await client.request({ method: 'POST', path: gadgetPath, body: { apiVersion: 'test.lading.dev/v1', kind: 'Gadget', metadata: { name: 'g1', namespace: ns } } });
+    await createWidget(client, widget(ns, 'w1', { source: 'g1' }));
+    const sourceRevision = async () => statusOf(await getWidget(client, ns, 'w1'))['sourceRevision'];
+    await eventually('the first reconcile', async () => ((await sourceRevision()) === 'none' ? true : undefined));
+
+    const setStatus = (status: Record<string, unknown>) =>
+      client.request({ method: 'PATCH', path: `${gadgetPath}/g1/status`, contentType: 'application/merge-patch+json', body: { status } });
+    await setStatus({ artifact: { revision: 'v1', digest: 'sha256:1' } });
+    await eventually('the artifact seen', async () => ((await sourceRevision()) === 'v1' ? true : undefined));
+    // Another status change of the source: no reconcile. Then a new revision: one.
+    await setStatus({ conditions: [{ type: 'Ready', status: 'True' }] });
+    await setStatus({ artifact: { revision: 'v2', digest: 'sha256:2' } });
+    await eventually('the new revision seen', async () => ((await sourceRevision()) === 'v2' ? true : undefined));
+    expect(calls).toEqual(['none', 'v1', 'v2']);
   });
 });
