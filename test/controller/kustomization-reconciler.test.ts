@@ -176,10 +176,15 @@ describe('Kustomization reconciler', () => {
     expect(ready(await harness.get(ns, 'ks'))?.status).toBe('True');
   });
 
-  it('leaves an object annotated reconcile: disabled alone and corrects drift of the others', async () => {
+  it('leaves objects annotated reconcile: disabled or ssa: IfNotPresent alone and corrects drift of the others', async () => {
     setup.ready();
     const ns = await namespace();
-    const files = { 'a.yaml': configMap(ns, 'a', { k: '1' }), 'b.yaml': configMap(ns, 'b', { k: '1' }), 'c.yaml': configMap(ns, 'c', { k: '1' }) };
+    const files = {
+      'a.yaml': configMap(ns, 'a', { k: '1' }),
+      'b.yaml': configMap(ns, 'b', { k: '1' }),
+      'c.yaml': configMap(ns, 'c', { k: '1' }),
+      'd.yaml': configMap(ns, 'd', { k: '1' }, { annotations: { 'kustomize.toolkit.fluxcd.io/ssa': 'IfNotPresent' } }),
+    };
     await publish(ns, files, 'v1');
     await applyKustomization(client, ns, 'ks', spec());
     await harness.reconcile(ns, 'ks');
@@ -187,14 +192,15 @@ describe('Kustomization reconciler', () => {
     await kubectl(kubeconfig, ['-n', ns, 'delete', 'configmap', 'b']);
     await kubectl(kubeconfig, ['-n', ns, 'annotate', 'configmap', 'c', 'kustomize.toolkit.fluxcd.io/reconcile=disabled']);
     await kubectl(kubeconfig, ['-n', ns, 'patch', 'configmap', 'c', '--type=merge', '-p', '{"data":{"k":"mine"}}']);
+    await kubectl(kubeconfig, ['-n', ns, 'patch', 'configmap', 'd', '--type=merge', '-p', '{"data":{"k":"theirs"}}']);
     const before = harness.events.length;
     await harness.reconcile(ns, 'ks');
     const data = Object.fromEntries((await configMaps(ns)).map((c) => [c.metadata.name, c.data?.['k']]));
-    expect(data).toEqual({ a: '1', b: '1', c: 'mine' });
+    expect(data).toEqual({ a: '1', b: '1', c: 'mine', d: 'theirs' });
     const change = harness.events.slice(before).find((e) => e.message.includes('configured'));
     expect(change?.message.split('\n').sort()).toEqual([`ConfigMap/${ns}/a configured`, `ConfigMap/${ns}/b created`]);
     // A skipped object stays in the inventory.
-    expect((await harness.get(ns, 'ks'))?.status?.inventory?.entries.map((e) => e.id).sort()).toEqual([`${ns}_a__ConfigMap`, `${ns}_b__ConfigMap`, `${ns}_c__ConfigMap`]);
+    expect((await harness.get(ns, 'ks'))?.status?.inventory?.entries.map((e) => e.id).sort()).toEqual([`${ns}_a__ConfigMap`, `${ns}_b__ConfigMap`, `${ns}_c__ConfigMap`, `${ns}_d__ConfigMap`]);
   });
 
   it('adopts objects applied before by Flux (same field manager and labels) without conflict', async () => {
@@ -301,6 +307,12 @@ describe('Kustomization reconciler', () => {
     expect(findCondition(k?.status?.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'DecryptionNotSupported' });
     expect(ready(k)?.message).toMatch(/spec\.decryption \(SOPS\) is not supported/);
     expect(await configMaps(ns)).toEqual([]);
+    // Fixed: Stalled goes, the revision is applied.
+    await applyKustomization(client, ns, 'ks', spec());
+    await harness.reconcile(ns, 'ks');
+    const fixed = await harness.get(ns, 'ks');
+    expect(findCondition(fixed?.status?.conditions, 'Stalled')).toBeUndefined();
+    expect(ready(fixed)?.status).toBe('True');
   });
 
   it('waits for a Deployment to become Available (kwok): Healthy True', async () => {
@@ -358,6 +370,14 @@ describe('Kustomization reconciler', () => {
     expect((await harness.reconcile(ns, 'orphan')).finalizer).toBe('remove');
     expect(await harness.get(ns, 'orphan')).toBeUndefined();
     expect((await configMaps(ns)).map((c) => c.metadata.name).sort()).toEqual(['b', 'c']);
+
+    await publish(ns, { 'w.yaml': configMap(ns, 'w', { k: '1' }) }, 'v3');
+    await applyKustomization(client, ns, 'waiting', spec({ prune: false, deletionPolicy: 'WaitForTermination' }));
+    await harness.reconcile(ns, 'waiting');
+    await deleteKustomization(client, ns, 'waiting');
+    expect((await harness.reconcile(ns, 'waiting')).finalizer).toBe('remove');
+    expect((await configMaps(ns)).map((c) => c.metadata.name).sort()).toEqual(['b', 'c']);
+    expect(harness.eventsOf(ns, 'waiting').at(-1)?.message).toBe(`ConfigMap/${ns}/w deleted`);
   });
 
   it('targetNamespace puts unnamespaced objects in it; without it they fail as Flux fails them', async () => {

@@ -193,7 +193,6 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       event('error', unsupported.message);
       return finish({});
     }
-    status.conditions = removeCondition(status.conditions, ConditionTypes.Stalled);
 
     // The source.
     const ref = obj.spec.sourceRef;

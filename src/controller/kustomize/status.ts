@@ -85,7 +85,13 @@ export function finalizeStatus(k: Kustomization, status: KustomizationStatus): K
   return out;
 }
 
-/** Sets a condition on the status with the object's generation. */
+/**
+ * Sets a condition on the status with the object's generation. As fluxcd/pkg conditions do,
+ * marking Reconciling removes Stalled and marking Stalled removes Reconciling.
+ */
 export function mark(status: KustomizationStatus, k: Kustomization, type: string, s: 'True' | 'False' | 'Unknown', reason: string, message: string, now: Date): void {
-  status.conditions = setCondition(status.conditions, { type, status: s, reason, message, ...(k.metadata.generation !== undefined ? { observedGeneration: k.metadata.generation } : {}) }, now);
+  let conditions = status.conditions;
+  if (type === ConditionTypes.Reconciling && s === 'True') conditions = removeCondition(conditions, ConditionTypes.Stalled);
+  if (type === ConditionTypes.Stalled && s === 'True') conditions = removeCondition(conditions, ConditionTypes.Reconciling);
+  status.conditions = setCondition(conditions, { type, status: s, reason, message, ...(k.metadata.generation !== undefined ? { observedGeneration: k.metadata.generation } : {}) }, now);
 }
