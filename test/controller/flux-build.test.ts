@@ -83,7 +83,7 @@ const cases = readdirSync(fixtures).sort();
 describe('buildKustomization matches flux build kustomization --dry-run', () => {
   it('has the fixtures this file expects', () => {
     expect(cases).toEqual(
-      expect.arrayContaining(['always', 'build-metadata', 'capital-name', 'fifo-order', 'legacy-fields', 'sort-options', 'unknown-fields', 'yml-name', 'common-metadata', 'components', 'empty-dir', 'generators-only', 'images', 'no-vars', 'non-k8s', 'patches', 'plain', 'prefix-suffix', 'strict-missing', 'substitute', 'target-namespace']),
+      expect.arrayContaining(['always', 'field-spelling', 'build-metadata', 'capital-name', 'fifo-order', 'legacy-fields', 'sort-options', 'unknown-fields', 'yml-name', 'common-metadata', 'components', 'empty-dir', 'generators-only', 'images', 'no-vars', 'non-k8s', 'patches', 'plain', 'prefix-suffix', 'strict-missing', 'substitute', 'target-namespace']),
     );
   });
 

@@ -9,8 +9,7 @@ import path from 'node:path';
 import type { KustomizationSpec } from '../api.js';
 import { KubeError, type KubeClient } from '../../kube/index.js';
 import { build, formatManifests, ManifestError, type KubeObject } from '../../manifests/index.js';
-import { isPlainObject } from '../../manifests/yaml.js';
-import { FluxBuildError, generateKustomization, writeKustomization } from './generate.js';
+import { deletePath, FluxBuildError, generateKustomization, isPlainObject, writeKustomization, type GeneratedKustomization } from './generate.js';
 import { normaliseVariables, substitute, substitutionDisabled } from './substitute.js';
 
 export { FluxBuildError, type FluxBuildErrorCode, generateKustomization, type GeneratedKustomization, isLocalRelativePath } from './generate.js';
@@ -129,6 +128,29 @@ export async function loadVariables(opts: { spec: KustomizationSpec; namespace: 
   return new Map(Object.entries(vars));
 }
 
+const UNKNOWN_FIELD = /^(.*): invalid Kustomization: unknown field "([^"]*)"$/;
+
+/**
+ * Writes the kustomization, builds, and puts the directory back. Flux decodes the path's
+ * kustomization into kustomize's Go type and writes it back, which drops fields the type does
+ * not have; lading's build refuses them, naming each: such a field of this (root) kustomization
+ * is removed and the build run again. Those of bases stay errors, as in Flux.
+ */
+async function buildDropping(g: GeneratedKustomization, dirPath: string, root: string, signal?: AbortSignal): Promise<KubeObject[]> {
+  const file = path.join(await fs.realpath(path.dirname(g.file)), path.basename(g.file));
+  for (let attempt = 0; ; attempt++) {
+    const restore = await writeKustomization(g);
+    try {
+      return (await build(dirPath, { boundary: root, ...(signal ? { signal } : {}) })).resources;
+    } catch (err) {
+      const m = err instanceof ManifestError && err.code === 'INVALID_KUSTOMIZATION' ? UNKNOWN_FIELD.exec(err.message) : null;
+      if (!m || m[1] !== file || attempt >= 100 || !deletePath(g.kustomization, m[2] ?? '')) throw err;
+    } finally {
+      await restore();
+    }
+  }
+}
+
 function describeObject(obj: KubeObject): string {
   const meta = isPlainObject(obj['metadata']) ? obj['metadata'] : {};
   return `${String(obj['kind'] ?? '?')}/${meta['namespace'] ? String(meta['namespace']) + '/' : ''}${String(meta['name'] ?? '?')}`;
@@ -168,20 +190,17 @@ export async function buildKustomization(opts: BuildKustomizationOptions): Promi
   opts.signal?.throwIfAborted();
 
   const generated = await generateKustomization({ root, dirPath, spec: opts.spec, ...(opts.signal ? { signal: opts.signal } : {}) });
-  const restore = await writeKustomization(generated);
   let objects: KubeObject[];
   try {
-    const result = await build(dirPath, { boundary: root, ...(opts.signal ? { signal: opts.signal } : {}) });
-    objects = result.resources;
+    objects = await buildDropping(generated, dirPath, root, opts.signal);
   } catch (err) {
+    if (err instanceof FluxBuildError) throw err;
     if (err instanceof ManifestError || err instanceof Error) {
       const msg = err.message.split(root + path.sep).join('').split(root).join('.');
       const remote = /https?:\/\/|git::|github\.com|ssh:\/\//.test(msg) && /remote|not supported|URL/i.test(msg);
       throw new FluxBuildError('BUILD_FAILED', `kustomize build failed: ${remote ? 'remote bases are not supported (the build reads the artifact only): ' : ''}${msg}`, { cause: err });
     }
     throw err;
-  } finally {
-    await restore();
   }
 
   for (const obj of objects) {

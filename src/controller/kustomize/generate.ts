@@ -16,9 +16,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { LadingError } from '../../errors.js';
 import type { KustomizationSpec } from '../api.js';
-import { ManifestError } from '../../manifests/index.js';
-import { normalizeKustomization } from '../../manifests/kustomization-fields.js';
-import { decodeUtf8, formatObject, isPlainObject, MAX_YAML_BYTES, parseYamlDocuments } from '../../manifests/yaml.js';
+import { parseAllDocuments } from 'yaml';
+import { formatManifests, ManifestError, parseManifests } from '../../manifests/index.js';
 
 export type FluxBuildErrorCode =
   /** spec.path (or a component) is not inside the artifact, or does not exist. */
@@ -36,6 +35,9 @@ export class FluxBuildError extends LadingError<FluxBuildErrorCode> {}
 /** Kustomization file names kustomize recognises, in the order Flux looks for them. */
 export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'] as const;
 
+/** Largest file read (as lading's build reads: 64 MiB). */
+export const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
 /** Most files one generated kustomization may list. */
 export const MAX_GENERATED_RESOURCES = 10_000;
 
@@ -46,6 +48,20 @@ export interface GeneratedKustomization {
   file: string;
   /** created: the path had no kustomization file; unchanged: it had one (now overlaid). */
   action: 'created' | 'unchanged';
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function decodeUtf8(buf: Uint8Array, rel: string): string {
+  try {
+    return utf8.decode(buf);
+  } catch (err) {
+    throw new FluxBuildError('BUILD_FAILED', `${rel}: invalid UTF-8`, { cause: err });
+  }
 }
 
 async function lstatOrUndefined(p: string) {
@@ -81,20 +97,15 @@ function within(p: string, root: string): boolean {
 function checkObjects(text: string, file: string, rel: string): void {
   let docs;
   try {
-    docs = parseYamlDocuments(text, rel, { uniqueKeys: false });
+    docs = parseManifests(text, rel);
   } catch (err) {
     throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: failed to decode Kubernetes YAML from ${rel}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  for (const d of docs) {
-    if (d.value === null) continue;
-    if (!isPlainObject(d.value)) {
-      throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: failed to decode Kubernetes YAML from ${rel} (line ${d.line}): not a mapping`);
-    }
-    const v = d.value;
+  for (const v of docs) {
     if (v['kind'] === 'List' && Array.isArray(v['items'])) continue;
     const empty = (x: unknown) => x === undefined || x === null || x === '' || (isPlainObject(x) && Object.keys(x).length === 0) || (Array.isArray(x) && x.length === 0);
     if (empty(v['metadata']) && empty(v['kind']) && empty(v['apiVersion'])) {
-      throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: failed to decode Kubernetes YAML from ${rel} (line ${d.line}): missing Resource metadata`);
+      throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: failed to decode Kubernetes YAML from ${rel}: missing Resource metadata`);
     }
   }
   void file;
@@ -121,7 +132,7 @@ async function scanManifests(dir: string, root: string, signal?: AbortSignal): P
         if (!within(real, root)) throw new FluxBuildError('PATH_INVALID', `failed to generate kustomization.yaml: ${rel} leads out of the artifact (security)`);
         const rst = await fs.stat(real);
         if (!rst.isFile()) throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: ${rel} is not a regular file`);
-        if (rst.size > MAX_YAML_BYTES) throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: ${rel} is larger than ${MAX_YAML_BYTES} bytes`);
+        if (rst.size > MAX_FILE_BYTES) throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: ${rel} is larger than ${MAX_FILE_BYTES} bytes`);
         checkObjects(decodeUtf8(await fs.readFile(real), rel), real, rel);
         out.push(p);
       }
@@ -133,25 +144,47 @@ async function scanManifests(dir: string, root: string, signal?: AbortSignal): P
 }
 
 /**
- * Flux reads the kustomization into kustomize's Go type and writes it back, which drops the
- * fields the type does not have (at any level); kustomize then never sees them. The same here:
- * lading's field check names each unknown field, which is removed until none is left.
+ * Reads the path's kustomization as Flux does (sigs.k8s.io/yaml: the first document; a key
+ * given twice is allowed, the last one wins).
  */
-function dropUnknownFields(raw: Record<string, unknown>, rel: string): Record<string, unknown> {
-  const k = structuredClone(raw);
-  for (let i = 0; i < 1000; i++) {
-    try {
-      return normalizeKustomization(k, rel);
-    } catch (err) {
-      const m = err instanceof ManifestError ? /unknown field "([^"]*)"$/.exec(err.message) : null;
-      if (!m || !deletePath(k, m[1] ?? '')) throw err;
-    }
+function readKustomizationText(text: string, rel: string): Record<string, unknown> {
+  let first: unknown;
+  try {
+    first = parseManifests(text, rel)[0];
+  } catch (err) {
+    if (!(err instanceof ManifestError) || !/unique/i.test(err.message)) throw err;
+    const docs = parseAllDocuments(text, { uniqueKeys: false, merge: true, prettyErrors: false });
+    const list = Array.isArray(docs) ? docs : [];
+    const doc = list.find((d) => d.contents !== null);
+    if (doc && doc.errors[0]) throw new ManifestError('INVALID_YAML', `${rel}: invalid YAML: ${doc.errors[0].code}`);
+    first = doc?.toJS({ maxAliasCount: 100 });
   }
-  return normalizeKustomization(k, rel);
+  if (first === undefined || first === null) return {};
+  if (!isPlainObject(first)) throw new ManifestError('INVALID_KUSTOMIZATION', `${rel}: expected a YAML mapping`);
+  return first;
+}
+
+/** The keys of `k` that Go's JSON decoding takes for field `name` (any case), in byte order: the last one wins. */
+function spellings(k: Record<string, unknown>, name: string): string[] {
+  return Object.keys(k)
+    .filter((key) => key.toLowerCase() === name.toLowerCase())
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function getField(k: Record<string, unknown>, name: string): unknown {
+  const keys = spellings(k, name);
+  const exact = Object.prototype.hasOwnProperty.call(k, name);
+  return exact ? k[name] : keys.length > 0 ? k[keys[keys.length - 1] as string] : undefined;
+}
+
+/** Sets a field as the Go type would after decoding: one spelling, the given value. */
+function setField(k: Record<string, unknown>, name: string, value: unknown): void {
+  for (const key of spellings(k, name)) delete k[key];
+  Object.defineProperty(k, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Deletes the field at a path such as `patches[0].bogus`; false when it is not there. */
-function deletePath(obj: Record<string, unknown>, where: string): boolean {
+export function deletePath(obj: Record<string, unknown>, where: string): boolean {
   const segments: Array<string | number> = [];
   for (const part of where.split('.')) {
     const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
@@ -208,18 +241,14 @@ export async function generateKustomization(opts: { root: string; dirPath: strin
     if (!within(real, root)) throw new FluxBuildError('PATH_INVALID', `${rel}: the kustomization file leads out of the artifact (security)`);
     const st = await fs.stat(real);
     if (!st.isFile()) throw new FluxBuildError('BUILD_FAILED', `${rel}: not a regular file`);
-    if (st.size > MAX_YAML_BYTES) throw new FluxBuildError('BUILD_FAILED', `${rel}: larger than ${MAX_YAML_BYTES} bytes`);
+    if (st.size > MAX_FILE_BYTES) throw new FluxBuildError('BUILD_FAILED', `${rel}: larger than ${MAX_FILE_BYTES} bytes`);
     try {
-      const docs = parseYamlDocuments(decodeUtf8(await fs.readFile(real), rel), rel, { uniqueKeys: false });
-      // sigs.k8s.io/yaml reads the first document only.
-      const first = docs[0]?.value;
-      if (first !== null && first !== undefined && !isPlainObject(first)) throw new ManifestError('INVALID_KUSTOMIZATION', `${rel}: expected a YAML mapping`);
-      k = dropUnknownFields(first ?? {}, rel);
+      k = readKustomizationText(decodeUtf8(await fs.readFile(real), rel), rel);
     } catch (err) {
       throw new FluxBuildError('BUILD_FAILED', `${rel}: ${err instanceof Error ? err.message.replace(`${rel}: `, '') : String(err)}`, { cause: err });
     }
-    const resources = k['resources'];
-    if (!Array.isArray(resources) || resources.length === 0) k['buildMetadata'] = ['originAnnotations'];
+    const resources = getField(k, 'resources');
+    if (!Array.isArray(resources) || resources.length === 0) setField(k, 'buildMetadata', ['originAnnotations']);
   } else {
     action = 'created';
     file = path.join(dirPath, 'kustomization.yaml');
@@ -228,35 +257,38 @@ export async function generateKustomization(opts: { root: string; dirPath: strin
     if (resources.length === 0) k['namespace'] = '_placeholder';
     else k['resources'] = resources;
   }
-  if (k['apiVersion'] === undefined) k['apiVersion'] = 'kustomize.config.k8s.io/v1beta1';
-  if (k['kind'] === undefined) k['kind'] = 'Kustomization';
+  if (getField(k, 'apiVersion') === undefined) setField(k, 'apiVersion', 'kustomize.config.k8s.io/v1beta1');
+  if (getField(k, 'kind') === undefined) setField(k, 'kind', 'Kustomization');
 
-  if (spec.targetNamespace !== undefined) k['namespace'] = spec.targetNamespace;
-  if (spec.namePrefix !== undefined) k['namePrefix'] = spec.namePrefix;
-  if (spec.nameSuffix !== undefined) k['nameSuffix'] = spec.nameSuffix;
+  if (spec.targetNamespace !== undefined) setField(k, 'namespace', spec.targetNamespace);
+  if (spec.namePrefix !== undefined) setField(k, 'namePrefix', spec.namePrefix);
+  if (spec.nameSuffix !== undefined) setField(k, 'nameSuffix', spec.nameSuffix);
 
   if (spec.patches && spec.patches.length > 0) {
-    const patches = Array.isArray(k['patches']) ? [...(k['patches'] as unknown[])] : [];
+    const current = getField(k, 'patches');
+    const patches = Array.isArray(current) ? [...(current as unknown[])] : [];
     for (const p of spec.patches) {
       const entry: Record<string, unknown> = { patch: p.patch };
       if (p.target) entry['target'] = selector(p.target);
       patches.push(entry);
     }
-    k['patches'] = patches;
+    setField(k, 'patches', patches);
   }
 
   if (spec.components && spec.components.length > 0) {
-    const components = Array.isArray(k['components']) ? [...(k['components'] as unknown[])] : [];
+    const current = getField(k, 'components');
+    const components = Array.isArray(current) ? [...(current as unknown[])] : [];
     for (const c of spec.components) {
       if (!isLocalRelativePath(c)) throw new FluxBuildError('PATH_INVALID', `component path '${c}' must be local and relative`);
       if (spec.ignoreMissingComponents && (await lstatOrUndefined(path.join(dirPath, c))) === undefined) continue;
       components.push(c);
     }
-    k['components'] = components;
+    setField(k, 'components', components);
   }
 
   if (spec.images && spec.images.length > 0) {
-    const images = Array.isArray(k['images']) ? (k['images'] as unknown[]).map((i) => (isPlainObject(i) ? { ...i } : i)) : [];
+    const current = getField(k, 'images');
+    const images = Array.isArray(current) ? (current as unknown[]).map((i) => (isPlainObject(i) ? { ...i } : i)) : [];
     for (const img of spec.images) {
       const existing = images.find((i): i is Record<string, unknown> => isPlainObject(i) && i['name'] === img.name);
       if (existing) {
@@ -275,11 +307,12 @@ export async function generateKustomization(opts: { root: string; dirPath: strin
         images.push(entry);
       }
     }
-    k['images'] = images;
+    setField(k, 'images', images);
   }
 
-  if (spec.buildMetadata && spec.buildMetadata.length > 0) k['buildMetadata'] = [...spec.buildMetadata];
-  if (k['sortOptions'] === undefined || k['sortOptions'] === null) k['sortOptions'] = { order: 'fifo' };
+  if (spec.buildMetadata && spec.buildMetadata.length > 0) setField(k, 'buildMetadata', [...spec.buildMetadata]);
+  const sortOptions = getField(k, 'sortOptions');
+  if (sortOptions === undefined || sortOptions === null) setField(k, 'sortOptions', { order: 'fifo' });
   return { kustomization: k, file, action };
 }
 
@@ -297,7 +330,7 @@ export async function writeKustomization(g: GeneratedKustomization): Promise<() 
   }
   try {
     // 'wx': created new, never through an existing file or symlink.
-    await fs.writeFile(g.file, formatObject(g.kustomization), { flag: 'wx', mode: 0o600 });
+    await fs.writeFile(g.file, formatManifests([g.kustomization]), { flag: 'wx', mode: 0o600 });
   } catch (err) {
     if (aside) await fs.rename(aside, g.file).catch(() => undefined);
     throw new FluxBuildError('BUILD_FAILED', `writing ${path.basename(g.file)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

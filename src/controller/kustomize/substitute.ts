@@ -22,8 +22,7 @@
 // Values are never quoted in errors: they may come from a Secret.
 import { parseDocument, type ScalarTag } from 'yaml';
 import { KustomizeObjectAnnotations } from '../api.js';
-import type { KubeObject } from '../../manifests/index.js';
-import { formatObject } from '../../manifests/yaml.js';
+import { formatManifests, type KubeObject } from '../../manifests/index.js';
 import { FluxBuildError } from './generate.js';
 
 /** Variable names Flux accepts (`varsubRegex`). */
@@ -809,7 +808,7 @@ export function substitute(objects: readonly KubeObject[], vars: Map<string, str
     const what = describe(obj);
     let text: string;
     try {
-      text = envsubst(formatObject(obj), lookup);
+      text = envsubst(formatManifests([obj]), lookup);
     } catch (err) {
       if (err instanceof EnvsubstUnsetError) {
         throw new FluxBuildError('SUBSTITUTE_FAILED', `post build failed for '${what}': variable ${JSON.stringify(err.variable)} is not set (strict mode) and has no default`, { cause: err });
