@@ -388,6 +388,14 @@ describe('AWS ECR', () => {
       'CONFIG',
       /reading the token file .*missing-token named by AWS_WEB_IDENTITY_TOKEN_FILE: ENOENT/,
     );
+    await expectCloudError(
+      cloudRegistryCredentials('aws', ECR_HOST, opts(awsEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://credentials.example/v1/credentials' }))),
+      'CONFIG',
+      /plain http is allowed only to the ECS\/EKS agent addresses or loopback, not credentials\.example/,
+    );
+    await expectCloudError(cloudRegistryCredentials('azure', ACR_HOST, opts({ AZURE_CLIENT_SECRET: 's3cret-value' })), 'CONFIG', /AZURE_CLIENT_SECRET needs AZURE_TENANT_ID and AZURE_CLIENT_ID/);
+    await expectCloudError(cloudRegistryCredentials('azure', ACR_HOST, opts({ AZURE_CLIENT_CERTIFICATE_PATH: '/cert.pem' })), 'CONFIG', /not supported by lading/);
+    await expectCloudError(cloudRegistryCredentials('azure', ACR_HOST, opts({ AZURE_TENANT_ID: '../evil', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 's' })), 'CONFIG', /not a tenant ID/);
   });
 
   it('ECR answers 403 AccessDenied: DENIED with AWS\'s message, no secret', async () => {
