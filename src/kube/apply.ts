@@ -51,6 +51,8 @@ export interface ApplySetOptions {
   wait?: boolean;
   /** Stop waiting as soon as an object is Failed (default true). */
   failFast?: boolean;
+  /** With `wait`, also wait for pruned objects to be gone (default true; kustomize-controller does not). */
+  waitForPruned?: boolean;
   /** Wait timeout, also for the Namespace/CRD stage and re-created objects (default 5 minutes). */
   timeoutMs?: number;
   /** Delete and re-create objects whose immutable fields changed (default false). */
@@ -288,9 +290,9 @@ export async function applySet(opts: ApplySetOptions): Promise<ApplySetResult> {
   if (opts.wait) {
     const skipped = new Set(items.filter((p) => p.action === 'skipped'));
     const toWaitFor = items.filter((p) => !skipped.has(p)).map((p) => p.ref);
-    emit({ type: 'waiting', count: toWaitFor.length + pruned.length });
+    emit({ type: 'waiting', count: toWaitFor.length + ((opts.waitForPruned ?? true) ? pruned.length : 0) });
     result.ready = await waitForReady(client, discovery, toWaitFor, { timeoutMs, concurrency, failFast: opts.failFast ?? true, readyWhenGone: jobsWithTtl(items), ...signalOf(opts) });
-    if (pruned.length > 0) await waitForDeletion(client, discovery, pruned, { timeoutMs, concurrency, ...signalOf(opts) });
+    if (pruned.length > 0 && (opts.waitForPruned ?? true)) await waitForDeletion(client, discovery, pruned, { timeoutMs, concurrency, ...signalOf(opts) });
     emit({ type: 'ready' });
   }
   return result;
@@ -324,14 +326,11 @@ export async function applyInventory(opts: ApplyInventoryOptions): Promise<Apply
     ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
     ...signalOf(opts),
   });
-  const inventory: Inventory = store.last() ?? {
-    name: opts.name,
-    namespace,
-    entries: result.entries,
-    ...complete,
-    lastAppliedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-  };
-  return { inventory: dryRun ? { ...inventory, entries: result.entries } : inventory, changes: result.changes, ...(result.ready ? { ready: result.ready } : {}) };
+  // After a real run the store holds what was written last (the complete inventory); a dry run
+  // reports the inventory it would have written.
+  const written = dryRun ? undefined : store.last();
+  const inventory: Inventory = written ?? { name: opts.name, namespace, entries: result.entries, ...complete, lastAppliedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+  return { inventory, changes: result.changes, ...(result.ready ? { ready: result.ready } : {}) };
 }
 
 /**
