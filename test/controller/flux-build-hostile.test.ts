@@ -172,3 +172,22 @@ describe('the artifact is left as it was', () => {
     expect(readdirSync(join(art, 'app'))).toEqual(['app.yaml']);
   });
 });
+
+describe('odd files', () => {
+  it('a dangling link, a FIFO or invalid UTF-8 named *.yaml is a typed error, nothing blocks', async () => {
+    const { execFileSync } = await import('node:child_process');
+    symlinkSync(join(art, 'nowhere.yaml'), join(art, 'app', 'dangling.yaml'));
+    let err = await buildError('app');
+    expect(err.code).toBe('BUILD_FAILED');
+    rmSync(join(art, 'app', 'dangling.yaml'));
+    execFileSync('mkfifo', [join(art, 'app', 'pipe.yaml')]);
+    err = await buildError('app');
+    expect(err.code).toBe('BUILD_FAILED');
+    expect(err.message).toContain('pipe.yaml');
+    rmSync(join(art, 'app', 'pipe.yaml'));
+    writeFileSync(join(art, 'app', 'latin1.yaml'), Buffer.from([0x61, 0x3a, 0x20, 0xe9, 0x0a]));
+    err = await buildError('app');
+    expect(err.code).toBe('BUILD_FAILED');
+    expect(err.message).toMatch(/latin1\.yaml.*UTF-8/);
+  });
+});

@@ -229,6 +229,16 @@ function selector(t: NonNullable<NonNullable<KustomizationSpec['patches']>[numbe
  * Kustomization's overlays on it. Reads only; see writeKustomization.
  */
 export async function generateKustomization(opts: { root: string; dirPath: string; spec: KustomizationSpec; signal?: AbortSignal }): Promise<GeneratedKustomization> {
+  try {
+    return await generate(opts);
+  } catch (err) {
+    if (err instanceof FluxBuildError || (err instanceof Error && err.name === 'AbortError')) throw err;
+    const msg = err instanceof Error ? err.message.split(opts.root + path.sep).join('') : String(err);
+    throw new FluxBuildError('BUILD_FAILED', `failed to generate kustomization.yaml: ${msg}`, { cause: err });
+  }
+}
+
+async function generate(opts: { root: string; dirPath: string; spec: KustomizationSpec; signal?: AbortSignal }): Promise<GeneratedKustomization> {
   const { dirPath, spec } = opts;
   const root = await fs.realpath(opts.root);
   let k: Record<string, unknown>;
