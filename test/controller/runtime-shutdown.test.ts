@@ -9,6 +9,8 @@ import type { KubeClient } from '../../src/kube/index.js';
 import { acceptingConnections, freePorts, spawnLogged, stopProcess, type StartedProcess } from '../env/process.js';
 import { repoRoot } from '../env/tools.js';
 import { clusterKubeconfig, connect, deferredSetup } from '../kube/helpers.js';
+import { crds } from '../../src/controller/crds.js';
+import { kubectl } from '../kube/helpers.js';
 import { cliPath } from './controller-process.js';
 import { createNamespace, createWidget, eventually, getWidget, installWidgetCrd, widget } from './runtime-helpers.js';
 
@@ -84,6 +86,8 @@ describe('graceful shutdown', () => {
 describe('lading controller run', () => {
   it('serves probes and metrics, and exits 0 on SIGTERM', async () => {
     setup.ready();
+    // The kinds it reconciles must be served for it to be ready (lading's CRDs, as the e2e tests install them).
+    await kubectl(kubeconfig, ['apply', '--server-side', '-f', '-'], { input: crds().map((c) => JSON.stringify(c)).join('\n---\n') });
     const ns = await createNamespace(kubeconfig, 'rt-cli');
     const storage = mkdtempSync(join(tmpdir(), 'lading-rt-cli-storage-'));
     const [storagePort, healthPort, metricsPort] = (await freePorts(3)) as [number, number, number];

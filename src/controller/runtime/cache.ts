@@ -108,6 +108,7 @@ export class Informer {
     const { client, kind, log } = this.opts;
     const what = kindId(kind);
     let failures = 0;
+    let lastFailure: string | undefined;
     while (!signal.aborted) {
       try {
         const events = client.watch({
@@ -122,6 +123,7 @@ export class Informer {
         });
         for await (const event of events) {
           failures = 0;
+          lastFailure = undefined;
           this.lastResourceVersion = event.resourceVersion;
           switch (event.type) {
             case 'SYNC':
@@ -144,7 +146,11 @@ export class Informer {
         const wait = backoffDelayMs(failures++, this.opts.restartMinMs ?? 1000, this.opts.restartMaxMs ?? 60_000);
         this.restarts++;
         const e = err instanceof KubeError ? err : new KubeError('API', `watching ${what}: ${(err as Error).message}`, { cause: err });
-        log.error('watch failed, restarting', { watchKind: what, error: e, retryInMs: wait });
+        // The same failure again and again (a kind whose CRD is not installed) is logged once at error level.
+        const fields = { watchKind: what, error: e, retryInMs: wait };
+        if (e.message !== lastFailure) log.error('watch failed, restarting', fields);
+        else log.debug('watch failed, restarting', fields);
+        lastFailure = e.message;
         // Relist on restart: events may have been missed while the watch was down.
         this.lastResourceVersion = '';
         await delay(wait, signal);
