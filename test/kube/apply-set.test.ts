@@ -453,6 +453,29 @@ describe('wait', () => {
     expect((settled as KubeError).code).toBe('FAILED');
   });
 
+  it('fails fast on a Deployment whose status says ProgressDeadlineExceeded', async () => {
+    setup.ready();
+    const ns = newNamespace('deadline');
+    const owner = flux(ns);
+    const store = memoryStore();
+    const stuck = deployment(ns, 'stuck', 'stuck');
+    // Paused, so that the deployment controller keeps the condition written below (it never
+    // replaces a timed-out Progressing condition with its paused one).
+    (stuck['spec'] as Record<string, unknown>)['paused'] = true;
+    const pending: KubeObject = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, storageClassName: 'none' } };
+    const objects = [namespace(ns), stuck, pending];
+    await applySet({ client, owner, store, objects });
+    const generation = (await kubectlJson<{ metadata: { generation: number } }>(kubeconfig, ['-n', ns, 'get', 'deployment', 'stuck'])).metadata.generation;
+    const status = {
+      observedGeneration: generation,
+      conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "stuck-1" has timed out progressing.', lastUpdateTime: '2026-01-01T00:00:00Z', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+    };
+    await kubectl(kubeconfig, ['-n', ns, 'patch', 'deployment', 'stuck', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+    const err = await applySet({ client, owner, store, objects, wait: true, timeoutMs: 600_000 }).catch((e: unknown) => e);
+    expect((err as KubeError).code).toBe('FAILED');
+    expect((err as KubeError).message).toBe(`Deployment/${ns}/stuck failed: Progress deadline exceeded: ReplicaSet "stuck-1" has timed out progressing.`);
+  });
+
   it('counts a Job with ttlSecondsAfterFinished that is gone as ready (the TTL controller removed it), and no other', async () => {
     setup.ready();
     const ns = newNamespace('jobttl');
