@@ -2,5 +2,4 @@
 // as Flux's kustomize-controller reconciles it).
 export { createKustomizationReconciler, type KustomizationObject, EventAnnotations, OriginRevisionKey, type KustomizationReconcilerDeps, type BuildFunction } from './reconciler.js';
 export { fetchArtifact, artifactUrl, ArtifactFetchError, type FetchArtifactOptions, type FetchErrorCode } from './fetch.js';
-export { inventoryId, parseInventoryId } from './inventory.js';
 export { buildKustomization, type BuildKustomizationOptions, type BuildKustomizationResult } from './build.js';

@@ -26,7 +26,7 @@ import { KubeError, serviceAccountUser, type KubeClient, type KubeObject, type O
 import { buildKustomization, type BuildKustomizationOptions } from './build.js';
 import { ApplyStepError, applyObjects, changeLine, checkHealth, deleteObjects, waitForTermination, type ApplyOutcome, type ChangeEntry, type Owner } from './apply.js';
 import { ArtifactFetchError, fetchArtifact as defaultFetchArtifact, type FetchArtifactOptions } from './fetch.js';
-import { fromEntries, staleEntries, toEntry, unionEntries } from './inventory.js';
+import { fromEntries, toEntry } from './inventory.js';
 import { deletionPolicy, elapsed, finalizeStatus, intervalMs, mark, retryIntervalMs, timeoutMs, upsertHistory } from './status.js';
 
 /** Annotation keys of kustomize-controller's events (fluxcd/pkg apis/event metadata, group-prefixed). */
@@ -168,6 +168,15 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
     if (obj.metadata.deletionTimestamp) {
       return finalize(obj, status, ctx, log, event);
     }
+    // Durations the CRD's pattern should have caught (a hostile or older CRD may not).
+    const invalid = durationError(obj);
+    if (invalid) {
+      set(ConditionTypes.Ready, 'False', 'InvalidDuration', invalid);
+      set(ConditionTypes.Stalled, 'True', 'InvalidDuration', invalid);
+      event('error', invalid);
+      status = finalizeStatus(obj, status);
+      return { status: status as Record<string, unknown> };
+    }
     if (!(obj.metadata.finalizers ?? []).includes(Finalizer)) {
       return finish({ finalizer: 'add', requeueAfterMs: 0 });
     }
@@ -242,7 +251,7 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       log.info('All dependencies are ready, proceeding with reconciliation');
     }
 
-    const result = await reconcileRevision(obj, artifact, originRevision, ctx, { get: () => status, set, patch, event, log, replace: (s) => (status = s) });
+    const result = await reconcileRevision(obj, artifact, originRevision, ctx, { get: () => status, set, patch, event, log });
     if (result === 'artifact-not-found') {
       const msg = `Source is not ready, artifact not found, retrying in ${formatDuration(requeueDependencyMs)}`;
       set(ConditionTypes.Ready, 'False', Reasons.ArtifactFailed, msg);
@@ -254,12 +263,13 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       event('error', result.message, revision, originRevision);
       return finish({ requeueAfterMs: retryIntervalMs(obj) });
     }
-    return finish({ requeueAfterMs: jitter(intervalMs(obj), deps.jitterPercent ?? 5) });
+    // An interval of 0 asks for no periodic reconcile (controller-runtime's RequeueAfter: 0).
+    const interval = intervalMs(obj);
+    return finish(interval > 0 ? { requeueAfterMs: jitter(interval, deps.jitterPercent ?? 5) } : {});
   }
 
   interface StatusOps {
     get(): KustomizationStatus;
-    replace(s: KustomizationStatus): void;
     set(type: string, s: 'True' | 'False' | 'Unknown', reason: string, message: string): void;
     patch(): Promise<void>;
     event(severity: 'info' | 'error', message: string, revision?: string, originRevision?: string): void;
@@ -498,7 +508,14 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
     const rev = status.lastAppliedRevision;
     const origin = status.lastAppliedOriginRevision;
     if (shouldDelete) {
-      const refs = fromEntries(entries);
+      const refs: ObjectRef[] = [];
+      for (const e of entries) {
+        try {
+          refs.push(...fromEntries([e]));
+        } catch (err) {
+          log.error('skipping an unreadable inventory entry', { entry: e.id, error: describeError(err) });
+        }
+      }
       const sa = obj.spec.serviceAccountName || deps.defaultServiceAccount;
       if (sa && !(await serviceAccountExists(ctx, obj.metadata.namespace, sa))) {
         // The account to act as is gone: nothing can be deleted in its name; let the object go.
@@ -543,6 +560,18 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       { kind: Kinds.Bucket, map: kustomizationsOf('Bucket') },
     ],
   };
+}
+
+/** The first spec duration that does not parse, as a message; undefined when all do. */
+function durationError(k: Kustomization): string | undefined {
+  try {
+    intervalMs(k);
+    retryIntervalMs(k);
+    timeoutMs(k);
+    return undefined;
+  } catch (err) {
+    return `${TerminalErrorMessage}: ${describeError(err)}`;
+  }
 }
 
 async function serviceAccountExists(ctx: ReconcileContext, namespace: string, name: string): Promise<boolean> {
