@@ -13,3 +13,5 @@ export {
 } from './storage.js';
 export { DefaultSourceExclusions } from './ignore.js';
 export { startArtifactServer, type ArtifactServer, type ArtifactServerOptions } from './server.js';
+export { createOCIRepositoryReconciler, type OCIRepositoryReconcilerDeps, type CloudCredentialsFn } from './ocirepository.js';
+export { SecretValues } from './auth.js';
