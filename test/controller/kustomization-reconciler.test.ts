@@ -84,6 +84,7 @@ describe('Kustomization reconciler', () => {
     await applyKustomization(client, ns, 'demo', spec());
 
     const outcome = await harness.reconcile(ns, 'demo');
+    expect(harness.outcomes.at(-2)).toMatchObject({ finalizer: 'add', requeueAfterMs: 1 });
     const k = await harness.get(ns, 'demo');
     expect(ready(k)).toMatchObject({ status: 'True', reason: 'ReconciliationSucceeded', message: `Applied revision: ${revision}` });
     expect(findCondition(k?.status?.conditions, 'Reconciling')).toBeUndefined();

@@ -178,7 +178,9 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       return { status: status as Record<string, unknown> };
     }
     if (!(obj.metadata.finalizers ?? []).includes(Finalizer)) {
-      return finish({ finalizer: 'add', requeueAfterMs: 0 });
+      // As Flux: the finalizer first, in its own write, then the real work on the requeue (the
+      // finalizer's write does not change the generation, so nothing else would enqueue it).
+      return finish({ finalizer: 'add', requeueAfterMs: 1 });
     }
     if (obj.spec.suspend) {
       log.info('Reconciliation is suspended for this object');
