@@ -100,4 +100,33 @@ describe('LeaderElector', () => {
       await b.stop();
     }
   });
+
+  it('stops the manager with an error when the lease is lost', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-lease-lost');
+    const manager = new Manager({
+      client,
+      log: capturedLogger().log,
+      namespace: ns,
+      leaderElection: { namespace: ns, identity: 'me', leaseDurationMs: 15_000, renewDeadlineMs: 1_000, retryPeriodMs: 200 },
+    });
+    manager.register({ name: 'widget', kind: Widget, statusManager: 'toy-controller', reconcile: async () => ({}) });
+    manager.start();
+    try {
+      await eventually('leadership', () => (manager.isLeader ? true : undefined));
+      // Another holder takes the lease over (as after a long pause of this process).
+      const path = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/lading-controller-leader-election`;
+      const lease = await client.request<{ spec: Record<string, unknown> }>({ path });
+      const now = new Date().toISOString().replace('Z', '000Z');
+      await client.request({ method: 'PUT', path, body: { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600, renewTime: now, acquireTime: now } } });
+      const err = await manager.done.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: 'LEADER_ELECTION_LOST' });
+      expect(manager.isLeader).toBe(false);
+    } finally {
+      await manager.stop();
+    }
+  });
 });
