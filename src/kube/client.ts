@@ -258,6 +258,8 @@ export class KubeClient {
   readonly source: string;
   /** Who this client acts as, when it impersonates (kubeconfig `as`, or impersonate()). */
   readonly impersonating: Impersonation | undefined;
+  /** The client impersonate() was called on (undefined for a client made by connect()). */
+  readonly impersonatedFrom: KubeClient | undefined;
   private readonly connection: Connection;
   /** Whether close() frees the connection (false for clients made by impersonate()). */
   private readonly ownsConnection: boolean;
@@ -270,7 +272,7 @@ export class KubeClient {
   private constructor(
     private readonly config: ResolvedKubeconfig,
     private readonly opts: ClientOptions,
-    shared?: { connection: Connection; impersonate: Impersonation },
+    shared?: { connection: Connection; impersonate: Impersonation; from: KubeClient },
   ) {
     this.namespace = config.namespace;
     this.context = config.context;
@@ -284,6 +286,7 @@ export class KubeClient {
     this.extraHeaders = impersonationHeaders(this.impersonating);
     this.connection = shared?.connection ?? new Connection(config, opts, this.timeoutMs);
     this.ownsConnection = shared === undefined;
+    this.impersonatedFrom = shared?.from;
   }
 
   /** Connects with the kubeconfig found as kubectl would find it (see kubeconfig.ts). Nothing is sent yet. */
@@ -301,7 +304,7 @@ export class KubeClient {
    */
   impersonate(who: Impersonation): KubeClient {
     if (typeof who.user !== 'string' || who.user === '') throw new KubeError('INPUT', 'impersonating: the user name is empty');
-    return new KubeClient(this.config, this.opts, { connection: this.connection, impersonate: who });
+    return new KubeClient(this.config, this.opts, { connection: this.connection, impersonate: who, from: this.impersonatedFrom ?? this });
   }
 
   /** Frees the kept-alive connections (requests in flight finish first); nothing for an impersonating client. */

@@ -90,12 +90,17 @@ export function resourcePath(info: ResourceInfo, namespace: string, name?: strin
 
 const shared = new WeakMap<KubeClient, Discovery>();
 
-/** The discovery cache that belongs to a client (one per client, shared by every verb). */
+/**
+ * The discovery cache that belongs to a client (one per client, shared by every verb). Clients
+ * made by impersonate() share the cache of the client they came from: what the cluster serves
+ * does not depend on who asks, and a controller makes one impersonating client per reconcile.
+ */
 export function discoveryFor(client: KubeClient): Discovery {
-  let d = shared.get(client);
+  const root = client.impersonatedFrom ?? client;
+  let d = shared.get(root);
   if (!d) {
-    d = new Discovery(client);
-    shared.set(client, d);
+    d = new Discovery(root);
+    shared.set(root, d);
   }
   return d;
 }

@@ -11,6 +11,7 @@ import {
   KubeError,
   applySet,
   deleteSet,
+  discoveryFor,
   fluxOwner,
   fromInventoryEntries,
   inventoryOwner,
@@ -555,6 +556,9 @@ describe('impersonation', () => {
     await kubectl(kubeconfig, ['-n', home, 'create', 'rolebinding', 'cm', '--role=cm', `--serviceaccount=${home}:deployer`]);
     const sa = client.impersonate({ user: serviceAccountUser(home, 'deployer') });
     expect(sa.impersonating).toEqual({ user: `system:serviceaccount:${home}:deployer` });
+    expect(sa.impersonatedFrom).toBe(client);
+    // What the cluster serves does not depend on who asks: one discovery cache.
+    expect(discoveryFor(sa)).toBe(discoveryFor(client));
 
     // The API server sees the service account (and gives it its groups).
     const review = await sa.request<{ status: { userInfo: { username: string; groups: string[] } } }>({
