@@ -126,6 +126,10 @@ describe('the envsubst grammar is Flux’s', () => {
     'replace-escaped-slash': '${SLASH//\\//:}',
     'replace-with-var': '${P//tar/${S}}',
     'leading-zero-number': '${N}',
+    'escapes-in-default': '${UNSET:=$$x}',
+    'escaped-backslash-in-replace': '${SLASH/\\\\/-}',
+    'many-escapes': '$$$$$$$${S}$$',
+    'colon-ascii-word': '${S:abc}',
     unicode: '${U}',
   };
 
@@ -138,7 +142,8 @@ describe('the envsubst grammar is Flux’s', () => {
     expect(formatManifests(l.objects)).toBe(formatManifests(f.objects));
   });
 
-  const invalid = ['${S', '${}', '${S:}', '${E-d}', '${S//x}', '${S%}', '${#}', '${S!}', '${S:=${}', '${S^x}'];
+  // (${S:é}: Go steps back the width of the character after the colon, in bytes, and lands on the name)
+  const invalid = ['${S', '${}', '${S:}', '${E-d}', '${S//x}', '${S%}', '${#}', '${S!}', '${S:=${}', '${S^x}', '${S:é}'];
   for (const expr of invalid) {
     it(`refuses ${expr} as Flux does`, async () => {
       const spec = baseSpec({ substitute: VARS });
@@ -220,6 +225,11 @@ describe('envsubst limits and edge cases', () => {
     expect(() => envsubst('${A:='.repeat(200) + '}'.repeat(200), () => undefined)).toThrow(/nested more than/);
     const long = new Map([['L', 'ab'.repeat(20_000)]]);
     expect(() => envsubst('${L##*a*a*a*c}', (n) => long.get(n), { maxMatchSteps: 1_000_000 })).toThrow(/too many steps/);
+  });
+
+  it('stays linear on a text of many escapes', () => {
+    const text = '$$'.repeat(300_000);
+    expect(envsubst(text, look)).toBe('$'.repeat(300_000));
   });
 
   it('expands a text of many expressions without a deep stack', () => {

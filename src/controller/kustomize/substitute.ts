@@ -90,44 +90,96 @@ const parseVariableName = () => new EnvsubstSyntaxError('unable to parse variabl
 const parseFuncSubstitution = () => new EnvsubstSyntaxError('unable to parse substitution within function');
 const parseDefaultFunction = () => new EnvsubstSyntaxError('unable to parse default function');
 
+/**
+ * The scanner of Flux's envsubst, over the UTF-8 bytes as Go scans them (positions and widths in
+ * bytes). Go removes the first character of an escape pair (`$$`, `\/`) by rebuilding its string;
+ * here the byte is marked deleted instead, which keeps a text of many escapes linear.
+ */
 class Scanner {
+  readonly b: Uint8Array;
+  private readonly del: Uint8Array;
   pos = 0;
   start = 0;
   width = 0;
+  private deletedInToken = 0;
   mode = 0;
   escapeChars = 0;
   accept: Accept = acceptRune;
-  constructor(public buf: string) {}
+  constructor(text: string) {
+    this.b = Buffer.from(text, 'utf8');
+    this.del = new Uint8Array(this.b.length);
+  }
 
   read(): number {
-    if (this.pos >= this.buf.length) {
+    while (this.pos < this.b.length && this.del[this.pos] === 1) this.pos++;
+    if (this.pos >= this.b.length) {
       this.width = 0;
       return EOF;
     }
-    const r = this.buf.codePointAt(this.pos) ?? 0;
-    this.width = r > 0xffff ? 2 : 1;
-    this.pos += this.width;
+    const b = this.b;
+    const p = this.pos;
+    const c0 = b[p] as number;
+    let r = 0xfffd;
+    let w = 1;
+    if (c0 < 0x80) {
+      r = c0;
+    } else if (c0 >= 0xc2 && c0 < 0xe0 && p + 1 < b.length) {
+      r = ((c0 & 0x1f) << 6) | ((b[p + 1] as number) & 0x3f);
+      w = 2;
+    } else if (c0 >= 0xe0 && c0 < 0xf0 && p + 2 < b.length) {
+      r = ((c0 & 0x0f) << 12) | (((b[p + 1] as number) & 0x3f) << 6) | ((b[p + 2] as number) & 0x3f);
+      w = 3;
+    } else if (c0 >= 0xf0 && c0 < 0xf5 && p + 3 < b.length) {
+      r = ((c0 & 0x07) << 18) | (((b[p + 1] as number) & 0x3f) << 12) | (((b[p + 2] as number) & 0x3f) << 6) | ((b[p + 3] as number) & 0x3f);
+      w = 4;
+    }
+    this.width = w;
+    this.pos += w;
     return r;
   }
+  /** Goes back `width` bytes (of the text as Go holds it, without the removed ones). */
   unread(): void {
-    this.pos -= this.width;
+    let n = this.width;
+    while (n > 0 && this.pos > 0) {
+      this.pos--;
+      if (this.del[this.pos] !== 1) n--;
+    }
   }
-  /** Drops the character just read (the first of an escape pair) from the buffer. */
+  /**
+   * Removes the character just read (the first of an escape pair, one byte). Go keeps its
+   * position number in the shortened string, which steps over the next byte (the second of the
+   * pair, taken into the token unchecked): here the byte is marked and the position moves on one.
+   */
   skip(): void {
-    this.buf = this.buf.slice(0, this.pos - 1) + this.buf.slice(this.pos);
+    let p = this.pos - 1;
+    while (p >= 0 && this.del[p] === 1) p--;
+    if (p >= 0) {
+      this.del[p] = 1;
+      this.deletedInToken++;
+    }
+    while (this.pos < this.b.length && this.del[this.pos] === 1) this.pos++;
+    if (this.pos < this.b.length) this.pos++;
   }
   peek(): number {
     const r = this.read();
     this.unread();
     return r;
   }
+  /** Bytes of the current token as Go counts them (pos - start in its rebuilt string). */
+  offset(): number {
+    return this.pos - this.start - this.deletedInToken;
+  }
   string(): string {
-    return this.buf.slice(this.start, this.pos);
+    if (this.deletedInToken === 0) return Buffer.from(this.b.buffer, this.b.byteOffset + this.start, this.pos - this.start).toString('utf8');
+    const kept: number[] = [];
+    for (let i = this.start; i < this.pos; i++) if (this.del[i] !== 1) kept.push(this.b[i] as number);
+    return Buffer.from(kept).toString('utf8');
   }
   scan(): Tok {
     this.start = this.pos;
+    this.deletedInToken = 0;
     const r = this.read();
-    if (r === EOF) return Tok.EOF;
+    if (r === EOF) return Tok.EOF; // the end, or a NUL byte (which ends the text, as in Go)
     if (this.scanLbrack(r)) return Tok.Lbrack;
     if (this.scanRbrack(r)) return Tok.Rbrack;
     if (this.scanIdent(r)) return Tok.Ident;
@@ -136,7 +188,7 @@ class Scanner {
   private scanIdent(first: number): boolean {
     if ((this.mode & SCAN_IDENT) === 0) return false;
     if (this.scanEscaped(first)) this.skip();
-    else if (!this.accept(first, this.pos - this.start)) return false;
+    else if (!this.accept(first, this.offset())) return false;
     for (;;) {
       const r = this.read();
       if (r === EOF) {
@@ -152,7 +204,7 @@ class Scanner {
         this.skip();
         continue;
       }
-      if (!this.accept(r, this.pos - this.start)) {
+      if (!this.accept(r, this.offset())) {
         this.unread();
         break;
       }
