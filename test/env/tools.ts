@@ -1,5 +1,6 @@
 // The reference tools (Kubernetes control plane, etcd, kwok, cosign v3 and v2, crane, flux, distribution v3,
-// go-containerregistry's registry with the referrers API, the OCI conformance suite), built from
+// go-containerregistry's registry with the referrers API, the OCI conformance suite, Flux's
+// source-controller and kustomize-controller), built from
 // the pinned Go modules under test/tools/ into .cache/testenv/<hash-of-pins>/bin. Rebuilt only
 // when the pins or the build recipe change.
 import { spawn, spawnSync } from 'node:child_process';
@@ -36,7 +37,9 @@ export type ToolName =
   | 'kwok'
   | 'conformance'
   | 'kustomize'
-  | 'kustomize-corpus';
+  | 'kustomize-corpus'
+  | 'source-controller'
+  | 'kustomize-controller';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const toolsModulesDir = join(repoRoot, 'test', 'tools');
@@ -71,12 +74,13 @@ interface ModuleRecipe {
 }
 
 /**
- * The build recipe. Four modules: kube shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit it); oci
+ * The build recipe. Six modules: kube shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit it); oci
  * shares go-containerregistry, sigstore and client-go v0.36; flux is alone because its
  * dependencies clash with cosign's (tablewriter v0 vs v1); cosign2 (cosign v2) keeps its own
- * dependency versions.
+ * dependency versions; kustomize keeps v5.5.0's; fluxctl (Flux's controllers) keeps their
+ * client-go/controller-runtime and the replace lines they need.
  */
-export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2' | 'kustomize', ModuleRecipe> = {
+export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2' | 'kustomize' | 'fluxctl', ModuleRecipe> = {
   kube: {
     dir: 'kube',
     tools: {
@@ -135,6 +139,18 @@ export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2' | 'kustomize', 
     ldflags: ['-s', '-w', '-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/v5.5.0'],
     dataFiles: ['kustomize-corpus.json'],
     afterBuild: writeKustomizeCorpus,
+  },
+  // Flux's source-controller and kustomize-controller v1.9.5 (what flux CLI v2.9.5 installs), run
+  // as local processes by test/env/flux-controllers.ts beside lading's controller. One module:
+  // the two share their dependency graph (client-go v0.36.4, controller-runtime v0.24.1, the same
+  // fluxcd/pkg versions), so shared packages compile once.
+  fluxctl: {
+    dir: 'fluxctl',
+    tools: {
+      'source-controller': 'github.com/fluxcd/source-controller',
+      'kustomize-controller': 'github.com/fluxcd/kustomize-controller',
+    },
+    ldflags: ['-s', '-w'],
   },
 };
 
@@ -223,6 +239,8 @@ export function pinnedVersions(): Record<string, string> {
     'github.com/sigstore/cosign/v2',
     'github.com/google/go-containerregistry',
     'github.com/fluxcd/flux2/v2',
+    'github.com/fluxcd/source-controller',
+    'github.com/fluxcd/kustomize-controller',
     'github.com/distribution/distribution/v3',
     'github.com/opencontainers/distribution-spec/conformance',
   ];
@@ -296,7 +314,7 @@ export function checkGo(): string {
   if (r.error !== undefined || r.status !== 0) {
     throw new Error(
       'the Go toolchain is needed to build the reference tools (kube-apiserver, etcd, kwok, cosign, ' +
-        'crane, flux, registry) but `go version` failed' +
+        'crane, flux, registry, Flux\'s controllers) but `go version` failed' +
         (r.error !== undefined ? ` (${r.error.message})` : `: ${r.stderr.trim()}`) +
         '; install Go >= 1.26 (from go.dev, or an older Go with GOTOOLCHAIN=auto, which fetches go1.26 from the module proxy) and put it on PATH, then re-run',
     );
