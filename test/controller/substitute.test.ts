@@ -221,6 +221,15 @@ describe('envsubst limits and edge cases', () => {
     expect((caught as FluxBuildError).message.length).toBeLessThan(1000);
   });
 
+  it('bounds a replacement before building it', () => {
+    const big = new Map([['B', 'x'.repeat(1_000_000)], ['E', '']]);
+    const look2 = (n: string) => big.get(n);
+    // an empty pattern matches between every character: 1e6 × 1e6 characters would be built
+    expect(() => envsubst('${B//${E}/${B}}', look2)).toThrow(/exceeds the limit/);
+    expect(() => envsubst('${B//x/${B}}', look2)).toThrow(/exceeds the limit/);
+    expect(envsubst('${B//x/y}', look2)).toBe('y'.repeat(1_000_000));
+  });
+
   it('bounds nesting and pattern matching', () => {
     expect(() => envsubst('${A:='.repeat(200) + '}'.repeat(200), () => undefined)).toThrow(/nested more than/);
     const long = new Map([['L', 'ab'.repeat(20_000)]]);

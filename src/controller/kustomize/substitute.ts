@@ -30,6 +30,8 @@ export const VARIABLE_NAME = /^[_A-Za-z][_A-Za-z0-9]*$/;
 
 /** Most characters one object's YAML may grow to through substitution (64 Mi). */
 export const MAX_SUBSTITUTED_CHARS = 64 * 1024 * 1024;
+/** Most characters all objects of one build may grow to through substitution (256 Mi). */
+export const MAX_SUBSTITUTED_TOTAL = 256 * 1024 * 1024;
 /** Deepest nesting of `${...}` inside another's arguments. */
 export const MAX_NESTING = 64;
 /** Budget of pattern-matching steps one object's trims (${v#p}, ${v%%p}, ...) may take. */
@@ -458,14 +460,14 @@ function evalNode(node: Node, st: EvalState): string {
       const args = node.args.map((a) => evalNode(a, st));
       const v = st.lookup(node.param);
       if (v === undefined && !DEFAULT_OPS.has(node.name)) throw new EnvsubstUnsetError(node.param);
-      const out = applyFunc(node.name, v ?? '', args, st.steps);
+      const out = applyFunc(node.name, v ?? '', args, st.steps, st.maxChars - st.size);
       grow(st, out.length);
       return out;
     }
   }
 }
 
-function applyFunc(name: string, s: string, args: string[], steps: { left: number }): string {
+function applyFunc(name: string, s: string, args: string[], steps: { left: number }, room: number): string {
   switch (name) {
     case ',':
       return mapFirst(s, 'lower');
@@ -487,14 +489,14 @@ function applyFunc(name: string, s: string, args: string[], steps: { left: numbe
       return substr(s, args);
     case '/#':
       if (args.length !== 2) return s;
-      return s.startsWith(args[0] as string) ? goReplace(s, args[0] as string, args[1] as string, 1) : s;
+      return s.startsWith(args[0] as string) ? goReplace(s, args[0] as string, args[1] as string, 1, room) : s;
     case '/%':
       if (args.length !== 2) return s;
       return s.endsWith(args[0] as string) ? s.slice(0, s.length - (args[0] as string).length) + (args[1] as string) : s;
     case '/':
-      return args.length === 0 ? s : goReplace(s, args[0] as string, args[1] ?? '', 1);
+      return args.length === 0 ? s : goReplace(s, args[0] as string, args[1] ?? '', 1, room);
     case '//':
-      return args.length === 0 ? s : goReplace(s, args[0] as string, args[1] ?? '', -1);
+      return args.length === 0 ? s : goReplace(s, args[0] as string, args[1] ?? '', -1, room);
     default:
       // every default-giving form, and a bare ${var}: the value, or the arguments when it is empty
       return s.length === 0 && args.length > 0 ? args.join('') : s;
@@ -517,14 +519,23 @@ function mapAll(s: string, how: 'lower' | 'upper'): string {
   return out;
 }
 
-/** strings.Replace: an empty `old` matches before every rune and at the end. */
-function goReplace(s: string, old: string, rep: string, n: number): string {
+/** strings.Replace: an empty `old` matches before every rune and at the end. Refuses to build more than `room` characters. */
+function goReplace(s: string, old: string, rep: string, n: number, room: number): string {
   if (old === rep || n === 0) return s;
+  const tooBig = (size: number) => {
+    if (size > room) throw new EnvsubstLimitError(`the substituted text exceeds the limit (a replacement would make ${size} characters)`);
+  };
   if (old === '') {
     if (n === 1) return rep + s;
-    return rep + Array.from(s).join(rep) + (s === '' ? '' : rep);
+    const runes = Array.from(s);
+    tooBig(s.length + (runes.length + 1) * rep.length);
+    return rep + runes.join(rep) + (s === '' ? '' : rep);
   }
-  if (n < 0) return s.split(old).join(rep);
+  if (n < 0) {
+    const parts = s.split(old);
+    tooBig(s.length + (parts.length - 1) * (rep.length - old.length));
+    return parts.join(rep);
+  }
   const i = s.indexOf(old);
   return i < 0 ? s : s.slice(0, i) + rep + s.slice(i + old.length);
 }
@@ -560,9 +571,14 @@ function substr(value: string, args: string[]): string {
   return b.subarray(pos, pos + length).toString('utf8');
 }
 
+function step(steps: { left: number }): void {
+  if (--steps.left < 0) throw new EnvsubstLimitError('a ${var#pattern} or ${var%pattern} expression takes too many steps');
+}
+
 function trimShortest(s: string, pattern: string, steps: { left: number }): string {
   let shortest = '';
   for (let i = 0; i < s.length; i++) {
+    step(steps);
     const prefix = s.slice(0, s.length - i);
     const m = globMatch(pattern, prefix, steps);
     if (m === undefined) return s;
@@ -573,6 +589,7 @@ function trimShortest(s: string, pattern: string, steps: { left: number }): stri
 
 function trimLongest(s: string, pattern: string, steps: { left: number }): string {
   for (let i = 0; i < s.length; i++) {
+    step(steps);
     const prefix = s.slice(0, s.length - i);
     const m = globMatch(pattern, prefix, steps);
     if (m === undefined) return s;
@@ -633,7 +650,7 @@ function matchChunk(chunk: string, str: string, steps: { left: number }): { ok: 
   let c = chunk;
   let s = str;
   while (c.length > 0) {
-    if (--steps.left < 0) throw new EnvsubstLimitError('a ${var#pattern} or ${var%pattern} expression takes too many steps');
+    step(steps);
     if (s.length === 0) return { ok: false, rest: s };
     const c0 = c[0];
     if (c0 === '[') {
@@ -855,12 +872,14 @@ export function substitute(objects: readonly KubeObject[], vars: Map<string, str
   }
   if (map.size === 0 && !opts.always) return [...objects];
   const lookup = strict ? (n: string) => map.get(n) : (n: string) => map.get(n) ?? '';
+  let total = 0;
   return objects.map((obj) => {
     if (substitutionDisabled(obj)) return obj;
     const what = describe(obj);
     let text: string;
     try {
-      text = envsubst(formatManifests([obj]), lookup);
+      text = envsubst(formatManifests([obj]), lookup, { maxChars: Math.min(MAX_SUBSTITUTED_CHARS, MAX_SUBSTITUTED_TOTAL - total) });
+      total += text.length;
     } catch (err) {
       if (err instanceof EnvsubstUnsetError) {
         throw new FluxBuildError('SUBSTITUTE_FAILED', `post build failed for '${what}': variable ${JSON.stringify(err.variable)} is not set (strict mode) and has no default`, { cause: err });
