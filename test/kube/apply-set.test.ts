@@ -582,6 +582,15 @@ describe('impersonation', () => {
     expect((err as KubeError).message).toContain(`system:serviceaccount:${home}:deployer`);
     expect(await exists(elsewhere, 'configmap/denied')).toBe(false);
 
+    // A finalizer under the same account: what it may not delete fails, named; the rest is deleted.
+    const other = await applySet({ client, owner, store: memoryStore(), objects: [configMap(elsewhere, 'out-of-reach', { k: '1' })] });
+    const del = await deleteSet({ client: sa, owner, entries: [...ok.entries, ...other.entries] }).catch((e: unknown) => e);
+    expect((del as KubeError).code).toBe('FORBIDDEN');
+    expect((del as KubeError).object).toBe(`ConfigMap/${elsewhere}/out-of-reach`);
+    expect((del as KubeError).message).toContain(`ConfigMap/${elsewhere}/out-of-reach`);
+    expect(await exists(home, 'configmap/allowed')).toBe(false);
+    expect(await exists(elsewhere, 'configmap/out-of-reach')).toBe(true);
+
     // The impersonating client shares the connections: closing it leaves the original working.
     await sa.close();
     await client.request({ path: `/api/v1/namespaces/${home}` });
