@@ -194,10 +194,10 @@ describe('Flux source-controller and kustomize-controller v1.9.5 as local proces
     expect(await read()).toBe('hello again');
   }, 300_000);
 
-  it('the git server refuses a request without the credentials it requires', async () => {
+  it('the git server with basic auth refuses a request without credentials and serves a GitRepository with secretRef', async () => {
     const locked = await startGitServer({ auth: { username: 'reader', password: 's3cret' } });
     try {
-      await locked.commit('private', { 'a.yaml': 'a: 1\n' });
+      const sha = await locked.commit('private', { 'a.yaml': 'a: 1\n' });
       const denied = await fetch(`${locked.repoUrl('private')}/info/refs?service=git-upload-pack`);
       expect(denied.status).toBe(401);
       await denied.body?.cancel();
@@ -207,8 +207,25 @@ describe('Flux source-controller and kustomize-controller v1.9.5 as local proces
       expect(allowed.status).toBe(200);
       expect(allowed.headers.get('content-type')).toBe('application/x-git-upload-pack-advertisement');
       expect(await allowed.text()).toContain('refs/heads/main');
+
+      await kubectl(['apply', '-f', '-'], JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'git-auth', namespace: NS }, stringData: { username: 'reader', password: 's3cret' } },
+          {
+            apiVersion: 'source.toolkit.fluxcd.io/v1',
+            kind: 'GitRepository',
+            metadata: { name: 'private', namespace: NS },
+            spec: { url: locked.repoUrl('private'), ref: { branch: 'main' }, interval: '10m', secretRef: { name: 'git-auth' } },
+          },
+        ],
+      }));
+      const source = await waitReady('gitrepository/private');
+      expect(source.status?.artifact?.revision).toBe(`main@sha1:${sha}`);
+      expect(locked.requests.some((r) => /^POST \/private\.git\/git-upload-pack 200$/.test(r))).toBe(true);
     } finally {
       await locked.stop();
     }
-  });
+  }, 300_000);
 });
