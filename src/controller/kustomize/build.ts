@@ -48,7 +48,7 @@ const MAX_SYMLINKS = 255;
  * resolved as if `root` were the filesystem root, so the result is always inside root.
  */
 export async function secureJoin(root: string, unsafe: string): Promise<string> {
-  const parts = unsafe.split(/[/\\]+/).filter((p) => p !== '' && p !== '.');
+  const parts = unsafe.split('/').filter((p) => p !== '' && p !== '.');
   const done: string[] = [];
   let links = 0;
   while (parts.length > 0) {
@@ -72,7 +72,7 @@ export async function secureJoin(root: string, unsafe: string): Promise<string> 
     }
     if (++links > MAX_SYMLINKS) throw new FluxBuildError('PATH_INVALID', `path '${unsafe}': too many levels of symbolic links`);
     const target = await fs.readlink(candidate);
-    const tparts = target.split(/[/\\]+/).filter((p) => p !== '' && p !== '.');
+    const tparts = target.split('/').filter((p) => p !== '' && p !== '.');
     if (path.isAbsolute(target)) done.length = 0;
     parts.unshift(...tparts);
   }
@@ -194,11 +194,12 @@ export async function buildKustomization(opts: BuildKustomizationOptions): Promi
   try {
     objects = await buildDropping(generated, dirPath, root, opts.signal);
   } catch (err) {
-    if (err instanceof FluxBuildError) throw err;
-    if (err instanceof ManifestError || err instanceof Error) {
+    if (err instanceof FluxBuildError || opts.signal?.aborted) throw err;
+    if (err instanceof Error) {
+      // Paths relative to the artifact: the temporary directory means nothing to the user.
       const msg = err.message.split(root + path.sep).join('').split(root).join('.');
-      const remote = /https?:\/\/|git::|github\.com|ssh:\/\//.test(msg) && /remote|not supported|URL/i.test(msg);
-      throw new FluxBuildError('BUILD_FAILED', `kustomize build failed: ${remote ? 'remote bases are not supported (the build reads the artifact only): ' : ''}${msg}`, { cause: err });
+      const remote = err instanceof ManifestError && err.code === 'UNSUPPORTED' && /remote resource/.test(msg);
+      throw new FluxBuildError('BUILD_FAILED', `kustomize build failed: ${remote ? 'remote bases are refused: ' : ''}${msg}`, { cause: err });
     }
     throw err;
   }
