@@ -514,4 +514,23 @@ describe('Kustomization reconciler', () => {
     expect(oci?.map({ ...source, status: {} }, cache as never)).toEqual([]);
     expect(reconciler.watches?.map((w) => w.kind.kind)).toEqual(['OCIRepository', 'GitRepository', 'Bucket']);
   });
+
+  it('a SOPS-encrypted Secret fails the apply without its content in status or events; spec.ignore is refused, not ignored', async () => {
+    setup.ready();
+    const ns = await namespace();
+    const secret = ['apiVersion: v1', 'kind: Secret', 'metadata:', '  name: creds', `  namespace: ${ns}`, 'stringData:', '  password: ENC[AES256_GCM,data:c2VjcmV0LXZhbHVl]', 'sops:', '  version: 3.9.0', ''].join('\n');
+    await publish(ns, { 'a.yaml': configMap(ns, 'a', { k: '1' }), 'secret.yaml': secret }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec());
+    await harness.reconcile(ns, 'ks');
+    const k = await harness.get(ns, 'ks');
+    expect(ready(k)).toMatchObject({ status: 'False', reason: 'ReconciliationFailed', message: `Secret/${ns}/creds is SOPS encrypted, configuring decryption is required for this secret to be reconciled` });
+    expect(JSON.stringify(k?.status)).not.toContain('c2VjcmV0LXZhbHVl');
+    expect(JSON.stringify(harness.eventsOf(ns, 'ks'))).not.toContain('c2VjcmV0LXZhbHVl');
+    expect(await configMaps(ns)).toEqual([]);
+
+    await applyKustomization(client, ns, 'ignoring', spec({ ignore: [{ paths: ['/spec/replicas'] }] }));
+    await harness.reconcile(ns, 'ignoring');
+    const ignoring = await harness.get(ns, 'ignoring');
+    expect(findCondition(ignoring?.status?.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'DriftIgnoreNotSupported' });
+  });
 });

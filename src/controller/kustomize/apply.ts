@@ -27,6 +27,8 @@ export interface ChangeEntry {
   action: ChangeAction;
   /** Why an object was skipped. */
   reason?: string;
+  /** A Job with spec.ttlSecondsAfterFinished (its absence after it ran counts as healthy). */
+  ttlJob?: boolean;
 }
 
 export interface Owner {
@@ -92,6 +94,7 @@ export interface ApplyOutcome {
 export async function applyObjects(opts: ApplyOptions): Promise<ApplyOutcome> {
   let count: number | undefined;
   const seen: ChangeEntry[] = [];
+  refuseEncryptedSecrets(opts.objects);
   await requireNamespaces(opts.client, opts.objects, opts.signal);
   try {
     const result = await applySet({
@@ -113,7 +116,8 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyOutcome> {
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const n = count ?? 0;
-    const applied = result.changes.slice(0, n).map(entry);
+    const ttl = new Set(opts.objects.filter(isTtlJob).map((o) => keyOf(o)));
+    const applied = result.changes.slice(0, n).map((c) => ({ ...entry(c), ...(ttl.has(`${c.ref.group}/${c.ref.kind}/${c.ref.namespace}/${c.ref.name}`) ? { ttlJob: true } : {}) }));
     const pruned = result.changes.slice(n).map(entry);
     // Without prune Flux forgets the objects that left the set.
     const entries = opts.prune ? result.entries : applied.map((c) => c.ref);
@@ -121,6 +125,37 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyOutcome> {
   } catch (err) {
     const step = count !== undefined && seen.length >= count ? 'prune' : 'apply';
     throw new ApplyStepError((err as Error).message, step, seen, { cause: err });
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function keyOf(o: KubeObject): string {
+  const api = String(o['apiVersion'] ?? '');
+  const group = api.includes('/') ? api.slice(0, api.indexOf('/')) : '';
+  const meta = isRecord(o['metadata']) ? o['metadata'] : {};
+  return `${group}/${String(o['kind'])}/${String(meta['namespace'] ?? '')}/${String(meta['name'] ?? '')}`;
+}
+
+function isTtlJob(o: KubeObject): boolean {
+  return String(o['apiVersion']).startsWith('batch/') && o['kind'] === 'Job' && isRecord(o['spec']) && typeof o['spec']['ttlSecondsAfterFinished'] === 'number';
+}
+
+/**
+ * A SOPS-encrypted Secret (a top-level `sops` field) cannot be applied: lading does not decrypt
+ * (Flux fails the same way when spec.decryption is not set), unless the object opts out with
+ * `kustomize.toolkit.fluxcd.io/decrypt: disabled`.
+ */
+function refuseEncryptedSecrets(objects: readonly KubeObject[]): void {
+  for (const o of objects) {
+    if (o['apiVersion'] !== 'v1' || o['kind'] !== 'Secret' || o['sops'] === undefined) continue;
+    const meta = isRecord(o['metadata']) ? o['metadata'] : {};
+    const annotations = isRecord(meta['annotations']) ? meta['annotations'] : {};
+    if (String(annotations['kustomize.toolkit.fluxcd.io/decrypt'] ?? '').toLowerCase() === 'disabled') continue;
+    const id = `Secret/${meta['namespace'] ? `${String(meta['namespace'])}/` : ''}${String(meta['name'] ?? '')}`;
+    throw new ApplyStepError(`${id} is SOPS encrypted, configuring decryption is required for this secret to be reconciled`, 'apply', []);
   }
 }
 

@@ -48,6 +48,11 @@ export interface KustomizationReconcilerDeps {
   requeueDependencyMs?: number;
   /** --http-retry (default 9). */
   httpRetry?: number;
+  /**
+   * --no-remote-bases. Accepted for Flux's flag; lading's build reads the artifact only, so
+   * remote bases are always refused whatever the value.
+   */
+  noRemoteBases?: boolean;
   /** --no-cross-namespace-refs (default false). */
   noCrossNamespaceRefs?: boolean;
   /** --default-service-account: impersonated when spec.serviceAccountName is empty. */
@@ -196,7 +201,9 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
           ? { reason: Reasons.InvalidCELExpression, message: `${TerminalErrorMessage}: spec.dependsOn[].readyExpr (CEL) is not supported by lading` }
           : obj.spec.kubeConfig
             ? { reason: 'KubeConfigNotSupported', message: `${TerminalErrorMessage}: spec.kubeConfig (remote clusters) is not supported by lading` }
-            : undefined;
+            : (obj.spec.ignore?.length ?? 0) > 0
+              ? { reason: 'DriftIgnoreNotSupported', message: `${TerminalErrorMessage}: spec.ignore (drift ignore rules) is not supported by lading; the fields would be overwritten` }
+              : undefined;
     if (unsupported) {
       set(ConditionTypes.Ready, 'False', unsupported.reason, unsupported.message);
       set(ConditionTypes.Stalled, 'True', unsupported.reason, unsupported.message);
@@ -454,7 +461,7 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
     await s.patch();
     const started = Date.now();
     try {
-      await checkHealth(client, refs, { timeoutMs: timeout, signal: ctx.signal });
+      await checkHealth(client, refs, { timeoutMs: timeout, readyWhenGone: jobsWithTtl(changes), signal: ctx.signal });
     } catch (err) {
       const reason = describeError(err);
       s.set(ConditionTypes.Ready, 'False', Reasons.HealthCheckFailed, reason);
@@ -562,6 +569,11 @@ export function createKustomizationReconciler(deps: KustomizationReconcilerDeps 
       { kind: Kinds.Bucket, map: kustomizationsOf('Bucket') },
     ],
   };
+}
+
+/** Jobs the TTL controller deletes once finished: gone counts as healthy (ssautil.ExtractJobsWithTTL). */
+function jobsWithTtl(changes: readonly ChangeEntry[]): ObjectRef[] {
+  return changes.filter((c) => c.ttlJob).map((c) => c.ref);
 }
 
 /** The first spec duration that does not parse, as a message; undefined when all do. */
