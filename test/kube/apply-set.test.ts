@@ -569,6 +569,16 @@ describe('impersonation', () => {
     expect(review.status.userInfo.username).toBe(`system:serviceaccount:${home}:deployer`);
     expect(review.status.userInfo.groups).toContain(`system:serviceaccounts:${home}`);
 
+    // Groups given explicitly are sent as they are (one Impersonate-Group header each).
+    const grouped = client.impersonate({ user: 'someone', groups: ['team-a', 'team-b'] });
+    const groupedReview = await grouped.request<{ status: { userInfo: { username: string; groups: string[] } } }>({
+      method: 'POST',
+      path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    });
+    expect(groupedReview.status.userInfo.username).toBe('someone');
+    expect(groupedReview.status.userInfo.groups).toEqual(expect.arrayContaining(['team-a', 'team-b']));
+
     const owner = flux(home);
     const ok = await applySet({ client: sa, owner, store: memoryStore(), objects: [configMap(home, 'allowed', { k: '1' })] });
     expect(actions(ok.changes)).toEqual({ [`ConfigMap/${home}/allowed`]: 'created' });
