@@ -533,4 +533,24 @@ describe('Kustomization reconciler', () => {
     const ignoring = await harness.get(ns, 'ignoring');
     expect(findCondition(ignoring?.status?.conditions, 'Stalled')).toMatchObject({ status: 'True', reason: 'DriftIgnoreNotSupported' });
   });
+
+  it('an immutable field changed: ReconciliationFailed; with spec.force the object is re-created', async () => {
+    setup.ready();
+    const ns = await namespace();
+    const immutable = (v: string) => `${configMap(ns, 'frozen', { k: v })}immutable: true\n`;
+    await publish(ns, { 'cm.yaml': immutable('1') }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec());
+    await harness.reconcile(ns, 'ks');
+    await publish(ns, { 'cm.yaml': immutable('2') }, 'v2');
+    await harness.reconcile(ns, 'ks');
+    const k = await harness.get(ns, 'ks');
+    expect(ready(k)).toMatchObject({ status: 'False', reason: 'ReconciliationFailed' });
+    expect(ready(k)?.message).toMatch(/immutable/);
+    expect((await configMaps(ns))[0]?.data).toEqual({ k: '1' });
+
+    await applyKustomization(client, ns, 'ks', spec({ force: true }));
+    await harness.reconcile(ns, 'ks');
+    expect(ready(await harness.get(ns, 'ks'))?.status).toBe('True');
+    expect((await configMaps(ns))[0]?.data).toEqual({ k: '2' });
+  });
 });
