@@ -160,6 +160,21 @@ describe('the envsubst grammar is Flux’s', () => {
     });
   }
 
+  it('fails as Flux does when a value breaks the YAML', async () => {
+    const yaml = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  v: ${V}\n';
+    for (const V of ['a: b', '[unclosed', '*noanchor']) {
+      const spec = baseSpec({ substitute: { V } });
+      const [f, l] = [await flux(yaml, spec), await lading(yaml, spec)];
+      expect(f.ok, V).toBe(false);
+      expect(l.ok, V).toBe(false);
+      if (!l.ok) {
+        expect(l.error.code).toBe('SUBSTITUTE_FAILED');
+        expect(l.error.message).toContain('ConfigMap broken');
+        expect(l.error.message).not.toContain(V);
+      }
+    }
+  });
+
   it('reads the substituted text back as sigs.k8s.io/yaml does (go-yaml v2 booleans, octal, timestamps, keys)', async () => {
     const yaml = [
       'apiVersion: v1',
