@@ -94,6 +94,13 @@ describe('Flux source-controller and kustomize-controller v1.9.5 as local proces
     }
   });
 
+  it('a controller that cannot start fails the start with its own words', async () => {
+    const kubeconfig = cluster?.kubeconfig ?? '';
+    await expect(startFluxControllers({ kubeconfig, which: ['kustomize'], installCrds: false, args: { kustomize: ['--no-such-flag'] } })).rejects.toThrow(
+      /kustomize-controller exited \(\d+\); last log lines:[\s\S]*unknown flag: --no-such-flag/,
+    );
+  });
+
   it('an artifact pushed with the flux CLI: OCIRepository and Kustomization become Ready and the ConfigMap is applied', async () => {
     const reg = registry as RunningRegistry;
     const manifests = join(dir, 'oci');
