@@ -313,9 +313,30 @@ export async function runController(opts: ControllerOptions = {}): Promise<void>
 }
 
 /**
- * The reconcilers lading runs: OCIRepository (source-controller's) and Kustomization
- * (kustomize-controller's).
+ * The reconcilers lading runs: OCIRepository (source-controller's, with the artifact storage
+ * and its HTTP server) and Kustomization (kustomize-controller's). Their events name the Flux
+ * controller they stand in for.
  */
-export async function defaultComponents(_deps: ComponentDeps): Promise<ControllerComponents> {
-  return { reconcilers: [] };
+export async function defaultComponents(deps: ComponentDeps): Promise<ControllerComponents> {
+  const { options, log } = deps;
+  const { ArtifactStorage, startArtifactServer, createOCIRepositoryReconciler } = await import('./source/index.js');
+  const { createKustomizationReconciler } = await import('./kustomize/index.js');
+  const storage = new ArtifactStorage({
+    root: options.storagePath,
+    advertisedAddress: options.storageAdvAddr,
+    retentionTtlMs: options.artifactRetentionTtlMs,
+    retentionRecords: options.artifactRetentionRecords,
+  });
+  const server = await startArtifactServer({ storage, address: options.storageAddr });
+  log.info('artifact server started', { url: server.url, storagePath: options.storagePath, advertisedAddress: options.storageAdvAddr });
+  return {
+    reconcilers: [
+      { reconciler: createOCIRepositoryReconciler({ storage }), reportingController: 'source-controller' },
+      {
+        reconciler: createKustomizationReconciler({ requeueDependencyMs: options.requeueDependencyMs, jitterPercent: options.intervalJitterPercentage }),
+        reportingController: 'kustomize-controller',
+      },
+    ],
+    closers: [() => server.close()],
+  };
 }

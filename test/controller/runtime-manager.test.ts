@@ -76,7 +76,8 @@ function toyReconciler(calls: Call[]): Reconciler & { inFlight: number; maxInFli
         const n = failed.get(m.name) ?? 0;
         if (n < (spec.failures ?? 0)) {
           failed.set(m.name, n + 1);
-          return { error: new Error(`toy failure ${n + 1}`) };
+          // As Flux's reconcilers do: the finalizer first, and a status saying what failed.
+          return { error: new Error(`toy failure ${n + 1}`), status: { failures: n + 1 }, ...(m.finalizers?.includes(Finalizer) ? {} : { finalizer: 'add' as const }) };
         }
         const reconciles = Number(statusOf(object)['reconciles'] ?? 0) + 1;
         return {
@@ -192,6 +193,22 @@ describe('Manager', () => {
     expect(errors.map((l) => l['error'])).toEqual(['toy failure 1', 'toy failure 2', 'toy failure 3']);
     expect(errors[0]).toMatchObject({ level: 'error', controller: 'widget', kind: 'Widget', name: 'w1', namespace: ns });
     expect(calls.length).toBe(4);
+    // The success's status replaced the failures' status whole.
+    const w = await getWidget(client, ns, 'w1');
+    expect(statusOf(w)).toEqual({ observedGeneration: 1, reconciles: 1 });
+    expect(meta(w).finalizers).toEqual([Finalizer]);
+  });
+
+  it('writes the status and the finalizer a failed reconcile returns', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-failed');
+    startManager(ns, toyReconciler([]), { minRetryDelayMs: 60_000 });
+    await createWidget(client, widget(ns, 'w1', { failures: 1000 }));
+    const w = await eventually('the failure written', async () => {
+      const o = await getWidget(client, ns, 'w1');
+      return statusOf(o)['failures'] === 1 && meta(o).finalizers?.includes(Finalizer) ? o : undefined;
+    });
+    expect(meta(w).finalizers).toEqual([Finalizer]);
   });
 
   it('runs at most `concurrent` reconciles at once', async () => {

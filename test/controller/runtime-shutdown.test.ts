@@ -117,14 +117,39 @@ describe('lading controller run', () => {
       await acceptingConnections(healthPort, 'lading controller run', () => exited, proc.logFile);
       expect((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
       await eventually('readiness', async () => ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined));
+      // Both reconcilers run: their status is written under Flux's field managers, the finalizer added.
+      await kubectl(kubeconfig, ['-n', ns, 'apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [
+            { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'app', namespace: ns }, spec: { url: 'oci://127.0.0.1:1/nothing', interval: '10m', ref: { tag: 'latest' } } },
+            { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name: 'app', namespace: ns }, spec: { sourceRef: { kind: 'OCIRepository', name: 'app' }, interval: '10m', prune: true } },
+          ],
+        }),
+      });
+      for (const [kind, manager] of [['ocirepository', 'source-controller'], ['kustomization', 'gotk-kustomize-controller']] as const) {
+        const obj = await eventually(`${kind} status`, async () => {
+          const o = JSON.parse((await kubectl(kubeconfig, ['-n', ns, 'get', kind, 'app', '-o', 'json', '--show-managed-fields'])).stdout) as {
+            metadata: { finalizers?: string[]; managedFields?: Array<{ manager: string; subresource?: string; operation: string }> };
+            status?: { conditions?: unknown[] };
+          };
+          return (o.status?.conditions?.length ?? 0) > 0 && o.metadata.finalizers?.includes('finalizers.fluxcd.io') ? o : undefined;
+        });
+        expect(obj.metadata.managedFields?.find((f) => f.subresource === 'status' && f.operation === 'Apply')?.manager).toBe(manager);
+      }
       const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
       expect(metrics.status).toBe(200);
-      expect(await metrics.text()).toContain('# TYPE controller_runtime_reconcile_total counter');
+      const text = await metrics.text();
+      expect(text).toContain('# TYPE controller_runtime_reconcile_total counter');
+      expect(text).toMatch(/controller_runtime_reconcile_total\{controller="ocirepository"\} [1-9]/);
       process.kill(proc.pid, 'SIGTERM');
       expect(await proc.exited).toBe(0);
       const lines = readFileSync(proc.logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.map((l) => l['msg'])).toEqual(expect.arrayContaining(['controller started', 'received signal, shutting down', 'controller stopped']));
       expect(lines.find((l) => l['msg'] === 'controller started')).toMatchObject({ level: 'info', namespace: ns });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- controller log ---\n${readFileSync(proc.logFile, 'utf8').split('\n').slice(-40).join('\n')}`, { cause: err });
     } finally {
       rmSync(storage, { recursive: true, force: true });
     }

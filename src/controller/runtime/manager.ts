@@ -278,17 +278,15 @@ export class Manager {
     } catch (err) {
       outcome = { error: asError(err) };
     }
+    // A failed reconcile still writes the status it computed (conditions saying why) and the
+    // finalizer change it asked for (Flux adds its finalizer before anything can fail).
     let error = outcome.error;
-    if (!error) {
-      try {
-        if (outcome.status !== undefined) await this.applyStatus(r, objectKey, outcome.status);
-        if (outcome.finalizer !== undefined) await this.patchFinalizer(r, objectKey, outcome.finalizer);
-      } catch (err) {
-        error = asError(err);
-      }
-    } else if (outcome.status !== undefined) {
-      // A failed reconcile still writes the status it computed (conditions saying why).
-      await this.applyStatus(r, objectKey, outcome.status).catch((err: unknown) => log.error('writing status failed', { error: err }));
+    try {
+      if (outcome.status !== undefined) await this.applyStatus(r, objectKey, outcome.status);
+      if (outcome.finalizer !== undefined) await this.patchFinalizer(r, objectKey, outcome.finalizer);
+    } catch (err) {
+      if (error) log.error('writing the outcome failed', { error: err });
+      else error = asError(err);
     }
     if (error) {
       c.stats.errors++;
