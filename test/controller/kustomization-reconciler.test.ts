@@ -553,4 +553,35 @@ describe('Kustomization reconciler', () => {
     expect(ready(await harness.get(ns, 'ks'))?.status).toBe('True');
     expect((await configMaps(ns))[0]?.data).toEqual({ k: '2' });
   });
+
+  it('a prune the API server refuses: PruneFailed, the survivor stays in the inventory and is pruned once allowed', async () => {
+    setup.ready();
+    const ns = await namespace();
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'serviceaccount', 'deployer']);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'role', 'no-delete', '--verb=get,list,watch,create,update,patch', '--resource=configmaps']);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'rolebinding', 'deployer', '--role=no-delete', `--serviceaccount=${ns}:deployer`]);
+    await publish(ns, { 'a.yaml': configMap(ns, 'a', { k: '1' }), 'b.yaml': configMap(ns, 'b', { k: '1' }) }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec({ serviceAccountName: 'deployer' }));
+    await harness.reconcile(ns, 'ks');
+    await publish(ns, { 'a.yaml': configMap(ns, 'a', { k: '1' }) }, 'v2');
+    await harness.reconcile(ns, 'ks');
+    const k = await harness.get(ns, 'ks');
+    expect(ready(k)).toMatchObject({ status: 'False', reason: 'PruneFailed' });
+    expect(ready(k)?.message).toMatch(/forbidden/i);
+    expect(k?.status?.inventory?.entries.map((e) => e.id).sort()).toEqual([`${ns}_a__ConfigMap`, `${ns}_b__ConfigMap`]);
+    expect(k?.status?.history?.[0]?.lastReconciledStatus).toBe('PruneFailed');
+    expect((await configMaps(ns)).map((c) => c.metadata.name).sort()).toEqual(['a', 'b']);
+
+    // Deleting the Kustomization cannot delete either: the finalizer stays, the failure is an event.
+    await deleteKustomization(client, ns, 'ks');
+    const blocked = await harness.reconcile(ns, 'ks');
+    expect(blocked.error?.message).toMatch(/forbidden/i);
+    expect(blocked.finalizer).toBeUndefined();
+    expect(harness.eventsOf(ns, 'ks').at(-1)).toMatchObject({ type: 'Warning', message: 'pruning for deleted resource failed' });
+
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'role', 'delete', '--verb=delete', '--resource=configmaps']);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'rolebinding', 'deployer-delete', '--role=delete', `--serviceaccount=${ns}:deployer`]);
+    expect((await harness.reconcile(ns, 'ks')).finalizer).toBe('remove');
+    expect(await configMaps(ns)).toEqual([]);
+  });
 });
