@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KustomizationSpec } from '../../src/controller/api.js';
-import { buildKustomization, FluxBuildError } from '../../src/controller/kustomize/build.js';
+import { buildKustomization, FluxBuildError, generateKustomization } from '../../src/controller/kustomize/build.js';
 import { formatManifests, parseManifests, type KubeObject } from '../../src/manifests/index.js';
 import { run } from '../env/process.js';
 import { toolPath } from '../env/tools.js';
@@ -142,5 +142,27 @@ describe('buildKustomization matches flux build kustomization --dry-run', () => 
     const plain = artifactCopy('plain', 'restore');
     await buildKustomization({ dir: plain, path: './deploy', spec: loadCase('plain').ks.spec, namespace: 'apps', name: 'app' });
     expect(readdirSync(join(plain, 'deploy'))).not.toContain('kustomization.yaml');
+  });
+});
+
+describe('generateKustomization', () => {
+  it('lists what Flux lists, with Flux\'s fixes for an empty kustomization, and keeps the build order', async () => {
+    const plain = artifactCopy('plain', 'generate');
+    const g = await generateKustomization({ root: plain, dirPath: join(plain, 'deploy'), spec: loadCase('plain').ks.spec });
+    expect(g.action).toBe('created');
+    expect(g.file).toBe(join(plain, 'deploy', 'kustomization.yaml'));
+    expect(g.kustomization).toEqual({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: ['./.hidden/h.yaml', './a.yaml', './b/z.yml', './empty.yaml', './multi.yaml', './nested/deeper/d.yaml', './nested/n.yaml', './withkust'],
+      sortOptions: { order: 'fifo' },
+    });
+    const empty = artifactCopy('empty-dir', 'generate');
+    expect((await generateKustomization({ root: empty, dirPath: join(empty, 'nothing'), spec: loadCase('empty-dir').ks.spec })).kustomization['namespace']).toBe('_placeholder');
+    const gen = artifactCopy('generators-only', 'generate');
+    const g2 = await generateKustomization({ root: gen, dirPath: gen, spec: loadCase('generators-only').ks.spec });
+    expect(g2.action).toBe('unchanged');
+    expect(g2.kustomization['buildMetadata']).toEqual(['originAnnotations']);
+    expect(g2.kustomization['namespace']).toBe('gen');
   });
 });

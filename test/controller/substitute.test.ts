@@ -48,9 +48,9 @@ async function flux(yaml: string, spec: KustomizationSpec): Promise<{ ok: true; 
   return { ok: true, objects };
 }
 
-async function lading(yaml: string, spec: KustomizationSpec, client?: KubeClient): Promise<{ ok: true; objects: KubeObject[]; checksum: string; yaml: string } | { ok: false; error: FluxBuildError }> {
+async function lading(yaml: string, spec: KustomizationSpec, client?: KubeClient, namespace = 'apps'): Promise<{ ok: true; objects: KubeObject[]; checksum: string; yaml: string } | { ok: false; error: FluxBuildError }> {
   try {
-    const r = await buildKustomization({ dir: artifact(yaml), path: './', spec, namespace: 'apps', name: 'app', ...(client ? { client } : {}) });
+    const r = await buildKustomization({ dir: artifact(yaml), path: './', spec, namespace, name: 'app', ...(client ? { client } : {}) });
     return { ok: true, ...r };
   } catch (err) {
     if (err instanceof FluxBuildError) return { ok: false, error: err };
@@ -289,14 +289,13 @@ describe('envsubst limits and edge cases', () => {
 describe('substituteFrom against the API server', () => {
   let kubeconfig: string;
   let client: KubeClient;
-  const ns = 'apps';
+  const ns = `lading-substitute-${process.pid}`;
   const secretValue = 'top: secret: value';
 
   beforeAll(async () => {
     kubeconfig = clusterKubeconfig();
     client = await connect(kubeconfig);
-    await kubectl(kubeconfig, ['create', 'namespace', ns], { allowFailure: true });
-    await kubectl(kubeconfig, ['-n', ns, 'delete', 'configmap,secret', '-l', 'lading-test=substitute', '--ignore-not-found']);
+    await kubectl(kubeconfig, ['create', 'namespace', ns]);
     await kubectl(kubeconfig, ['-n', ns, 'apply', '-f', '-'], {
       input: formatManifests([
         { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'vars-cm', labels: { 'lading-test': 'substitute' } }, data: { A: 'from-cm', B: 'from-cm', MULTI: 'one\ntwo\n' } },
@@ -306,6 +305,7 @@ describe('substituteFrom against the API server', () => {
   });
   afterAll(async () => {
     await client?.close();
+    if (kubeconfig) await kubectl(kubeconfig, ['delete', 'namespace', ns, '--wait=false'], { allowFailure: true });
   });
 
   const objects = [
@@ -333,7 +333,7 @@ describe('substituteFrom against the API server', () => {
     };
     const vars = await loadVariables({ spec: baseSpec(postBuild), namespace: ns, client });
     expect(Object.fromEntries(vars)).toEqual({ A: 'from-cm', B: 'from-secret', C: 'inline', MULTI: 'onetwo', BAD: secretValue });
-    const l = await lading(objects, baseSpec(postBuild), client);
+    const l = await lading(objects, baseSpec(postBuild), client, ns);
     if (!l.ok) throw l.error;
     expect(l.objects[0]?.['data']).toEqual({ a: 'from-cm', b: 'from-secret', c: 'inline', multi: 'onetwo', opt: 'none' });
     // Flux's dry run cannot read the cluster: give it the merged variables inline.
@@ -345,7 +345,7 @@ describe('substituteFrom against the API server', () => {
 
   it('fails on a missing ConfigMap or Secret that is not optional, naming it', async () => {
     for (const kind of ['ConfigMap', 'Secret'] as const) {
-      const l = await lading(objects, baseSpec({ substituteFrom: [{ kind, name: 'absent' }] }), client);
+      const l = await lading(objects, baseSpec({ substituteFrom: [{ kind, name: 'absent' }] }), client, ns);
       expect(l.ok).toBe(false);
       if (!l.ok) {
         expect(l.error.code).toBe('VARIABLES_FAILED');
@@ -356,7 +356,7 @@ describe('substituteFrom against the API server', () => {
 
   it('never puts a Secret value in an error', async () => {
     const yaml = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\ndata:\n  v: ${BAD}\n';
-    const l = await lading(yaml, baseSpec({ substituteFrom: [{ kind: 'Secret', name: 'vars-secret' }] }), client);
+    const l = await lading(yaml, baseSpec({ substituteFrom: [{ kind: 'Secret', name: 'vars-secret' }] }), client, ns);
     expect(l.ok).toBe(false);
     if (!l.ok) {
       expect(l.error.code).toBe('SUBSTITUTE_FAILED');
@@ -368,7 +368,7 @@ describe('substituteFrom against the API server', () => {
 
   it('does not read the variables when every object opts out', async () => {
     const yaml = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: off\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\ndata:\n  v: ${X}\n';
-    const l = await lading(yaml, baseSpec({ substituteFrom: [{ kind: 'Secret', name: 'absent' }] }), client);
+    const l = await lading(yaml, baseSpec({ substituteFrom: [{ kind: 'Secret', name: 'absent' }] }), client, ns);
     if (!l.ok) throw l.error;
     expect(l.objects[0]?.['data']).toEqual({ v: '${X}' });
   });
