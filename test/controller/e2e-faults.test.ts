@@ -83,7 +83,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     if (s) await cleanUpNamespace(s);
     await registry?.stop();
     if (work) removeDir(work);
-  });
+  }, 300_000);
 
   it('the registry goes down: FetchFailed, Ready False, a Warning event; back on the same port: Ready True and a Succeeded recovery event', async () => {
     setup.ready();
@@ -118,7 +118,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     // Not a new artifact: no second NewArtifact event.
     const newArtifact = (await s.events('OCIRepository', 'flt-registry')).filter((e) => e.reason === 'NewArtifact');
     expect(newArtifact.map((e) => e.count ?? 1).reduce((a, b) => a + b, 0)).toBe(1);
-  });
+  }, 300_000);
 
   it('a stored artifact corrupted on disk is noticed (Warning ArtifactVerificationFailed) and rebuilt: the digest matches the file again', async () => {
     setup.ready();
@@ -143,7 +143,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     const res = await fetch(now.url);
     expect(res.status).toBe(200);
     expect(`sha256:${createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')}`).toBe(now.digest);
-  });
+  }, 300_000);
 
   it('a revision whose build fails: Ready False/BuildFailed, nothing of it applied, the previous objects untouched', async () => {
     setup.ready();
@@ -178,7 +178,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     expect(after?.data).toEqual({ v: '1' });
     expect(after?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
     expect(await s.getPlain('configmap', 'flt-build-new')).toBeUndefined();
-  });
+  }, 300_000);
 
   it('the controller killed with SIGKILL in the middle of applying 200 ConfigMaps converges when started again on the same storage', async () => {
     setup.ready();

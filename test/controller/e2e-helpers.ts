@@ -130,7 +130,7 @@ export class Suite {
   }
 
   /** Waits until `check` holds for the object; on timeout, says what it last saw and what the controller logged. */
-  async wait(kind: string, name: string, what: string, check: (o: FluxObject) => boolean, timeoutMs = 150_000): Promise<FluxObject> {
+  async wait(kind: string, name: string, what: string, check: (o: FluxObject) => boolean, timeoutMs = 90_000): Promise<FluxObject> {
     let last: FluxObject | undefined;
     try {
       return await waitFor(
@@ -164,7 +164,7 @@ export class Suite {
     return (JSON.parse(r.stdout) as { items: KubeEvent[] }).items;
   }
 
-  async waitEvent(kind: string, name: string, what: string, match: (e: KubeEvent) => boolean, timeoutMs = 120_000): Promise<KubeEvent> {
+  async waitEvent(kind: string, name: string, what: string, match: (e: KubeEvent) => boolean, timeoutMs = 60_000): Promise<KubeEvent> {
     let seen: KubeEvent[] = [];
     try {
       return await waitFor(

@@ -75,7 +75,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     if (s) await cleanUpNamespace(s);
     await registry?.stop();
     if (work) removeDir(work);
-  });
+  }, 300_000);
 
   it('a suspended Kustomization does not apply a new revision; resumed, it does', async () => {
     setup.ready();
@@ -100,7 +100,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     const resumed = await s.wait(Kustomizations, 'upd-suspend-ks', `resumed: Ready on ${v2}`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === v2);
     expect(cond(resumed, 'Ready')).toMatchObject({ reason: 'ReconciliationSucceeded', message: `Applied revision: ${v2}` });
     expect(await data('upd-suspend-ks-cm')).toEqual({ version: '2' });
-  });
+  }, 300_000);
 
   it('a suspended OCIRepository does not pick up a new tag; resumed, it does and the Kustomization applies it', async () => {
     setup.ready();
@@ -121,7 +121,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     expect(cond(src, 'ArtifactInStorage')).toMatchObject({ status: 'True', reason: 'Succeeded', message: `stored artifact for digest '${v2}'` });
     await s.wait(Kustomizations, 'upd-suspend-src', `Ready on ${v2}`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === v2);
     expect(await data('upd-suspend-src-cm')).toEqual({ version: '2' });
-  });
+  }, 300_000);
 
   it('requestedAt: lastHandledReconcileAt takes the value once the requested reconcile has run (OCIRepository and Kustomization)', async () => {
     setup.ready();
@@ -150,7 +150,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     const after = (await s.wait(Kustomizations, 'upd-requested', `lastHandledReconcileAt ${ksToken}`, (o) => o.status?.lastHandledReconcileAt === ksToken)) as typeof before;
     expect(readyTrue(after)).toBe(true);
     expect(after.status.history?.[0]?.totalReconciliations).toBe(count + 1);
-  });
+  }, 300_000);
 
   it('dependsOn: B waits with DependencyNotReady while A is missing, and applies once A is Ready', async () => {
     setup.ready();
@@ -185,7 +185,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     expect(bCm?.data).toEqual({ from: 'b' });
     expect(Date.parse(bCm?.metadata.creationTimestamp as string)).toBeGreaterThanOrEqual(Date.parse(aCm?.metadata.creationTimestamp as string));
     expect(b.status?.inventory?.entries.map((e) => e.id)).toEqual([`${ns}_upd-deps-b-cm__ConfigMap`]);
-  });
+  }, 300_000);
 
   it('drift: an object edited out of band and one deleted out of band are corrected at the next reconcile', async () => {
     setup.ready();
@@ -212,7 +212,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     expect(recreated?.metadata.labels).toMatchObject({ 'kustomize.toolkit.fluxcd.io/name': 'upd-drift' });
     // The correction is reported as Flux reports an apply with changes: the change set in an event.
     await s.waitEvent('Kustomization', 'upd-drift', 'change set', (e) => e.type === 'Normal' && e.message.includes(`ConfigMap/${ns}/upd-drift-deleted created`) && e.message.includes(`ConfigMap/${ns}/upd-drift-edited configured`));
-  });
+  }, 300_000);
 
   it('a new semver tag with prune: false is applied; the objects it dropped stay in the cluster, out of the inventory', async () => {
     setup.ready();
@@ -243,5 +243,5 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     expect(droppedAfter?.data).toEqual({ version: '1' });
     const events = await s.events('Kustomization', 'upd-noprune');
     expect(events.filter((e) => e.message.includes('upd-noprune-dropped deleted'))).toEqual([]);
-  });
+  }, 300_000);
 });
