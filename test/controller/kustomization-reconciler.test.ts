@@ -584,4 +584,17 @@ describe('Kustomization reconciler', () => {
     expect((await harness.reconcile(ns, 'ks')).finalizer).toBe('remove');
     expect(await configMaps(ns)).toEqual([]);
   });
+
+  it('postBuild substitutes variables from spec and from a ConfigMap read with the controller\'s client', async () => {
+    setup.ready();
+    const ns = await namespace();
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'configmap', 'vars', '--from-literal=colour=blue']);
+    const cm = ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: settings', `  namespace: ${ns}`, 'data:', '  colour: ${colour}', '  size: ${size:=small}', '  env: ${env}', ''].join('\n');
+    await publish(ns, { 'cm.yaml': cm }, 'v1');
+    await applyKustomization(client, ns, 'ks', spec({ postBuild: { substitute: { env: 'prod' }, substituteFrom: [{ kind: 'ConfigMap', name: 'vars' }] } }));
+    await harness.reconcile(ns, 'ks');
+    expect(ready(await harness.get(ns, 'ks'))?.status).toBe('True');
+    const settings = (await configMaps(ns)).find((c) => c.metadata.name === 'settings');
+    expect(settings?.data).toEqual({ colour: 'blue', size: 'small', env: 'prod' });
+  });
 });
