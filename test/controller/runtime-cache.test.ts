@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache, Informer } from '../../src/controller/runtime/cache.js';
 import type { KubeClient, KubeObject } from '../../src/kube/index.js';
-import { clusterKubeconfig, connect, deferredSetup } from '../kube/helpers.js';
+import { clusterKubeconfig, connect, deferredSetup, kubectl } from '../kube/helpers.js';
 import { capturedLogger, createNamespace, createWidget, deleteWidget, eventually, installWidgetCrd, mergePatchWidget, Widget, widget } from './runtime-helpers.js';
 
 const kubeconfig = clusterKubeconfig();
@@ -99,4 +99,21 @@ describe('Informer', () => {
     expect(failures.map((l) => l['level']).slice(0, 2)).toEqual(['error', 'debug']);
     expect(String(failures[0]?.['error'])).toContain('nosuchwidgets');
   });
+
+  it('says so when the API server refuses the watch, and syncs once access is granted', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-rbac');
+    await createWidget(client, widget(ns, 'w1'));
+    const { log, lines } = capturedLogger();
+    const user = `system:serviceaccount:${ns}:nobody`;
+    const informer = new Informer({ client: client.impersonate({ user }), kind: Widget, namespace: ns, log });
+    started(informer);
+    const refused = await eventually('the refusal logged', () => lines().find((l) => l['level'] === 'error'));
+    expect(refused['error']).toMatch(/forbidden/i);
+    expect(informer.hasSynced).toBe(false);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'role', 'widgets', '--verb=get,list,watch', '--resource=widgets.test.lading.dev']);
+    await kubectl(kubeconfig, ['-n', ns, 'create', 'rolebinding', 'widgets', '--role=widgets', `--user=${user}`]);
+    expect(await informer.waitForSync()).toBe(true);
+    expect(informer.list().map(nameOf)).toEqual(['w1']);
+  }, 120_000);
 });

@@ -119,7 +119,15 @@ export class Informer {
           // Resume where the last watch stopped; watch.ts lists again if that version is gone.
           ...(this.lastResourceVersion !== '' && this.synced ? { resourceVersion: this.lastResourceVersion } : {}),
           signal,
-          onRetry: (err, delayMs) => log.debug('watch interrupted, retrying', { watchKind: what, error: err, retryInMs: delayMs }),
+          // A refusal (RBAC not granted, credentials rejected) is worth an error line, once per message;
+          // a dropped connection or an API server restarting is routine.
+          onRetry: (err, delayMs) => {
+            const fields = { watchKind: what, error: err, retryInMs: delayMs };
+            const refused = err.code === 'UNAUTHORIZED' || err.code === 'FORBIDDEN';
+            if (refused && err.message !== lastFailure) log.error('watch refused, retrying', fields);
+            else log.debug('watch interrupted, retrying', fields);
+            if (refused) lastFailure = err.message;
+          },
         });
         for await (const event of events) {
           failures = 0;
