@@ -381,9 +381,21 @@ export function createOCIRepositoryReconciler(deps: OCIRepositoryReconcilerDeps)
   async function reconcileSource(w: Work, workDir: string): Promise<Fetched> {
     const { obj, ctx } = w;
     const timeoutMs = obj.spec.timeout ? parseDuration(obj.spec.timeout, 'spec.timeout') : DefaultTimeoutMs;
-    const timer = AbortSignal.timeout(timeoutMs);
-    const signal = AbortSignal.any([ctx.signal, timer]);
-    const timedOut = (err: unknown) => (timer.aborted ? `${describe(err).replace(/: aborted$/, '')}: timed out after ${formatDuration(timeoutMs)} (spec.timeout)` : describe(err));
+    // A plain abort (an AbortError), not AbortSignal.timeout's TimeoutError: every layer below
+    // recognises an abort as such and stops at once.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    try {
+      return await reconcileSourceWithin(w, workDir, AbortSignal.any([ctx.signal, deadline.signal]), (err) =>
+        deadline.signal.aborted ? `${describe(err).replace(/: aborted$/, '')}: timed out after ${formatDuration(timeoutMs)} (spec.timeout)` : describe(err),
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function reconcileSourceWithin(w: Work, workDir: string, signal: AbortSignal, timedOut: (err: unknown) => string): Promise<Fetched> {
+    const { obj } = w;
 
     if (isFalse(w.conditions, C.SourceVerified)) w.del(C.SourceVerified);
 
