@@ -99,6 +99,8 @@ function path(kind: KindInfo, ns: string, name?: string, sub?: string): string {
 export class Harness {
   readonly events: Array<EventSpec & { object: string }> = [];
   readonly outcomes: ReconcileOutcome[] = [];
+  /** Every status written mid-reconcile (patchStatus), in order. */
+  readonly patches: Array<{ object: string; status: Record<string, unknown> }> = [];
   private readonly store = new Map<string, KubeObject>();
 
   constructor(
@@ -160,7 +162,10 @@ export class Harness {
         signal: new AbortController().signal,
         log: silent,
         now: () => new Date(),
-        patchStatus: (status) => this.writeStatus(ns, name, status),
+        patchStatus: (status) => {
+          this.patches.push({ object: `${ns}/${name}`, status: structuredClone(status) });
+          return this.writeStatus(ns, name, status);
+        },
         event: (e) => this.events.push({ ...e, object: `${ns}/${name}` }),
       };
       const outcome = await this.reconciler.reconcile(obj as Kustomization & KubeObject, ctx);

@@ -346,6 +346,15 @@ describe('Kustomization reconciler', () => {
     expect(findCondition(k?.status?.conditions, 'Healthy')).toMatchObject({ status: 'True', reason: 'Succeeded' });
     expect(findCondition(k?.status?.conditions, 'Healthy')?.message).toMatch(/^Health check passed in /);
     expect(harness.eventsOf(ns, 'ks').some((e) => e.message.startsWith('Health check passed in '))).toBe(true);
+    const progress = harness.patches
+      .filter((p) => p.object === `${ns}/ks`)
+      .map((p) => findCondition((p.status as { conditions?: [] }).conditions, 'Reconciling')?.message);
+    expect([...new Set(progress)]).toEqual([
+      `Fetching manifests for revision ${v1.revision} with a timeout of 2m0s`,
+      `Building manifests for revision ${v1.revision} with a timeout of 2m0s`,
+      `Detecting drift for revision ${v1.revision} with a timeout of 2m0s`,
+      `Running health checks for revision ${v1.revision} with a timeout of 2m0s`,
+    ]);
     const d = await kubectlJson<{ status: { conditions: Array<{ type: string; status: string }> } }>(kubeconfig, ['-n', ns, 'get', 'deployment', 'web']);
     expect(d.status.conditions.find((c) => c.type === 'Available')?.status).toBe('True');
   });
