@@ -92,7 +92,7 @@ function toyReconciler(calls: Call[]): Reconciler & { inFlight: number; maxInFli
   return r;
 }
 
-function startManager(ns: string, reconciler: Reconciler, opts: { concurrent?: number; minRetryDelayMs?: number } = {}) {
+function startManager(ns: string, reconciler: Reconciler, opts: { concurrent?: number; minRetryDelayMs?: number; labelSelector?: string } = {}) {
   const captured = capturedLogger();
   const manager = new Manager({ client, log: captured.log, namespace: ns, ...opts });
   manager.register(reconciler);
@@ -269,5 +269,32 @@ describe('Manager', () => {
     await setStatus({ artifact: { revision: 'v2', digest: 'sha256:2' } });
     await eventually('the new revision seen', async () => ((await sourceRevision()) === 'v2' ? true : undefined));
     expect(calls).toEqual(['none', 'v1', 'v2']);
+  });
+
+  it('reconciles only objects matching --watch-label-selector, and still sees the kinds it watches', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-shard');
+    const seen: string[] = [];
+    const reconciler: Reconciler = {
+      name: 'widget',
+      kind: Widget,
+      statusManager: 'toy-controller',
+      async reconcile(object, ctx) {
+        seen.push(meta(object).name);
+        const gadget = ctx.cache.get(Gadget, { namespace: ns, name: 'g1' });
+        return { status: { gadgetSeen: gadget !== undefined } };
+      },
+      watches: [{ kind: Gadget, map: () => [] }],
+    };
+    const { manager } = startManager(ns, reconciler, { labelSelector: 'sharding.fluxcd.io/key=shard1' });
+    // The source has no shard label: the selector is not applied to watched kinds.
+    await client.request({ method: 'POST', path: `/apis/test.lading.dev/v1/namespaces/${ns}/gadgets`, body: { apiVersion: 'test.lading.dev/v1', kind: 'Gadget', metadata: { name: 'g1', namespace: ns } } });
+    await eventually('the gadget in the cache', () => manager.cache.get(Gadget, { namespace: ns, name: 'g1' }));
+    await createWidget(client, widget(ns, 'other-shard', {}, { labels: { 'sharding.fluxcd.io/key': 'shard2' } }));
+    await createWidget(client, widget(ns, 'no-shard'));
+    await createWidget(client, widget(ns, 'mine', {}, { labels: { 'sharding.fluxcd.io/key': 'shard1' } }));
+    await eventually('the shard1 widget reconciled', async () => (statusOf(await getWidget(client, ns, 'mine'))['gadgetSeen'] === true ? true : undefined));
+    expect(seen).toEqual(['mine']);
+    expect(statusOf(await getWidget(client, ns, 'no-shard'))).toEqual({});
   });
 });
