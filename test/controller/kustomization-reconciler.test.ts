@@ -606,4 +606,21 @@ describe('Kustomization reconciler', () => {
     const settings = (await configMaps(ns)).find((c) => c.metadata.name === 'settings');
     expect(settings?.data).toEqual({ colour: 'blue', size: 'small', env: 'prod' });
   });
+
+  it('--no-cross-namespace-refs and ExternalArtifact: AccessDenied, Stalled, no requeue', async () => {
+    setup.ready();
+    const ns = await namespace();
+    const strict = new Harness(client, createKustomizationReconciler({ noCrossNamespaceRefs: true }));
+    await applyKustomization(client, ns, 'cross', spec({ sourceRef: { kind: 'OCIRepository', name: 'app', namespace: 'elsewhere' } }));
+    const outcome = await strict.reconcile(ns, 'cross');
+    expect(outcome.requeueAfterMs).toBeUndefined();
+    const k = await strict.get(ns, 'cross');
+    expect(ready(k)).toMatchObject({ status: 'False', reason: 'AccessDenied', message: `can't access 'OCIRepository/elsewhere/app', cross-namespace references have been blocked` });
+    expect(findCondition(k?.status?.conditions, 'Stalled')?.status).toBe('True');
+    expect(strict.eventsOf(ns, 'cross').at(-1)).toMatchObject({ type: 'Warning', reason: 'AccessDenied' });
+
+    await applyKustomization(client, ns, 'external', spec({ sourceRef: { kind: 'ExternalArtifact', name: 'app' } }));
+    await strict.reconcile(ns, 'external');
+    expect(ready(await strict.get(ns, 'external'))?.message).toBe(`can't access 'ExternalArtifact/${ns}/app', ExternalArtifact feature gate is disabled`);
+  });
 });
