@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushArtifact } from '../../src/artifact/index.js';
-import { ArtifactStorage, createOCIRepositoryReconciler } from '../../src/controller/source/index.js';
+import { ArtifactStorage, createOCIRepositoryReconciler, startArtifactServer } from '../../src/controller/source/index.js';
 import type { KubeClient } from '../../src/kube/index.js';
 import { StaticCredentials, openRepository } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
@@ -124,6 +124,18 @@ describe('OCIRepository reconciler', () => {
         annotations: { 'source.toolkit.fluxcd.io/revision': revision, 'source.toolkit.fluxcd.io/digest': artifact.digest },
       },
     ]);
+
+    // What consumers do: fetch the artifact from the artifact server and check its digest.
+    const server = await startArtifactServer({ storage, address: '127.0.0.1:0' });
+    try {
+      const res = await fetch(`${server.url}/${artifact.path}`);
+      expect(res.status).toBe(200);
+      const served = Buffer.from(await res.arrayBuffer());
+      expect(`sha256:${createHash('sha256').update(served).digest('hex')}`).toBe(artifact.digest);
+      expect((await fetch(server.url + new URL(obj.status!.url!).pathname)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
 
     // Unchanged: no pull, no new file, same status artifact; a requestedAt is recorded.
     const mtime = statSync(join(storageRoot, artifact.path)).mtimeMs;

@@ -51,6 +51,8 @@ export interface OCIRepositoryReconcilerDeps {
   workDir?: string;
   /** Environment for proxy variables (HTTPS_PROXY, NO_PROXY) when no proxySecretRef is set; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** `--interval-jitter-percentage`: ± this much random jitter on the requeue after success (default 5). */
+  jitterPercent?: number;
   /** Extra registry options (idle timeout, retries, user agent); TLS, credentials and proxy come from the object. */
   registry?: Pick<RegistryOptions, 'idleTimeoutMs' | 'retries' | 'retryBaseMs' | 'userAgent'>;
 }
@@ -678,7 +680,7 @@ export function createOCIRepositoryReconciler(deps: OCIRepositoryReconcilerDeps)
     if (failure) return { status, error: new Error(hidden.scrub(failure.message)), ...finalizer };
     const ready = findCondition(w.conditions, C.Ready);
     if (ready?.status !== 'True') return { status, error: new Error(ready?.message ?? 'not ready'), ...finalizer };
-    return { status, requeueAfterMs: jitter(intervalMs), ...finalizer };
+    return { status, requeueAfterMs: jitter(intervalMs, deps.jitterPercent ?? 5), ...finalizer };
   }
 
   return {
