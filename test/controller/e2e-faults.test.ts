@@ -15,7 +15,7 @@
 //   objects of the last good revision untouched.
 // The controller watches only this suite's namespace; every object is named `flt-…`.
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type RunningCluster } from '../env/cluster.js';
@@ -90,7 +90,9 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     const rev = await push('flt-registry', '1.0.0', { 'cm.yaml': configMap('flt-registry-cm', { v: '1' }) });
     const url = `oci://${repoUrl('flt-registry')}`;
     await s.apply(ociRepositoryYaml(ns, 'flt-registry', repoUrl('flt-registry'), 'tag: "1.0.0"'));
+    await s.apply(kustomizationYaml(ns, 'flt-registry', 'flt-registry'));
     const ready = await s.wait(OCIRepositories, 'flt-registry', 'Ready', (o) => readyTrue(o) && o.status?.artifact?.revision === rev);
+    await s.wait(Kustomizations, 'flt-registry', 'Ready', (o) => readyTrue(o) && o.status?.lastAppliedRevision === rev);
     const digest = ready.status?.artifact?.digest;
 
     await registry.down();
@@ -105,6 +107,9 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
       const warning = await s.waitEvent('OCIRepository', 'flt-registry', 'Warning OCIArtifactPullFailed', (e) => e.type === 'Warning' && e.reason === 'OCIArtifactPullFailed');
       expect(warning.message).toContain('failed to determine artifact digest');
       expect(warning.message).toContain(registry.host);
+      // The Kustomization works from the stored artifact: the registry is not its concern.
+      const ks = await s.reconcileNow(Kustomizations, 'flt-registry', 'reconciled while the registry is down', readyTrue);
+      expect(ks.status?.lastAppliedRevision).toBe(rev);
     } finally {
       await registry.up();
     }
@@ -143,6 +148,21 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     const res = await fetch(now.url);
     expect(res.status).toBe(200);
     expect(`sha256:${createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')}`).toBe(now.digest);
+  }, 300_000);
+
+  it('a stored artifact deleted from disk is rebuilt at the next reconcile, with the same digest', async () => {
+    setup.ready();
+    const rev = await push('flt-vanished', '1.0.0', { 'cm.yaml': configMap('flt-vanished-cm', { v: '1' }) });
+    await s.apply(ociRepositoryYaml(ns, 'flt-vanished', repoUrl('flt-vanished'), 'tag: "1.0.0"'));
+    const ready = await s.wait(OCIRepositories, 'flt-vanished', 'Ready', (o) => readyTrue(o) && o.status?.artifact?.revision === rev);
+    const artifact = ready.status?.artifact as { path: string; digest: string };
+    rmSync(join(storageDir, artifact.path));
+    const rebuilt = await s.reconcileNow(OCIRepositories, 'flt-vanished', 'rebuilt', readyTrue);
+    const now = rebuilt.status?.artifact as { path: string; digest: string };
+    expect(now.path).toBe(artifact.path);
+    // The archive is normalised: the same content gives the same file.
+    expect(now.digest).toBe(artifact.digest);
+    expect(sha256File(join(storageDir, now.path))).toBe(now.digest);
   }, 300_000);
 
   it('a revision whose build fails: Ready False/BuildFailed, nothing of it applied, the previous objects untouched', async () => {

@@ -152,7 +152,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     expect(after.status.history?.[0]?.totalReconciliations).toBe(count + 1);
   }, 300_000);
 
-  it('dependsOn: B waits with DependencyNotReady while A is missing, and applies once A is Ready', async () => {
+  it('dependsOn: B waits with DependencyNotReady while A is missing, then while A is not Ready, and applies once A is Ready', async () => {
     setup.ready();
     const rev = await push('upd-deps', '1.0.0', {
       'a/cm.yaml': configMap('upd-deps-a-cm', { from: 'a' }),
@@ -161,20 +161,26 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     await s.apply(ociRepositoryYaml(ns, 'upd-deps', repoUrl('upd-deps'), 'tag: "1.0.0"'));
     await s.wait(OCIRepositories, 'upd-deps', 'Ready', (o) => readyTrue(o) && o.status?.artifact?.revision === rev);
     await s.apply(kustomizationYaml(ns, 'upd-deps-b', 'upd-deps', '  dependsOn:\n    - name: upd-deps-a\n').replace('path: ./', 'path: ./b'));
-    const waiting = await s.wait(Kustomizations, 'upd-deps-b', 'DependencyNotReady', (o) => cond(o, 'Ready')?.reason === 'DependencyNotReady');
-    expect(cond(waiting, 'Ready')?.status).toBe('False');
-    expect(cond(waiting, 'Ready')?.message).toContain(`'${ns}/upd-deps-a'`);
+    const missing = await s.wait(Kustomizations, 'upd-deps-b', 'DependencyNotReady', (o) => cond(o, 'Ready')?.reason === 'DependencyNotReady');
+    expect(cond(missing, 'Ready')?.status).toBe('False');
+    expect(cond(missing, 'Ready')?.message).toContain(`dependency '${ns}/upd-deps-a' not found`);
     await s.waitEvent('Kustomization', 'upd-deps-b', 'DependencyNotReady', (e) => e.type === 'Normal' && e.reason === 'DependencyNotReady' && e.message.startsWith('Dependencies do not meet ready condition, retrying in 2s'));
     expect(await s.getPlain('configmap', 'upd-deps-b-cm')).toBeUndefined();
-    expect(waiting.status?.inventory?.entries ?? []).toEqual([]);
+    expect(missing.status?.inventory?.entries ?? []).toEqual([]);
 
-    // B is looked at again every --requeue-dependency (2s) meanwhile; it stays waiting.
+    // A exists but fails (a path that is not in the artifact): B keeps waiting.
+    await s.apply(kustomizationYaml(ns, 'upd-deps-a', 'upd-deps').replace('path: ./', 'path: ./not-there'));
+    await s.wait(Kustomizations, 'upd-deps-a', 'failing', (o) => cond(o, 'Ready')?.status === 'False' && cond(o, 'Ready')?.reason === 'ArtifactFailed');
+    const notReady = await s.wait(Kustomizations, 'upd-deps-b', 'waiting on a failing A', (o) => cond(o, 'Ready')?.message === `dependency '${ns}/upd-deps-a' is not ready`);
+    expect(cond(notReady, 'Ready')).toMatchObject({ status: 'False', reason: 'DependencyNotReady' });
+    // B is looked at again every --requeue-dependency (2s); whatever it is asked, it stays waiting.
     const stillWaiting = await s.reconcileNow(Kustomizations, 'upd-deps-b', 'still waiting');
     expect(cond(stillWaiting, 'Ready')?.reason).toBe('DependencyNotReady');
     expect(await s.getPlain('configmap', 'upd-deps-b-cm')).toBeUndefined();
+    expect(await s.getPlain('configmap', 'upd-deps-a-cm')).toBeUndefined();
 
-    await s.apply(kustomizationYaml(ns, 'upd-deps-a', 'upd-deps').replace('path: ./', 'path: ./a'));
-    const a = await s.wait(Kustomizations, 'upd-deps-a', 'Ready', readyTrue);
+    await s.kubectl(['-n', ns, 'patch', 'kustomization', 'upd-deps-a', '--type', 'merge', '-p', '{"spec":{"path":"./a"}}']);
+    const a = await s.wait(Kustomizations, 'upd-deps-a', 'Ready', (o) => readyTrue(o) && o.status?.lastAppliedRevision === rev);
     const b = await s.wait(Kustomizations, 'upd-deps-b', 'Ready after A', (o) => readyTrue(o) && o.status?.lastAppliedRevision === rev);
     const aReady = cond(a, 'Ready') as { lastTransitionTime: string };
     const bReady = cond(b, 'Ready') as { lastTransitionTime: string };
