@@ -32,7 +32,7 @@ export { WorkQueue, backoffDelayMs, defaultMaxRetryDelayMs, defaultMinRetryDelay
 export { Cache, Informer, type InformerHandlers, type InformerOptions } from './runtime/cache.js';
 export { Manager, sourceArtifactChanged, wantsReconcile, type ControllerStats, type ManagerOptions, type RegisterOptions, type WatchSpec } from './runtime/manager.js';
 export { EventRecorder, type EventRecorderOptions } from './runtime/events.js';
-export { LeaderElector, defaultLeaseName, type LeaderElectionOptions } from './runtime/lease.js';
+export { LeaderElector, defaultLeaseName, leaseNameFor, type LeaderElectionOptions } from './runtime/lease.js';
 export { createLogger, parseLogEncoding, parseLogLevel, silentLogger, type LogEncoding, type LoggerOptions } from './runtime/log.js';
 export {
   advertisedStorageAddress,

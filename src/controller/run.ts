@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { LadingError } from '../errors.js';
 import { KubeClient, type ClientOptions } from '../kube/index.js';
+import { leaseNameFor } from './runtime/lease.js';
 import { createLogger, type LogEncoding } from './runtime/log.js';
 import { Manager } from './runtime/manager.js';
 import type { Logger, LogLevel, Reconciler } from './runtime/types.js';
@@ -218,6 +219,7 @@ export async function startController(opts: ControllerOptions = {}): Promise<Run
         ? {
             leaderElection: {
               namespace: options.runtimeNamespace,
+              name: leaseNameFor(options.watchLabelSelector),
               identity: `${hostname()}_${randomUUID()}`,
               ...(opts.leaseDurationMs !== undefined ? { leaseDurationMs: opts.leaseDurationMs } : {}),
               ...(opts.renewDeadlineMs !== undefined ? { renewDeadlineMs: opts.renewDeadlineMs } : {}),

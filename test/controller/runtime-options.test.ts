@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { controllerOptionsFrom } from '../../src/cli/commands/controller.js';
 import { advertisedStorageAddress, parseListenAddress, resolveControllerOptions } from '../../src/controller/run.js';
+import { leaseNameFor } from '../../src/controller/runtime/lease.js';
 import { LadingError, UsageError } from '../../src/errors.js';
 
 const io = { env: {}, cwd: '/work', stderr: process.stderr };
@@ -84,5 +85,11 @@ describe('controller options', () => {
     for (const bad of [{ concurrent: '0' }, { concurrent: '2.5' }, { logLevel: 'warn' }, { logEncoding: 'text' }, { minRetryDelay: '10x' }, { minRetryDelay: '1m', maxRetryDelay: '1s' }, { intervalJitterPercentage: '100' }]) {
       expect(() => controllerOptionsFrom(bad, io), JSON.stringify(bad)).toThrow(UsageError);
     }
+  });
+
+  it('names the lease per shard as Flux does', () => {
+    expect(leaseNameFor(undefined)).toBe('lading-controller-leader-election');
+    // sha256("sharding.fluxcd.io/key=shard1") starts with these 8 hex digits.
+    expect(leaseNameFor('sharding.fluxcd.io/key=shard1')).toBe('lading-controller-leader-election-73fdc1be');
   });
 });

@@ -6,6 +6,7 @@
 // deadline. Every write carries the resourceVersion read, so two candidates never both win.
 // release() hands the Lease back on a graceful shutdown (holder cleared, duration 1 s), as
 // client-go's ReleaseOnCancel does, so the next replica takes over at once.
+import { createHash } from 'node:crypto';
 import { KubeError, type KubeClient } from '../../kube/index.js';
 import type { Logger } from './types.js';
 import { delay, isRecord } from './util.js';
@@ -24,6 +25,16 @@ export interface LeaderElectionOptions {
 }
 
 export const defaultLeaseName = 'lading-controller-leader-election';
+
+/**
+ * The lease name of a controller instance: with a label selector (a shard), the base name plus
+ * the first 8 hex digits of the selector's SHA-256, as Flux's leaderelection.GenerateID makes it,
+ * so every shard elects its own leader.
+ */
+export function leaseNameFor(labelSelector: string | undefined, base = defaultLeaseName): string {
+  if (!labelSelector) return base;
+  return `${base}-${createHash('sha256').update(labelSelector).digest('hex').slice(0, 8)}`;
+}
 
 interface LeaseSpec {
   holderIdentity?: string;
