@@ -2,6 +2,8 @@
 // when it fits in the grace period, aborts it when it does not, and the process exits 0 either
 // way. Then `lading controller run` itself (the built CLI): probes, metrics, SIGTERM → exit 0.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,5 +168,27 @@ describe('lading controller run', () => {
     started.push(proc);
     expect(await proc.exited).toBe(2);
     expect(readFileSync(proc.logFile, 'utf8')).toContain('--watch-all-namespaces: invalid boolean "maybe"');
+  });
+
+  it('exits 1 when it cannot listen on --health-addr', async () => {
+    setup.ready();
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const storage = mkdtempSync(join(tmpdir(), 'lading-rt-cli-storage-'));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const proc = spawnLogged({
+        name: 'lading controller',
+        command: process.execPath,
+        args: [cliPath, 'controller', 'run', '--kubeconfig', kubeconfig, `--storage-path=${storage}`, '--storage-addr=127.0.0.1:0', `--health-addr=127.0.0.1:${port}`, '--metrics-addr=0'],
+        logFile: join(logDir, 'cli-busy.log'),
+      });
+      started.push(proc);
+      expect(await proc.exited).toBe(1);
+      expect(readFileSync(proc.logFile, 'utf8')).toContain(`--health-addr: cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      busy.close();
+      rmSync(storage, { recursive: true, force: true });
+    }
   });
 });
