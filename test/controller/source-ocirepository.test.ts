@@ -2,7 +2,7 @@
 // OCIRepository CRD): references, credentials, storage, skip-pull, ignore and layer selection,
 // a corrupted artifact, an invalid URL, a registry outage and recovery, suspend and deletion.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -196,6 +196,22 @@ describe('OCIRepository reconciler', () => {
     expect(r.outcome.error).toBeUndefined();
     expect(r.after!.status!.artifact!.revision).toBe(digests['2.0.0']);
     expect(r.after!.status!.artifact!.path).toBe(`ocirepository/${ns}/by-digest/${digests['2.0.0']}.tar.gz`);
+
+    // A status edited to name another object's file: that file is neither verified, removed nor
+    // collected; this object's artifact is rebuilt in its own directory.
+    const otherDir = join(storageRoot, 'ocirepository', ns, 'by-tag');
+    const otherFiles = readdirSync(otherDir).sort();
+    const foreign = `ocirepository/${ns}/by-tag/${otherFiles.find((f) => f !== 'latest.tar.gz')}`;
+    await client.request({
+      method: 'PATCH',
+      path: `/apis/source.toolkit.fluxcd.io/v1/namespaces/${ns}/ocirepositories/by-digest/status`,
+      contentType: 'application/merge-patch+json',
+      body: { status: { artifact: { ...r.after!.status!.artifact!, path: foreign, digest: `sha256:${'0'.repeat(64)}` } } },
+    });
+    const again = await reconcileOnce(client, reconciler, ns, 'by-digest');
+    expect(again.outcome.error).toBeUndefined();
+    expect(again.after!.status!.artifact!.path).toBe(`ocirepository/${ns}/by-digest/${digests['2.0.0']}.tar.gz`);
+    expect(readdirSync(otherDir).sort()).toEqual(otherFiles);
   });
 
   it('private registry: dockerconfigjson secretRef, the service account imagePullSecrets; no secret value in status, events or errors', async () => {

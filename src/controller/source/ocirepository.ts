@@ -223,7 +223,16 @@ export function createOCIRepositoryReconciler(deps: OCIRepositoryReconcilerDeps)
   }
 
   async function reconcileStorage(w: Work): Promise<void> {
-    const artifact = w.status.artifact;
+    let artifact = w.status.artifact;
+    // A status naming a file outside this object's directory (written by someone else) is not
+    // ours to collect or verify: treated as missing, and rebuilt.
+    const ownDir = `${storage.artifactDir(Kinds.OCIRepository.kind, w.obj.metadata.namespace, w.obj.metadata.name)}/`;
+    if (artifact && (typeof artifact.path !== 'string' || !artifact.path.startsWith(ownDir) || artifact.path.slice(ownDir.length).includes('/'))) {
+      w.ctx.log.info('the artifact in status is not in this object\'s storage directory; rebuilding', { path: String(artifact.path) });
+      delete w.status.artifact;
+      delete w.status.url;
+      artifact = undefined;
+    }
     if (artifact) {
       try {
         const removed = await storage.gc(artifact);
