@@ -222,7 +222,7 @@ describe('OCIRepository reconciler', () => {
     const anon = await reconcileOnce(client, reconciler, ns, 'private-anon');
     expect(anon.outcome.error).toBeDefined();
     expect(condition(anon.after, 'FetchFailed')).toMatchObject({ status: 'True', reason: 'OCIArtifactPullFailed' });
-    expect(condition(anon.after, 'FetchFailed')!.message).toMatch(/^failed to determine artifact digest: /);
+    expect(condition(anon.after, 'FetchFailed')!.message).toMatch(/^failed to determine artifact digest: .*requires authentication; set spec.secretRef to a kubernetes.io\/dockerconfigjson Secret/);
 
     await createSecret(client, ns, 'regcred', 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': dockerConfigJson(privateRegistry.host, privateRegistry.username!, password) });
     await createOCIRepository(client, ns, 'private-secret', { url, ref: { tag: '1.0.0' }, secretRef: { name: 'regcred' } });

@@ -202,9 +202,19 @@ function pickSemverTag(tags: readonly string[], constraint: string, filter: stri
   return matching[0]!.tag;
 }
 
+/** The library's command-line hints, said the way an OCIRepository is configured. */
+const controllerHints: Array<[RegExp, string]> = [
+  [/ \(raise (?:it|the limit) with --max-size\)/g, ''],
+  [/ \(raise the limit with --timeout\)/g, ''],
+  [/ \(the limit on the whole operation: timeoutMs, --timeout\)/g, ' (spec.timeout)'],
+  [/\(use --ca-file to trust its CA, or --insecure to skip verification\)/g, '(set spec.certSecretRef with its CA certificate)'],
+  [/; run `lading login(?: [^`]*)?`/g, '; set spec.secretRef to a kubernetes.io/dockerconfigjson Secret'],
+];
+
 function describe(err: unknown): string {
-  const e = err as Error & { cause?: unknown };
-  return e?.message ?? String(err);
+  let message = (err as Error | undefined)?.message ?? String(err);
+  for (const [pattern, replacement] of controllerHints) message = message.replace(pattern, replacement);
+  return message;
 }
 
 /** Creates the OCIRepository reconciler. */
