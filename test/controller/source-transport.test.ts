@@ -19,6 +19,7 @@ const setup = deferredSetup();
 let client: KubeClient;
 let ns: string;
 let mtls: RunningRegistry;
+let tlsOnly: RunningRegistry;
 let plain: RunningRegistry;
 let privateRegistry: RunningRegistry;
 let proxy: RunningProxy;
@@ -47,8 +48,9 @@ beforeAll(() =>
     client = await connect(kubeconfig);
     await installCRD(kubeconfig);
     ns = await createNamespace(client, 'lading-ocirepo-transport');
-    [mtls, plain, privateRegistry, proxy] = await Promise.all([
+    [mtls, tlsOnly, plain, privateRegistry, proxy] = await Promise.all([
       startRegistry({ tls: true, clientCerts: true }),
+      startRegistry({ tls: true }),
       startRegistry(),
       startRegistry({ auth: true }),
       startProxy({ auth: { username: 'proxyuser', password: proxyPassword } }),
@@ -68,14 +70,14 @@ beforeAll(() =>
       return { username: privateRegistry.username!, password: privateRegistry.password! };
     };
     reconciler = createOCIRepositoryReconciler({ storage, registry: { retries: 0, retryBaseMs: 10 }, env: {}, cloudCredentials });
-    await Promise.all([push(mtls, 'app'), push(plain, 'app'), push(privateRegistry, 'cloud-app')]);
+    await Promise.all([push(mtls, 'app'), push(tlsOnly, 'app'), push(plain, 'app'), push(privateRegistry, 'cloud-app')]);
   }),
 );
 
 afterAll(async () => {
   for (const s of silentSockets) s.destroy();
   silent?.close();
-  await Promise.all([mtls?.stop(), plain?.stop(), privateRegistry?.stop(), proxy?.stop()]);
+  await Promise.all([mtls?.stop(), tlsOnly?.stop(), plain?.stop(), privateRegistry?.stop(), proxy?.stop()]);
   if (client && ns) await client.request({ method: 'DELETE', path: `/api/v1/namespaces/${ns}` }).catch(() => undefined);
   for (const d of [storageRoot, work]) if (d) rmSync(d, { recursive: true, force: true });
 });
@@ -113,6 +115,19 @@ describe('OCIRepository transport', () => {
     const key = readFileSync(pki.clientKeyFile, 'utf8');
     const body = key.split('\n').find((l) => l.length > 40)!;
     expect(JSON.stringify([ok, caOnly, none, noKey].map((r) => [r.statuses, r.events, r.outcome.error?.message]))).not.toContain(body);
+  });
+
+  it('a registry with a certificate of an unknown CA: refused, unless spec.insecure skips the check', async () => {
+    setup.ready();
+    const url = `oci://${tlsOnly.host}/app`;
+    await createOCIRepository(client, ns, 'untrusted', { url, ref: { tag: '1.0.0' } });
+    const refused = await reconcileOnce(client, reconciler, ns, 'untrusted');
+    expect(condition(refused.after, 'FetchFailed')).toMatchObject({ status: 'True', reason: 'OCIArtifactPullFailed' });
+    expect(condition(refused.after, 'FetchFailed')!.message).toContain('set spec.certSecretRef with its CA certificate');
+    await createOCIRepository(client, ns, 'insecure', { url, ref: { tag: '1.0.0' }, insecure: true });
+    const insecure = await reconcileOnce(client, reconciler, ns, 'insecure');
+    expect(insecure.outcome.error).toBeUndefined();
+    expect(condition(insecure.after, 'Ready')?.status).toBe('True');
   });
 
   it('proxySecretRef: requests go through the proxy with its credentials; a wrong password fails without showing it', async () => {
