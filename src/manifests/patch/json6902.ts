@@ -96,6 +96,12 @@ export function applyJson6902(
 ): Obj {
   const maxCopy = opts.maxCopyBytes ?? DEFAULT_MAX_COPY_BYTES;
   let doc: Container = toJsonValue(target) as Obj;
+  // kustomize runs patches while kyaml's internal annotations (config.kubernetes.io/index, …) sit
+  // on every resource, so `metadata.annotations` always exists for a patch: `add
+  // /metadata/annotations/x` works on an object that has none (labels have no such entry, and a
+  // missing `labels` map stays an error). restringAnnotations drops it again if it stays empty.
+  const md = doc['metadata'];
+  if (isObj(md) && md['annotations'] === undefined) setOwn(md, 'annotations', {});
   let copied = 0;
   operations.forEach((raw, index) => {
     const fail = (message: string, path?: string): never => {
