@@ -218,7 +218,9 @@ export class Manager {
     if (this.elector) {
       const elected = await this.elector.acquire(signal, () => {
         this.failure = new LadingError('LEADER_ELECTION_LOST', 'leader election lost: the lease could not be renewed in time');
-        void this.stop();
+        // Another replica may lead already: in-flight work is abandoned at once, as
+        // controller-runtime skips the graceful period when the lease is lost.
+        this.stopping ??= this.shutdown(0);
       });
       if (!elected) return;
     }
@@ -376,16 +378,16 @@ export class Manager {
     return this.stopping;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(graceMs = this.opts.gracefulShutdownTimeoutMs ?? 30_000): Promise<void> {
     this.softStop.abort();
     for (const c of this.controllers) c.queue.shutdown();
     const inFlight = () => Promise.all(this.controllers.flatMap((c) => c.workers));
     const active = this.controllers.reduce((n, c) => n + c.stats.active, 0);
     if (active > 0) this.log.info('waiting for in-flight reconciles to finish', { count: active });
-    const grace = this.opts.gracefulShutdownTimeoutMs ?? 30_000;
-    const finished = await Promise.race([inFlight().then(() => true), delay(grace).then(() => false)]);
+    // (With no grace, idle workers still end before the zero-delay timer fires.)
+    const finished = await Promise.race([inFlight().then(() => true), delay(graceMs).then(() => false)]);
     if (!finished) {
-      this.log.error('graceful shutdown timed out; aborting in-flight reconciles', { gracefulShutdownTimeoutMs: grace });
+      this.log.error('graceful shutdown timed out; aborting in-flight reconciles', { gracefulShutdownTimeoutMs: graceMs });
       this.hardStop.abort(new LadingError('SHUTDOWN', 'the controller is shutting down'));
       await Promise.race([inFlight(), delay(5_000)]);
     }
