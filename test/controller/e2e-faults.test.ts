@@ -1,25 +1,26 @@
 // End to end, with `lading controller run` as a local process against the real control plane, a
 // real registry and artifacts pushed with the real flux CLI: what the controller does when things
 // break.
-// - the registry goes away (its process stopped): FetchFailed, Ready False, a Warning event; it
-//   comes back on the same port with the same data: Ready True and a `Succeeded` recovery event,
-//   as source-controller emits;
+// - the registry goes away (its process stopped): FetchFailed, Ready False, a Warning event, the
+//   Kustomization carries on from the stored artifact; it comes back on the same port with the
+//   same data: Ready True and a `Succeeded` recovery event, as source-controller emits;
 // - kube-apiserver restarted while a Kustomization with `wait` is in its health checks (a private
 //   control plane from startCluster): the controller converges afterwards;
 // - the controller killed with SIGKILL while it applies 200 ConfigMaps, then started again on the
 //   same storage: it converges, the inventory holds exactly the 200, nothing it applied is
-//   missing from it;
+//   missing from it, and the new process leaves no working directory behind;
 // - a stored artifact corrupted on disk: noticed at the next reconcile (Warning
-//   ArtifactVerificationFailed), rebuilt, status.artifact.digest matches the file again;
+//   ArtifactVerificationFailed), rebuilt, status.artifact.digest matches the file again; one
+//   deleted from disk is rebuilt with the same digest;
 // - a revision whose kustomize build fails: Ready False/BuildFailed, nothing of it applied, the
 //   objects of the last good revision untouched.
 // The controller watches only this suite's namespace; every object is named `flt-…`.
 import { createHash } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type RunningCluster } from '../env/cluster.js';
-import { isAlive } from '../env/process.js';
+import { isAlive, waitFor } from '../env/process.js';
 import { clusterKubeconfig, deferredSetup, removeDir, tempDir } from '../kube/helpers.js';
 import { startLadingController } from './controller-process.js';
 import {
@@ -49,6 +50,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
   let registry: RestartableRegistry;
   let work: string;
   let storageDir: string;
+  let tmp: string;
   let apps = 0;
 
   async function push(repo: string, tag: string, files: Record<string, string>): Promise<string> {
@@ -64,7 +66,8 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
       runtimeNamespace: ns,
       storageDir: storage,
       args: ['--watch-all-namespaces=false', '--requeue-dependency=2s'],
-      env: { NODE_EXTRA_CA_CERTS: registry.caFile },
+      // Its working directories go where the suite can see them (and remove them).
+      env: { NODE_EXTRA_CA_CERTS: registry.caFile, TMPDIR: tmp },
     });
 
   beforeAll(() =>
@@ -72,6 +75,8 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
       s = new Suite(clusterKubeconfig(), ns);
       work = tempDir('lading-e2e-faults-');
       storageDir = join(work, 'storage');
+      tmp = join(work, 'tmp');
+      mkdirSync(tmp);
       registry = await startRestartableRegistry(join(work, 'registry'));
       await s.kubectl(['apply', '--server-side', '-f', '-'], { input: crdYaml() });
       await s.kubectl(['create', 'namespace', ns]);
@@ -217,6 +222,8 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     // How far it got is not asserted (that is timing); it is said, for whoever reads the log.
     console.log(`flt-kill: the controller was killed with ${atKill.length} of 200 ConfigMaps applied`);
     await old?.stop(); // removes its log dir; the storage is the suite's
+    // A process killed in the middle of a reconcile cannot remove its working directory.
+    const leftBehind = readdirSync(tmp).sort();
     s.controller = await startController();
 
     const ks = await s.wait(Kustomizations, 'flt-kill', `Ready on ${rev} after the restart`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === rev, 240_000);
@@ -230,6 +237,15 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     const inInventory = new Set(ids);
     expect(owned.filter((o) => !inInventory.has(`${ns}_${o.metadata.name}__ConfigMap`)).map((o) => o.metadata.name)).toEqual([]);
     for (const o of owned) expect(o.data?.['index']).toBe(String(names.indexOf(o.metadata.name)));
+    // The new controller leaves none of its own behind.
+    await waitFor(
+      async () => {
+        const now = readdirSync(tmp).sort();
+        if (JSON.stringify(now) !== JSON.stringify(leftBehind)) throw new Error(`in ${tmp}: ${now.join(', ')}; the killed controller left: ${leftBehind.join(', ')}`);
+        return true;
+      },
+      { what: "the controller's working directories gone", timeoutMs: 30_000, intervalMs: 200 },
+    );
   }, 400_000);
 
   it('kube-apiserver restarted while a Kustomization with wait runs its health checks: the controller converges', async () => {

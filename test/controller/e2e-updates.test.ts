@@ -9,9 +9,12 @@
 // - drift: an applied object edited out of band and another deleted out of band are put back at
 //   the next reconcile;
 // - a new semver tag with `prune: false`: the new revision is applied and the objects it dropped
-//   stay in the cluster (out of the inventory), as Flux leaves them.
+//   stay in the cluster (out of the inventory), as Flux leaves them;
+// - and none of this leaves a working directory behind.
 // The controller watches only this suite's namespace; every object is named `upd-…`.
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '../env/process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterKubeconfig, deferredSetup, removeDir, tempDir } from '../kube/helpers.js';
 import { startLadingController } from './controller-process.js';
@@ -40,6 +43,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
   let s: Suite;
   let registry: RestartableRegistry;
   let work: string;
+  let tmp: string;
   let apps = 0;
 
   /** Pushes a directory of manifests (file name → YAML) as `<repo>:<tag>`; returns the revision Flux gives it. */
@@ -60,13 +64,16 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
       s = new Suite(clusterKubeconfig(), ns);
       work = tempDir('lading-e2e-updates-');
       registry = await startRestartableRegistry(join(work, 'registry'));
+      tmp = join(work, 'tmp');
+      mkdirSync(tmp);
       await s.kubectl(['apply', '--server-side', '-f', '-'], { input: crdYaml() });
       await s.kubectl(['create', 'namespace', ns]);
       s.controller = await startLadingController({
         kubeconfig: s.kubeconfig,
         runtimeNamespace: ns,
         args: ['--watch-all-namespaces=false', '--requeue-dependency=2s'],
-        env: { NODE_EXTRA_CA_CERTS: registry.caFile },
+        // Its working directories go where the suite can check that none is left behind.
+        env: { NODE_EXTRA_CA_CERTS: registry.caFile, TMPDIR: tmp },
       });
     }),
   );
@@ -250,4 +257,16 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     const events = await s.events('Kustomization', 'upd-noprune');
     expect(events.filter((e) => e.message.includes('upd-noprune-dropped deleted'))).toEqual([]);
   }, 300_000);
+
+  it('leaves no working directory behind', async () => {
+    setup.ready();
+    await waitFor(
+      async () => {
+        const left = readdirSync(tmp);
+        if (left.length > 0) throw new Error(`in ${tmp}: ${left.join(', ')}`);
+        return true;
+      },
+      { what: "the controller's working directories gone", timeoutMs: 30_000, intervalMs: 200 },
+    );
+  });
 });
