@@ -191,4 +191,45 @@ describe('lading controller run', () => {
       rmSync(storage, { recursive: true, force: true });
     }
   });
+
+  it('aborts a reconcile stuck on a registry that never answers when the grace period ends, and exits 0', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-cli-stuck');
+    await kubectl(kubeconfig, ['apply', '--server-side', '-f', '-'], { input: crds().map((c) => JSON.stringify(c)).join('\n---\n') });
+    // A "registry" that accepts connections and never says a word.
+    let connections = 0;
+    const silent = createServer((socket) => {
+      connections++;
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const registryPort = (silent.address() as AddressInfo).port;
+    const storage = mkdtempSync(join(tmpdir(), 'lading-rt-cli-storage-'));
+    const [healthPort] = (await freePorts(1)) as [number];
+    try {
+      const proc = spawnLogged({
+        name: 'lading controller',
+        command: process.execPath,
+        args: [cliPath, 'controller', 'run', '--kubeconfig', kubeconfig, `--storage-path=${storage}`, '--storage-addr=127.0.0.1:0', `--health-addr=127.0.0.1:${healthPort}`, '--metrics-addr=0', '--watch-all-namespaces=false', '--graceful-shutdown-timeout=1s'],
+        logFile: join(logDir, 'cli-stuck.log'),
+        env: { ...process.env, RUNTIME_NAMESPACE: ns },
+      });
+      started.push(proc);
+      let exited: string | undefined;
+      void proc.exited.then((c) => (exited = String(c)));
+      await acceptingConnections(healthPort, 'lading controller run', () => exited, proc.logFile);
+      await kubectl(kubeconfig, ['-n', ns, 'apply', '-f', '-'], {
+        input: JSON.stringify({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'stuck', namespace: ns }, spec: { url: `oci://127.0.0.1:${registryPort}/app`, interval: '10m', timeout: '10m', insecure: true } }),
+      });
+      await eventually('the reconcile to reach the registry', () => (connections > 0 ? true : undefined));
+      process.kill(proc.pid, 'SIGTERM');
+      expect(await proc.exited).toBe(0);
+      const log = readFileSync(proc.logFile, 'utf8');
+      expect(log).toContain('graceful shutdown timed out; aborting in-flight reconciles');
+      expect(log).toContain('controller stopped');
+    } finally {
+      silent.close();
+      rmSync(storage, { recursive: true, force: true });
+    }
+  });
 });
