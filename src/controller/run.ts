@@ -293,8 +293,9 @@ export async function startController(opts: ControllerOptions = {}): Promise<Run
  */
 export async function runController(opts: ControllerOptions = {}): Promise<void> {
   const log = opts.log ?? createLogger({ level: opts.logLevel ?? 'info', encoding: opts.logEncoding ?? 'json' });
-  const running = await startController({ ...opts, log });
+  let running: RunningController | undefined;
   let signalled = false;
+  // Installed before starting, so a signal during start-up stops the controller once it runs.
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       log.error('second signal, exiting now', { signal });
@@ -302,11 +303,13 @@ export async function runController(opts: ControllerOptions = {}): Promise<void>
     }
     signalled = true;
     log.info('received signal, shutting down', { signal });
-    void running.stop();
+    void running?.stop();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
+    running = await startController({ ...opts, log });
+    if (signalled) void running.stop();
     await running.done;
   } finally {
     process.off('SIGTERM', onSignal);
