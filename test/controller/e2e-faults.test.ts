@@ -8,7 +8,8 @@
 //   control plane from startCluster): the controller converges afterwards;
 // - the controller killed with SIGKILL while it applies 200 ConfigMaps, then started again on the
 //   same storage: it converges, the inventory holds exactly the 200, nothing it applied is
-//   missing from it, and the new process leaves no working directory behind;
+//   missing from it, and the new process leaves no working directory behind; killed in the
+//   middle of a revision withdrawn before the restart, it prunes what the killed process applied;
 // - a stored artifact corrupted on disk: noticed at the next reconcile (Warning
 //   ArtifactVerificationFailed), rebuilt, status.artifact.digest matches the file again; one
 //   deleted from disk is rebuilt with the same digest;
@@ -246,6 +247,41 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
       },
       { what: "the controller's working directories gone", timeoutMs: 30_000, intervalMs: 200 },
     );
+  }, 400_000);
+
+  it('killed with SIGKILL while applying a new revision that was then withdrawn: started again, it prunes what the killed process applied (nothing orphaned)', async () => {
+    setup.ready();
+    const base = { 'base.yaml': configMap('flt-orphan-base', { v: '1' }) };
+    const v1 = await push('flt-orphan', '1.0.0', base);
+    await s.apply(ociRepositoryYaml(ns, 'flt-orphan', repoUrl('flt-orphan'), 'semver: "1.x"'));
+    await s.apply(kustomizationYaml(ns, 'flt-orphan', 'flt-orphan'));
+    await s.wait(Kustomizations, 'flt-orphan', `Ready on ${v1}`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === v1);
+
+    // 1.1.0 adds 200 ConfigMaps; the controller is killed as soon as the first is there.
+    const batch = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => `flt-orphan-${String(i).padStart(3, '0')}`).map((n) => [`${n}.yaml`, configMap(n, { filler: 'x'.repeat(8 * 1024) }, { 'e2e.lading.dev/batch': 'two' })]),
+    );
+    const v2 = await push('flt-orphan', '1.1.0', { ...base, ...batch });
+    const appeared = firstObject(s.kubeconfig, ns, 'configmaps', `${s.ownedBy('flt-orphan')},e2e.lading.dev/batch=two`, 150_000);
+    await s.requestReconcile(OCIRepositories, 'flt-orphan');
+    await appeared;
+    const old = s.controller;
+    await old?.kill();
+    const applied = (await s.list('configmaps', `${s.ownedBy('flt-orphan')},e2e.lading.dev/batch=two`)).map((o) => o.metadata.name);
+    console.log(`flt-orphan: the controller was killed with ${applied.length} of the 200 new ConfigMaps applied`);
+    expect(applied.length).toBeGreaterThan(0);
+    await old?.stop();
+
+    // 1.1.0 is withdrawn before the controller comes back: 1.2.0 has the base only.
+    const v3 = await push('flt-orphan', '1.2.0', { 'base.yaml': configMap('flt-orphan-base', { v: '3' }) });
+    s.controller = await startController();
+    await s.reconcileNow(OCIRepositories, 'flt-orphan', `${v3} stored`, (o) => o.status?.artifact?.revision === v3);
+    const ks = await s.wait(Kustomizations, 'flt-orphan', `Ready on ${v3}`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === v3, 240_000);
+    expect(ks.status?.lastAppliedRevision).not.toBe(v2);
+    expect(ks.status?.inventory?.entries.map((e) => e.id)).toEqual([`${ns}_flt-orphan-base__ConfigMap`]);
+    const left = await s.list('configmaps', s.ownedBy('flt-orphan'));
+    expect(left.map((o) => o.metadata.name)).toEqual(['flt-orphan-base']);
+    expect(left[0]?.data).toEqual({ v: '3' });
   }, 400_000);
 
   it('kube-apiserver restarted while a Kustomization with wait runs its health checks: the controller converges', async () => {
