@@ -32,7 +32,9 @@ function clean(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return redactCredentials(describeError(value));
   if (typeof value === 'string') return redactCredentials(value);
   if (typeof value === 'bigint') return String(value);
-  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  // Deeper than any field worth logging: written as text, still redacted.
+  if (depth > 6) return redactCredentials(JSON.stringify(value) ?? '');
   if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = clean(v, depth + 1);
