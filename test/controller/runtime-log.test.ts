@@ -61,4 +61,13 @@ describe('controller log', () => {
     log.with({ name: 'podinfo' }).info('reconciled', { message: 'stored artifact' });
     expect(out[0]).toBe('2026-12-07T10:00:00.123Z\tINFO\treconciled\tname=podinfo message="stored artifact"\n');
   });
+
+  it('never throws on a cyclic field', () => {
+    const { log, out } = capture();
+    const cyclic: Record<string, unknown> = { name: 'a' };
+    cyclic['self'] = cyclic;
+    log.info('cyclic', { cyclic });
+    expect(out).toHaveLength(1);
+    expect(out[0]).toContain('[unserializable]');
+  });
 });

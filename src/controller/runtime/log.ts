@@ -34,7 +34,13 @@ function clean(value: unknown, depth = 0): unknown {
   if (typeof value === 'bigint') return String(value);
   if (value === null || typeof value !== 'object') return value;
   // Deeper than any field worth logging: written as text, still redacted.
-  if (depth > 6) return redactCredentials(JSON.stringify(value) ?? '');
+  if (depth > 6) {
+    try {
+      return redactCredentials(JSON.stringify(value) ?? '');
+    } catch {
+      return '[unserializable]'; // a cycle: a log line must never throw
+    }
+  }
   if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = clean(v, depth + 1);
