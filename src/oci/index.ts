@@ -21,3 +21,14 @@ export {
   type DockerConfigOptions,
 } from './credentials.js';
 export { login, logout, registryHost, type LoginOptions } from './login.js';
+export {
+  cloudRegistryCredentials,
+  cloudCredentialStore,
+  CloudCredentialCache,
+  CloudAuthError,
+  isCloudAuthError,
+  CLOUD_PROVIDERS,
+  type CloudProvider,
+  type CloudRegistryCredentials,
+  type CloudCredentialsOptions,
+} from './cloud/index.js';

@@ -83,6 +83,8 @@ export function networkError(err: unknown, what: string, registry: string, idleT
   const e = err as { name?: string; code?: string; message?: string } | undefined;
   const code = e?.code ?? '';
   const message = e?.message ?? String(err);
+  // A caller's AbortSignal.timeout() aborts with a TimeoutError: that is the caller's deadline, not a network fault.
+  if (e?.name === 'TimeoutError') return new OciError('TIMEOUT', `${what}: the caller's time limit passed`, { cause: err });
   if (e?.name === 'AbortError' || code === 'ABORT_ERR' || code === 'UND_ERR_ABORTED') return new OciError('ABORTED', `${what}: aborted`, { cause: err });
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
     const limit = idleTimeoutMs !== undefined ? `${idleTimeoutMs} ms` : 'the idle timeout';
