@@ -437,7 +437,13 @@ function kustomizationV1beta2(spec: Schema, status: Schema): { spec: Schema; sta
   };
   return {
     spec: { ...spec, properties: v1beta2Props },
-    status: { ...status, properties: without(status.properties ?? {}, 'history', 'lastAppliedOriginRevision') },
+    // The status keeps v1's history and lastAppliedOriginRevision, which Flux v1.7's v1beta2 lacks:
+    // the controller writes status with server-side apply at v1, and the API server converts the
+    // merged object to the version of every manager that owns fields (kubectl's, for an object
+    // applied as v1beta2); a v1 status field missing from the v1beta2 schema makes that write fail
+    // ("failed to convert merged object at version …v1beta2: .status.history: field not declared in
+    // schema"). Flux writes status with a merge patch and never meets it.
+    status,
   };
 }
 
