@@ -14,7 +14,7 @@
 //   ArtifactVerificationFailed), rebuilt, status.artifact.digest matches the file again; one
 //   deleted from disk is rebuilt with the same digest;
 // - a revision whose kustomize build fails: Ready False/BuildFailed, nothing of it applied, the
-//   objects of the last good revision untouched.
+//   objects of the last good revision untouched; a fixed revision after it is applied.
 // The controller watches only this suite's namespace; every object is named `flt-…`.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -148,6 +148,8 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     expect(warning.message).toContain('failed to verify integrity of artifact');
     const now = rebuilt.status?.artifact as { path: string; digest: string; url: string };
     expect(now.digest).not.toBe(garbageDigest);
+    // The archive is normalised: rebuilt from the same content, it is the same file.
+    expect(now.digest).toBe(artifact.digest);
     expect(sha256File(join(storageDir, now.path))).toBe(now.digest);
     expect(rebuilt.status?.artifact?.revision).toBe(rev);
     // What the artifact server hands out is the rebuilt file.
@@ -204,6 +206,18 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     expect(after?.data).toEqual({ v: '1' });
     expect(after?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
     expect(await s.getPlain('configmap', 'flt-build-new')).toBeUndefined();
+
+    // A fixed 1.2.0 is applied as usual.
+    const fixed = await push('flt-build', '1.2.0', {
+      'kustomization.yaml': kustomization(['cm.yaml', 'new.yaml']),
+      'cm.yaml': configMap('flt-build-cm', { v: '3' }),
+      'new.yaml': configMap('flt-build-new', { v: '3' }),
+    });
+    await s.reconcileNow(OCIRepositories, 'flt-build', `${fixed} stored`, (o) => o.status?.artifact?.revision === fixed);
+    const ok = await s.wait(Kustomizations, 'flt-build', `Ready on ${fixed}`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === fixed);
+    expect(ok.status?.inventory?.entries.map((e) => e.id).sort()).toEqual([`${ns}_flt-build-cm__ConfigMap`, `${ns}_flt-build-new__ConfigMap`]);
+    expect((await s.getPlain('configmap', 'flt-build-cm'))?.data).toEqual({ v: '3' });
+    expect((await s.getPlain('configmap', 'flt-build-new'))?.data).toEqual({ v: '3' });
   }, 300_000);
 
   it('the controller killed with SIGKILL in the middle of applying 200 ConfigMaps converges when started again on the same storage', async () => {
