@@ -8,6 +8,7 @@ const modules: string[] = [
   './build.ts',
   './manifests-patch.ts',
   './apply.ts',
+  './controller.ts',
 ];
 
 const only = process.argv.slice(2);
