@@ -31,7 +31,7 @@ import {
   cleanUpNamespace,
   cond,
   configMap,
-  crdYaml,
+  installCrds,
   firstObject,
   fluxPush,
   kustomizationYaml,
@@ -79,7 +79,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
       tmp = join(work, 'tmp');
       mkdirSync(tmp);
       registry = await startRestartableRegistry(join(work, 'registry'));
-      await s.kubectl(['apply', '--server-side', '-f', '-'], { input: crdYaml() });
+      await installCrds(s.kubeconfig);
       await s.kubectl(['create', 'namespace', ns]);
       s.controller = await startController();
     }),
@@ -305,7 +305,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     try {
       cluster = await startCluster({ nodes: 1 });
       own.kubeconfig = cluster.kubeconfig;
-      await own.kubectl(['apply', '--server-side', '-f', '-'], { input: crdYaml() });
+      await installCrds(own.kubeconfig);
       await own.kubectl(['create', 'namespace', ns]);
       own.controller = await startController(cluster.kubeconfig, join(work, 'storage-apiserver'));
       const node = cluster.nodeNames[0] as string;

@@ -82,6 +82,15 @@ export function crdYaml(): string {
     .join('\n---\n');
 }
 
+/**
+ * Installs lading's CRDs (taking over fields other test files applied under other managers,
+ * Flux's own CRDs included) and waits until they are served.
+ */
+export async function installCrds(kubeconfig: string): Promise<void> {
+  await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: crdYaml() });
+  await kubectl(kubeconfig, ['wait', '--for=condition=established', '--timeout=60s', `crd/${OCIRepositories}`, `crd/${Kustomizations}`]);
+}
+
 export function sha256File(file: string): string {
   return `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
 }

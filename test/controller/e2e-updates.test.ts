@@ -25,7 +25,7 @@ import {
   cleanUpNamespace,
   cond,
   configMap,
-  crdYaml,
+  installCrds,
   fluxPush,
   kustomizationYaml,
   ociRepositoryYaml,
@@ -66,7 +66,7 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
       registry = await startRestartableRegistry(join(work, 'registry'));
       tmp = join(work, 'tmp');
       mkdirSync(tmp);
-      await s.kubectl(['apply', '--server-side', '-f', '-'], { input: crdYaml() });
+      await installCrds(s.kubeconfig);
       await s.kubectl(['create', 'namespace', ns]);
       s.controller = await startLadingController({
         kubeconfig: s.kubeconfig,
