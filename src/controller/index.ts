@@ -47,3 +47,7 @@ export {
   type ResolvedControllerOptions,
   type RunningController,
 } from './run.js';
+export { crds, ociRepositoryCrd, kustomizationCrd } from './crds.js';
+export { installManifests, DefaultInstall, InstallOptionError, type InstallOptions } from './install.js';
+export { ArtifactStorage, startArtifactServer, createOCIRepositoryReconciler } from './source/index.js';
+export { createKustomizationReconciler, buildKustomization } from './kustomize/index.js';

@@ -58,6 +58,14 @@ export interface ControllerOptions {
   intervalJitterPercentage?: number;
   /** `--graceful-shutdown-timeout` (default 30 s, controller-runtime's). */
   gracefulShutdownTimeoutMs?: number;
+  /** `--http-retry`: retries of an artifact download (default 9, kustomize-controller's). */
+  httpRetry?: number;
+  /** `--default-service-account`: the account Kustomizations without serviceAccountName apply as (default: the controller's own). */
+  defaultServiceAccount?: string;
+  /** `--no-cross-namespace-refs`: refuse a sourceRef or dependsOn in another namespace (default false). */
+  noCrossNamespaceRefs?: boolean;
+  /** `--no-remote-bases`: refuse kustomize remote bases (lading's build never fetches them; kept for Flux's flag). */
+  noRemoteBases?: boolean;
   env?: NodeJS.ProcessEnv;
   /** Makes the reconcilers and what they need (default: OCIRepository and Kustomization). */
   components?: (deps: ComponentDeps) => Promise<ControllerComponents>;
@@ -97,8 +105,11 @@ export type ResolvedControllerOptions = Required<
     | 'gracefulShutdownTimeoutMs'
     | 'artifactRetentionTtlMs'
     | 'artifactRetentionRecords'
+    | 'httpRetry'
+    | 'noCrossNamespaceRefs'
+    | 'noRemoteBases'
   >
-> & { watchLabelSelector: string | undefined };
+> & { watchLabelSelector: string | undefined; defaultServiceAccount: string | undefined };
 
 export interface RunningController {
   manager: Manager;
@@ -155,6 +166,10 @@ export function resolveControllerOptions(opts: ControllerOptions, clientNamespac
     gracefulShutdownTimeoutMs: opts.gracefulShutdownTimeoutMs ?? 30_000,
     artifactRetentionTtlMs: opts.artifactRetentionTtlMs ?? 60_000,
     artifactRetentionRecords: opts.artifactRetentionRecords ?? 2,
+    httpRetry: opts.httpRetry ?? 9,
+    defaultServiceAccount: opts.defaultServiceAccount,
+    noCrossNamespaceRefs: opts.noCrossNamespaceRefs ?? false,
+    noRemoteBases: opts.noRemoteBases ?? false,
   };
 }
 
@@ -326,6 +341,7 @@ export async function defaultComponents(deps: ComponentDeps): Promise<Controller
   const { options, log } = deps;
   const { ArtifactStorage, startArtifactServer, createOCIRepositoryReconciler } = await import('./source/index.js');
   const { createKustomizationReconciler } = await import('./kustomize/index.js');
+  const { cloudRegistryCredentials } = await import('../oci/index.js');
   const storage = new ArtifactStorage({
     root: options.storagePath,
     advertisedAddress: options.storageAdvAddr,
@@ -336,9 +352,24 @@ export async function defaultComponents(deps: ComponentDeps): Promise<Controller
   log.info('artifact server started', { url: server.url, storagePath: options.storagePath, advertisedAddress: options.storageAdvAddr });
   return {
     reconcilers: [
-      { reconciler: createOCIRepositoryReconciler({ storage }), reportingController: 'source-controller' },
       {
-        reconciler: createKustomizationReconciler({ requeueDependencyMs: options.requeueDependencyMs, jitterPercent: options.intervalJitterPercentage }),
+        reconciler: createOCIRepositoryReconciler({
+          storage,
+          jitterPercent: options.intervalJitterPercentage,
+          // provider: aws|azure|gcp — the token exchange of src/oci/cloud (cached per provider and host).
+          cloudCredentials: (provider, host, o) => cloudRegistryCredentials(provider, host, { ...(o.signal ? { signal: o.signal } : {}), ...(o.env ? { env: o.env } : {}), ...(o.proxy ? { transport: { proxy: o.proxy } } : {}) }),
+        }),
+        reportingController: 'source-controller',
+      },
+      {
+        reconciler: createKustomizationReconciler({
+          requeueDependencyMs: options.requeueDependencyMs,
+          jitterPercent: options.intervalJitterPercentage,
+          httpRetry: options.httpRetry,
+          noCrossNamespaceRefs: options.noCrossNamespaceRefs,
+          noRemoteBases: options.noRemoteBases,
+          ...(options.defaultServiceAccount !== undefined ? { defaultServiceAccount: options.defaultServiceAccount } : {}),
+        }),
         reportingController: 'kustomize-controller',
       },
     ],

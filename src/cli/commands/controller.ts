@@ -20,6 +20,22 @@ function parseBool(flag: string) {
   };
 }
 
+/**
+ * Flux's `--no-…` flags are plain booleans (`--no-remote-bases`, `--no-remote-bases=false`).
+ * commander reads a `--no-x` option as the negation of `x` (true when absent, false when given
+ * bare), so a given value is wrapped to tell it from that default.
+ */
+function flagValue(flag: string) {
+  const parse = parseBool(flag);
+  return (value: string): { given: boolean } => ({ given: parse(value) });
+}
+
+function negatedFlag(v: unknown): boolean | undefined {
+  if (v === false) return true; // given bare
+  if (typeof v === 'object' && v !== null && 'given' in v) return (v as { given: boolean }).given;
+  return undefined;
+}
+
 function durationOf(opts: Opts, key: string, flag: string): number | undefined {
   const v = opts[key];
   if (typeof v !== 'string') return undefined;
@@ -88,6 +104,10 @@ export function controllerOptionsFrom(opts: Opts, io: { env: NodeJS.ProcessEnv; 
     ...set('maxRetryDelayMs', maxRetryDelayMs),
     ...set('intervalJitterPercentage', integerOf(opts, 'intervalJitterPercentage', '--interval-jitter-percentage', 0, 99)),
     ...set('gracefulShutdownTimeoutMs', durationOf(opts, 'gracefulShutdownTimeout', '--graceful-shutdown-timeout')),
+    ...set('httpRetry', integerOf(opts, 'httpRetry', '--http-retry', 0, 100)),
+    ...set('defaultServiceAccount', stringOf(opts, 'defaultServiceAccount')),
+    ...set('noCrossNamespaceRefs', negatedFlag(opts['crossNamespaceRefs'])),
+    ...set('noRemoteBases', negatedFlag(opts['remoteBases'])),
   };
 }
 
@@ -114,6 +134,10 @@ function addControllerFlags(cmd: Command): Command {
     .option('--max-retry-delay <duration>', 'largest delay of the per-object exponential backoff (default 15m)')
     .option('--interval-jitter-percentage <n>', 'random spread added to each object\'s interval, in percent (default 5)')
     .option('--graceful-shutdown-timeout <duration>', 'how long in-flight reconciles may run on after SIGTERM before they are aborted (default 30s)')
+    .option('--http-retry <n>', 'retries of an artifact download from a source (default 9)')
+    .option('--default-service-account <name>', 'service account a Kustomization without serviceAccountName applies as (default: the controller\'s own rights)')
+    .option('--no-cross-namespace-refs [bool]', 'refuse sourceRef and dependsOn in another namespace (default false)', flagValue('--no-cross-namespace-refs'))
+    .option('--no-remote-bases [bool]', 'refuse remote kustomize bases (lading never fetches them; Flux\'s flag, default false)', flagValue('--no-remote-bases'))
     .option('--log-level <level>', 'debug, info or error (default info)')
     .option('--log-encoding <encoding>', 'json or console (default json)');
 }
@@ -129,6 +153,89 @@ export const controllerCommands: CommandModule = (program, io) => {
     'lading controller run --watch-all-namespaces=false --enable-leader-election --concurrent 8',
     'lading controller run --watch-label-selector sharding.fluxcd.io/key=shard1 --metrics-addr 0',
   ]);
+  const installCmd = verb(program, 'controller', 'Run the in-cluster controller (controller run)')
+    .command('install')
+    .description('print (or with --apply, apply) what a cluster needs to run the controller: CRDs, namespace, service account, RBAC, Deployment, Service')
+    .option('--image <ref>', 'container image of lading for the Deployment (required unless --crds-only)')
+    .option('--namespace <ns>', 'namespace of the controller (default lading-system)')
+    .option('--apply-rights <mode>', 'cluster-admin (as Flux: any object a Kustomization holds can be applied) or impersonation (every Kustomization must name a serviceAccountName)')
+    .option('--watch-all-namespaces [bool]', 'watch every namespace; false only the controller\'s own (default true)', parseBool('--watch-all-namespaces'))
+    .option('--log-level <level>', 'the controller\'s --log-level (default info)')
+    .option('--crds-only', 'only the CustomResourceDefinitions (OCIRepository, Kustomization)')
+    .option('--without-crds', 'everything but the CustomResourceDefinitions (e.g. where Flux\'s own CRDs are installed)')
+    .option('--apply', 'apply to the cluster (server-side apply, recorded as the inventory lading-controller) instead of printing')
+    .option('--wait', 'with --apply: wait until the CRDs are established and the Deployment is Available')
+    .option('--timeout <duration>', 'with --wait: how long to wait (default 5m)')
+    .option('--kubeconfig <path>', 'kubeconfig file (with --apply)')
+    .option('--context <name>', 'kubeconfig context to use (with --apply)')
+    .option('-o, --output <format>', 'yaml or json when printing (default yaml)');
+  examples(installCmd, [
+    'lading controller install --image ghcr.io/example/lading:v0.1.0 > lading-controller.yaml',
+    'lading controller install --crds-only | kubectl apply --server-side -f -',
+    'lading controller install --image ghcr.io/example/lading:v0.1.0 --namespace flux-system --without-crds --apply --wait',
+  ]);
+  installCmd.action(async (opts: Opts) => {
+    const { crds, installManifests } = await import('../../controller/index.js');
+    const crdsOnly = opts['crdsOnly'] === true;
+    const image = stringOf(opts, 'image');
+    if (crdsOnly && opts['withoutCrds'] === true) throw new UsageError('--crds-only and --without-crds exclude each other');
+    if (!crdsOnly && image === undefined) throw new UsageError('--image is required: the container image of lading the Deployment runs (lading publishes none yet; build one with lading on its PATH)');
+    const rights = stringOf(opts, 'applyRights');
+    if (rights !== undefined && rights !== 'cluster-admin' && rights !== 'impersonation') throw new UsageError(`--apply-rights: "${rights}" is not one of cluster-admin, impersonation`);
+    const level = stringOf(opts, 'logLevel');
+    if (level !== undefined && !parseLogLevel(level)) throw new UsageError(`--log-level: "${level}" is not one of debug, info, error`);
+    const namespace = stringOf(opts, 'namespace');
+    const objects = crdsOnly
+      ? crds()
+      : installManifests({
+          image: image as string,
+          ...(namespace !== undefined ? { namespace } : {}),
+          ...(rights !== undefined ? { applyRights: rights } : {}),
+          ...(typeof opts['watchAllNamespaces'] === 'boolean' ? { watchAllNamespaces: opts['watchAllNamespaces'] } : {}),
+          ...(level !== undefined ? { logLevel: level as 'debug' | 'info' | 'error' } : {}),
+          ...(opts['withoutCrds'] === true ? { withoutCrds: true } : {}),
+        });
+    if (opts['apply'] !== true) {
+      const format = stringOf(opts, 'output') ?? 'yaml';
+      if (format === 'json') io.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
+      else if (format === 'yaml') {
+        const { formatManifests } = await import('../../manifests/index.js');
+        io.stdout.write(formatManifests(objects));
+      } else throw new UsageError(`-o: "${format}" is not one of yaml, json`);
+      return;
+    }
+    const timeoutMs = durationOf(opts, 'timeout', '--timeout') ?? 5 * 60_000;
+    const { KubeClient, applyInventory } = await import('../../kube/index.js');
+    const kubeconfig = stringOf(opts, 'kubeconfig');
+    const context = stringOf(opts, 'context');
+    const client = await KubeClient.connect({
+      env: io.env,
+      cwd: io.cwd,
+      execStderr: io.stderr,
+      ...(kubeconfig !== undefined ? { kubeconfig: resolve(io.cwd, kubeconfig) } : {}),
+      ...(context !== undefined ? { context } : {}),
+    });
+    try {
+      await applyInventory({
+        client,
+        name: 'lading-controller',
+        namespace: namespace ?? 'lading-system',
+        objects,
+        createNamespace: true,
+        prune: true,
+        wait: opts['wait'] === true,
+        timeoutMs,
+        onEvent: (e) => {
+          if (e.type === 'applying') io.stderr.write(`applying ${e.count} object(s)...\n`);
+          else if (e.type === 'change') io.stdout.write(`${e.change.id} ${e.change.action}\n`);
+          else if (e.type === 'waiting') io.stderr.write('waiting for the controller to become ready...\n');
+          else if (e.type === 'ready') io.stderr.write('the controller is ready\n');
+        },
+      });
+    } finally {
+      await client.close();
+    }
+  });
   runCmd.action(async (opts: Opts) => {
     const options = controllerOptionsFrom(opts, io);
     const { runController } = await import('../../controller/run.js');
