@@ -229,6 +229,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     await s.apply(ociRepositoryYaml(ns, 'flt-kill', repoUrl('flt-kill'), 'tag: "1.0.0"'));
     await s.wait(OCIRepositories, 'flt-kill', 'Ready', (o) => readyTrue(o) && o.status?.artifact?.revision === rev);
     const appeared = firstObject(s.kubeconfig, ns, 'configmaps', s.ownedBy('flt-kill'), 150_000);
+    appeared.catch(() => undefined); // awaited below; no unhandled rejection if a step before fails
     await s.apply(kustomizationYaml(ns, 'flt-kill', 'flt-kill'));
     await appeared;
     const old = s.controller;
@@ -277,6 +278,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     );
     const v2 = await push('flt-orphan', '1.1.0', { ...base, ...batch });
     const appeared = firstObject(s.kubeconfig, ns, 'configmaps', `${s.ownedBy('flt-orphan')},e2e.lading.dev/batch=two`, 150_000);
+    appeared.catch(() => undefined); // awaited below
     await s.requestReconcile(OCIRepositories, 'flt-orphan');
     await appeared;
     const old = s.controller;
