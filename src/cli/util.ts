@@ -26,6 +26,7 @@ const verbDescriptions: Record<string, string> = {
   apply: 'Apply objects to a Kubernetes cluster as an inventory (apply inventory)',
   delete: 'Delete an inventory and its objects from a cluster (delete inventory)',
   get: 'List inventories in a cluster (get inventories)',
+  controller: 'Run or install the in-cluster controller (controller run|install)',
 };
 
 /** Adds an "Examples:" block to a command's --help. */

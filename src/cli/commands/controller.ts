@@ -143,7 +143,7 @@ function addControllerFlags(cmd: Command): Command {
 }
 
 export const controllerCommands: CommandModule = (program, io) => {
-  const runCmd = verb(program, 'controller', 'Run the in-cluster controller (controller run)')
+  const runCmd = verb(program, 'controller', 'Run or install the in-cluster controller (controller run|install)')
     .command('run')
     .description('run the controller: reconcile OCIRepository and Kustomization objects (Flux APIs) until SIGTERM');
   addControllerFlags(runCmd);
@@ -153,7 +153,7 @@ export const controllerCommands: CommandModule = (program, io) => {
     'lading controller run --watch-all-namespaces=false --enable-leader-election --concurrent 8',
     'lading controller run --watch-label-selector sharding.fluxcd.io/key=shard1 --metrics-addr 0',
   ]);
-  const installCmd = verb(program, 'controller', 'Run the in-cluster controller (controller run)')
+  const installCmd = verb(program, 'controller', 'Run or install the in-cluster controller (controller run|install)')
     .command('install')
     .description('print (or with --apply, apply) what a cluster needs to run the controller: CRDs, namespace, service account, RBAC, Deployment, Service')
     .option('--image <ref>', 'container image of lading for the Deployment (required unless --crds-only)')
