@@ -23,6 +23,7 @@
 //   Kustomization is Ready=True for its generation with lastAppliedRevision equal to the pushed
 //   `latest@sha256:…` (polled once a second with one kubectl get; the time all OCIRepositories
 //   were first Ready on the pushed revision is printed too, as flux-benchmark reports both).
+//   Afterwards (untimed) the 4N objects must exist with Flux's ownership labels, or the run fails.
 // - Concurrency: Flux as in flux-benchmark (source-controller --concurrent=10,
 //   kustomize-controller --concurrent=20). lading has one --concurrent for both kinds; it gets 20
 //   (BENCH_CONTROLLER_LADING_CONCURRENT), so its Kustomization workers equal Flux's, which is where
@@ -243,6 +244,13 @@ async function measure(
     if (sourcesMs === undefined && sources.length === n && sources.every((o) => readyOn(o, expected.get(o.metadata.name)))) sourcesMs = now;
     if (kss.length === n && kss.every((o) => readyOn(o, expected.get(o.metadata.name)))) {
       const cpuWindow = pids.reduce((sum, p, k) => sum + ((cpuSeconds(p.pid) ?? 0) - (cpu0[k] ?? 0)), 0);
+      // Untimed: every app's 4 objects exist, labelled as applied by a Kustomization in NS.
+      const applied = (
+        await kubectl(cluster, ['get', 'deployments,serviceaccounts,services,configmaps', '-A', '-l', `kustomize.toolkit.fluxcd.io/namespace=${NS}`, '-o', 'name'])
+      )
+        .split('\n')
+        .filter((l) => l.trim() !== '').length;
+      if (applied !== 4 * n) throw new Error(`all ${n} Kustomizations Ready but ${applied} objects applied, expected ${4 * n}\n${logs()}`);
       return { ms: now, sourcesMs: sourcesMs ?? now, cpuWindow };
     }
     for (const p of pids) {
