@@ -622,6 +622,10 @@ export function createOCIRepositoryReconciler(deps: OCIRepositoryReconcilerDeps)
 
     if (obj.spec.suspend) {
       ctx.log.info('reconciliation is suspended for this object');
+      // As source-controller: a request to reconcile is recorded as handled even while suspended.
+      if (requestedAt !== undefined && requestedAt !== obj.status?.lastHandledReconcileAt) {
+        return { status: { ...(obj.status ?? {}), lastHandledReconcileAt: requestedAt } as Record<string, unknown>, ...finalizer };
+      }
       return { ...finalizer };
     }
 
