@@ -35,3 +35,4 @@ export { inspectArtifact, type InspectArtifactOptions, type ArtifactInspection }
 export { artifactResources, resourceId, type ArtifactResource } from './objects.js';
 export { diffArtifact, type DiffArtifactOptions, type ArtifactDiff, type FileChange } from './diff.js';
 export { buildArtifact, type BuildArtifactOptions, type BuildArtifactResult } from './build.js';
+export { DigestCounter } from './tarball.js';

@@ -3,14 +3,16 @@
 // digests re-verified on demand, `latest.tar.gz` symlinks, garbage collection by age then count,
 // and URLs under the advertised address. One process owns the root: writes to one object's
 // directory are serialised by an in-process lock.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, lstatSync, readdirSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, realpath, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import { Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
+import { DigestCounter } from '../../artifact/index.js';
+import { nowRfc3339 } from '../runtime/conditions.js';
 import { SourceError } from './errors.js';
 import { sourceIgnoreFilter, type IgnoreFilter } from './ignore.js';
 
@@ -69,23 +71,6 @@ const epoch = new Date(0);
 function checkSegment(value: string, what: string): void {
   if (value === '' || value === '.' || value === '..' || value.includes('/') || value.includes('\\') || value.includes('\0')) {
     throw new SourceError('INVALID_PATH', `invalid ${what} "${value}" for a storage path`);
-  }
-}
-
-function nowRfc3339(): string {
-  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-class Hasher extends Transform {
-  private readonly hash = createHash('sha256');
-  size = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    cb(null, chunk);
-  }
-  digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
   }
 }
 
@@ -171,7 +156,7 @@ export class ArtifactStorage {
     const m = /^sha256:([a-f0-9]{64})$/.exec(artifact.digest);
     if (!m) throw new SourceError('DIGEST_MISMATCH', `verifying ${artifact.path}: unsupported digest "${artifact.digest}"`);
     const abs = this.localPath(artifact.path);
-    const hasher = new Hasher();
+    const hasher = new DigestCounter();
     try {
       await pipeline(createReadStream(abs), hasher, new Writable({ write: (_c, _e, cb) => cb() }));
     } catch (err) {
@@ -225,7 +210,7 @@ export class ArtifactStorage {
     const dir = await this.ensureDir(target);
     const dest = join(dir, target.file);
     const tmp = join(dir, `.${target.file}.tmp-${randomBytes(6).toString('hex')}`);
-    const hasher = new Hasher();
+    const hasher = new DigestCounter();
     try {
       await pipeline(content(), hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), signal ? { signal } : {});
       await chmod(tmp, mode);
