@@ -29,9 +29,10 @@ export interface FluxObject {
   status?: {
     observedGeneration?: number;
     conditions?: Cond[];
-    artifact?: { path: string; url: string; revision: string; digest: string };
+    artifact?: { path: string; url: string; revision: string; digest: string; metadata?: Record<string, string> };
     url?: string;
     lastAppliedRevision?: string;
+    lastAppliedOriginRevision?: string;
     lastAttemptedRevision?: string;
     lastHandledReconcileAt?: string;
     inventory?: { entries: Array<{ id: string; v: string }> };

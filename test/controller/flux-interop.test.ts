@@ -5,11 +5,13 @@
 //   artifact (fetched from status.artifact.url, digest verified), follows a new commit, prunes;
 // - lading's OCIRepository is consumed by Flux's kustomize-controller (each sharded with
 //   --watch-label-selector): Flux fetches lading's artifact from lading's artifact server and
-//   verifies its digest, so lading stores and serves artifacts as source-controller does;
+//   verifies its digest, so lading stores and serves artifacts as source-controller does; and
+//   the other way round, lading's Kustomization on the OCIRepository of Flux's source-controller;
 // - migration: objects reconciled by Flux, then Flux stopped and lading started on the same
 //   objects: nothing is recreated, the inventory is taken over (a dropped object is pruned), and
-//   Flux's finalizers are handled on deletion.
+//   Flux's finalizers are handled on deletion; and back (objects of lading adopted by Flux).
 // Bucket sources are not tested: Flux's source-controller needs an S3 endpoint (minio) for them.
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type RunningCluster } from '../env/cluster.js';
@@ -36,6 +38,8 @@ const Finalizer = 'finalizers.fluxcd.io';
 const NameLabel = 'kustomize.toolkit.fluxcd.io/name';
 const NamespaceLabel = 'kustomize.toolkit.fluxcd.io/namespace';
 const ShardLabel = 'sharding.fluxcd.io/key';
+/** The origin revision fluxPush records (`flux push artifact --revision`). */
+const Origin = `main@sha1:${'c'.repeat(40)}`;
 
 describe("lading's controller and Flux's own controllers on a cluster with Flux's CRDs", () => {
   const setup = deferredSetup();
@@ -228,8 +232,16 @@ describe("lading's controller and Flux's own controllers on a cluster with Flux'
       const cm = await plain(ns, 'configmap', 'from-lading');
       expect(cm?.data?.['version']).toBe('v1');
       expect(cm?.metadata.labels?.[NameLabel]).toBe('app');
-      // Flux's kustomize-controller applied it (its log names the revision).
+      // Flux's kustomize-controller applied it (its log names the revision), with the origin
+      // revision lading's artifact carries from the OCI annotations (`flux push --revision`).
       expect(flux.readLog('kustomize')).toContain(`v1@${v1}`);
+      expect(ks.status?.lastAppliedOriginRevision).toBe(Origin);
+      // What lading serves at status.artifact.url and status.url is the tarball of the digest.
+      for (const url of [source.status?.artifact?.url, source.status?.url]) {
+        const res = await fetch(url ?? '');
+        expect(res.status).toBe(200);
+        expect(`sha256:${createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')}`).toBe(source.status?.artifact?.digest);
+      }
 
       // A new revision of lading's source is followed by Flux's kustomize-controller.
       await kubectl(kubeconfig, ['-n', ns, 'patch', 'ocirepository', 'app', '--type=merge', '-p', JSON.stringify({ spec: { ref: { tag: 'v2' } } })]);
@@ -242,6 +254,64 @@ describe("lading's controller and Flux's own controllers on a cluster with Flux'
       await kubectl(kubeconfig, ['-n', ns, 'delete', 'kustomization', 'app', '--wait=false']);
       await waitGone(kubeconfig, ns, 'kustomization', 'app', logs);
       expect(await plain(ns, 'configmap', 'from-lading')).toBeUndefined();
+      await kubectl(kubeconfig, ['-n', ns, 'delete', 'ocirepository', 'app', '--wait=false']);
+      await waitGone(kubeconfig, ns, 'ocirepository', 'app', logs);
+    } finally {
+      await stopAll();
+    }
+  }, 600_000);
+
+  // As Flux shards: kustomize-controller's --watch-label-selector filters Kustomizations only
+  // (its cache of sources is not filtered), so a Kustomization of one shard may use a source that
+  // another shard (here Flux's source-controller) reconciles.
+  it("lading's Kustomization applies the OCIRepository of Flux's source-controller, each sharded with --watch-label-selector", async () => {
+    setup.ready();
+    const ns = 'interop-oci-flux';
+    try {
+      await kubectl(kubeconfig, ['create', 'namespace', ns]);
+      const repo = `${registry.host}/interop/flux-app`;
+      const v1 = await fluxPush(`${repo}:v1`, { 'configmap.yaml': configMap('from-flux', undefined, { version: 'v1' }) }, work);
+      const v2 = await fluxPush(`${repo}:v2`, { 'configmap.yaml': configMap('from-flux', undefined, { version: 'v2' }), 'extra.yaml': configMap('extra', undefined, { a: 'b' }) }, work);
+
+      lading = await startLadingController({ kubeconfig, args: [`--watch-label-selector=${ShardLabel}=lading`] });
+      flux = await startFluxControllers({
+        kubeconfig,
+        which: ['source'],
+        installCrds: false,
+        logLevel: 'info',
+        args: { source: [`--watch-label-selector=${ShardLabel}=flux`] },
+      });
+      await applyObjects(kubeconfig, [
+        {
+          apiVersion: 'source.toolkit.fluxcd.io/v1',
+          kind: 'OCIRepository',
+          metadata: { name: 'app', namespace: ns, labels: { [ShardLabel]: 'flux' } },
+          spec: { url: `oci://${repo}`, ref: { tag: 'v1' }, insecure: true, interval: '10m' },
+        },
+        {
+          apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+          kind: 'Kustomization',
+          metadata: { name: 'app', namespace: ns, labels: { [ShardLabel]: 'lading' } },
+          spec: { sourceRef: { kind: 'OCIRepository', name: 'app' }, path: './', prune: true, interval: '10m', targetNamespace: ns },
+        },
+      ]);
+
+      const source = await wait(ns, 'ocirepository', 'app', 'Ready (source-controller)', (o) => readyTrue(o) && o.status?.artifact?.revision === `v1@${v1}`);
+      expect(source.status?.artifact?.url.startsWith(`${flux.sourceStorageUrl ?? '?'}/ocirepository/${ns}/app/`)).toBe(true);
+      expect(source.status?.artifact?.metadata?.['org.opencontainers.image.revision']).toBe(Origin);
+      const ks = await wait(ns, 'kustomization', 'app', `Ready at v1@${v1} (lading)`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === `v1@${v1}`);
+      expect(ks.status?.lastAppliedOriginRevision).toBe(Origin);
+      expect((await plain(ns, 'configmap', 'from-flux'))?.data?.['version']).toBe('v1');
+      expect(lading.log()).toContain(`v1@${v1}`);
+
+      await kubectl(kubeconfig, ['-n', ns, 'patch', 'ocirepository', 'app', '--type=merge', '-p', JSON.stringify({ spec: { ref: { tag: 'v2' } } })]);
+      const ks2 = await wait(ns, 'kustomization', 'app', `Ready at v2@${v2} (lading)`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === `v2@${v2}`);
+      expect(ks2.status?.inventory?.entries.map((e) => e.id).sort()).toEqual([`${ns}_extra__ConfigMap`, `${ns}_from-flux__ConfigMap`]);
+      expect((await plain(ns, 'configmap', 'from-flux'))?.data?.['version']).toBe('v2');
+
+      await kubectl(kubeconfig, ['-n', ns, 'delete', 'kustomization', 'app', '--wait=false']);
+      await waitGone(kubeconfig, ns, 'kustomization', 'app', logs);
+      expect(await plain(ns, 'configmap', 'extra')).toBeUndefined();
       await kubectl(kubeconfig, ['-n', ns, 'delete', 'ocirepository', 'app', '--wait=false']);
       await waitGone(kubeconfig, ns, 'ocirepository', 'app', logs);
     } finally {
@@ -335,6 +405,70 @@ describe("lading's controller and Flux's own controllers on a cluster with Flux'
       await waitGone(kubeconfig, ns, 'kustomization', 'app', logs);
       expect(await plain(ns, 'configmap', 'keep')).toBeUndefined();
       expect(await plain(ns, 'deployment', 'web')).toBeUndefined();
+      await kubectl(kubeconfig, ['-n', ns, 'delete', 'ocirepository', 'app', '--wait=false']);
+      await waitGone(kubeconfig, ns, 'ocirepository', 'app', logs);
+    } finally {
+      await stopAll();
+    }
+  }, 600_000);
+
+  it("rollback: objects reconciled by lading are adopted by Flux's own controllers — nothing recreated, inventory taken over", async () => {
+    setup.ready();
+    const ns = 'interop-rollback';
+    try {
+      await kubectl(kubeconfig, ['create', 'namespace', ns]);
+      const repo = `${registry.host}/interop/rollback`;
+      const v1 = await fluxPush(`${repo}:v1`, { 'keep.yaml': configMap('keep', undefined, { version: 'v1' }), 'drop.yaml': configMap('drop', undefined, { version: 'v1' }) }, work);
+      const v2 = await fluxPush(`${repo}:v2`, { 'keep.yaml': configMap('keep', undefined, { version: 'v2' }) }, work);
+
+      lading = await startLadingController({ kubeconfig });
+      await applyObjects(kubeconfig, [
+        {
+          apiVersion: 'source.toolkit.fluxcd.io/v1',
+          kind: 'OCIRepository',
+          metadata: { name: 'app', namespace: ns },
+          spec: { url: `oci://${repo}`, ref: { tag: 'v1' }, insecure: true, interval: '10m' },
+        },
+        {
+          apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+          kind: 'Kustomization',
+          metadata: { name: 'app', namespace: ns },
+          spec: { sourceRef: { kind: 'OCIRepository', name: 'app' }, path: './', prune: true, interval: '10m', targetNamespace: ns },
+        },
+      ]);
+      await wait(ns, 'ocirepository', 'app', 'Ready (lading)', (o) => readyTrue(o) && o.status?.artifact?.revision === `v1@${v1}`);
+      const ladingKs = await wait(ns, 'kustomization', 'app', `Ready at v1@${v1} (lading)`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === `v1@${v1}`);
+      expect(ladingKs.metadata.finalizers).toContain(Finalizer);
+      const uids = { keep: (await plain(ns, 'configmap', 'keep'))?.metadata.uid, drop: (await plain(ns, 'configmap', 'drop'))?.metadata.uid };
+      await lading.stop();
+      lading = undefined;
+
+      flux = await startFluxControllers({ kubeconfig, installCrds: false, logLevel: 'info' });
+      const sourceAt = await requestReconcile(kubeconfig, ns, 'ocirepository', 'app');
+      await wait(
+        ns,
+        'ocirepository',
+        'app',
+        "artifact in source-controller's storage",
+        (o) => readyTrue(o) && o.status?.lastHandledReconcileAt === sourceAt && (o.status.artifact?.url.startsWith(`${flux?.sourceStorageUrl ?? '?'}/`) ?? false),
+      );
+      const ksAt = await requestReconcile(kubeconfig, ns, 'kustomization', 'app');
+      const adopted = await wait(ns, 'kustomization', 'app', 'reconciled by Flux', (o) => readyTrue(o) && o.status?.lastHandledReconcileAt === ksAt && o.status.lastAppliedRevision === `v1@${v1}`);
+      expect(adopted.status?.inventory?.entries.map((e) => e.id).sort()).toEqual([`${ns}_drop__ConfigMap`, `${ns}_keep__ConfigMap`]);
+      expect((await plain(ns, 'configmap', 'keep'))?.metadata.uid).toBe(uids.keep);
+      expect((await plain(ns, 'configmap', 'drop'))?.metadata.uid).toBe(uids.drop);
+
+      // Flux prunes by the inventory lading wrote.
+      await kubectl(kubeconfig, ['-n', ns, 'patch', 'ocirepository', 'app', '--type=merge', '-p', JSON.stringify({ spec: { ref: { tag: 'v2' } } })]);
+      await wait(ns, 'kustomization', 'app', `Ready at v2@${v2} (Flux)`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === `v2@${v2}`);
+      const keep = await plain(ns, 'configmap', 'keep');
+      expect(keep?.data?.['version']).toBe('v2');
+      expect(keep?.metadata.uid).toBe(uids.keep);
+      expect(await plain(ns, 'configmap', 'drop')).toBeUndefined();
+
+      await kubectl(kubeconfig, ['-n', ns, 'delete', 'kustomization', 'app', '--wait=false']);
+      await waitGone(kubeconfig, ns, 'kustomization', 'app', logs);
+      expect(await plain(ns, 'configmap', 'keep')).toBeUndefined();
       await kubectl(kubeconfig, ['-n', ns, 'delete', 'ocirepository', 'app', '--wait=false']);
       await waitGone(kubeconfig, ns, 'ocirepository', 'app', logs);
     } finally {
