@@ -364,6 +364,10 @@ describe("lading's controller and Flux's own controllers on a cluster with Flux'
         web: (await plain(ns, 'deployment', 'web'))?.metadata.uid,
       };
       for (const uid of Object.values(uids)) expect(uid).toMatch(/^[0-9a-f-]{36}$/);
+      const managers = async (): Promise<string[]> =>
+        ((await plain(ns, 'configmap', 'keep'))?.metadata.managedFields ?? []).map((f) => `${f.manager ?? ''}/${f.operation ?? ''}`).sort();
+      const fluxManagers = await managers();
+      expect(fluxManagers).toEqual(['kustomize-controller/Apply']);
 
       // 2. Flux stopped, lading started on the same objects.
       await flux.stop();
@@ -399,6 +403,8 @@ describe("lading's controller and Flux's own controllers on a cluster with Flux'
       expect(keep?.metadata.uid).toBe(uids['keep']);
       expect((await plain(ns, 'deployment', 'web'))?.metadata.uid).toBe(uids['web']);
       expect(await plain(ns, 'configmap', 'drop')).toBeUndefined();
+      // lading applied under Flux's field manager: no second owner of the fields.
+      expect(await managers()).toEqual(fluxManagers);
 
       // 4. Deleting under lading: the finalizer Flux added is handled, what was applied is pruned.
       await kubectl(kubeconfig, ['-n', ns, 'delete', 'kustomization', 'app', '--wait=false']);
