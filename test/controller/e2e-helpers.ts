@@ -3,6 +3,7 @@
 // objects read with kubectl, artifacts pushed with the real flux CLI, and a registry of our own
 // that can be stopped and started again on the same port with the same data (the
 // registry-down-then-back case).
+import { installLadingCrds } from './crd-install.js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -87,8 +88,7 @@ export function crdYaml(): string {
  * Flux's own CRDs included) and waits until they are served.
  */
 export async function installCrds(kubeconfig: string): Promise<void> {
-  await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: crdYaml() });
-  await kubectl(kubeconfig, ['wait', '--for=condition=established', '--timeout=60s', `crd/${OCIRepositories}`, `crd/${Kustomizations}`]);
+  await installLadingCrds(kubeconfig);
 }
 
 export function sha256File(file: string): string {

@@ -117,7 +117,7 @@ describe('installManifests applied to a real API server', () => {
 
   const apply = async (applyRights: 'cluster-admin' | 'impersonation'): Promise<void> => {
     const objects = installManifests({ image, namespace: ns, name, applyRights });
-    await kubectl(kc(), ['apply', '--server-side', '--field-manager=lading-install-test', '-f', '-'], { input: objects.map((o) => stringify(o)).join('---\n') });
+    await kubectl(kc(), ['apply', '--server-side', '--force-conflicts', '--field-manager=lading-tests', '-f', '-'], { input: objects.map((o) => stringify(o)).join('---\n') });
   };
 
   /** `kubectl auth can-i` as the controller's service account: true for yes, false for no. */

@@ -13,16 +13,12 @@ import { dirname, join } from 'node:path';
 import { Finalizer, Kinds, type Kustomization } from '../../src/controller/api.js';
 import type { CacheReader, EventSpec, KindInfo, Logger, ObjectKey, ReconcileContext, ReconcileOutcome, Reconciler } from '../../src/controller/runtime/types.js';
 import type { KubeClient, KubeObject } from '../../src/kube/index.js';
-import { fluxModuleDir } from '../env/flux-modules.js';
+import { installLadingCrds } from './crd-install.js';
 import { kubectl } from '../kube/helpers.js';
 
+/** lading's CRDs on the shared cluster (see crd-install.ts; the name is kept for the suites that call it). */
 export async function installFluxCrds(kubeconfig: string): Promise<void> {
-  const files = [
-    join(fluxModuleDir('source-controller'), 'config/crd/bases/source.toolkit.fluxcd.io_ocirepositories.yaml'),
-    join(fluxModuleDir('kustomize-controller'), 'config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml'),
-  ];
-  for (const f of files) await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', f]);
-  await kubectl(kubeconfig, ['wait', '--for=condition=established', '--timeout=60s', 'crd/ocirepositories.source.toolkit.fluxcd.io', 'crd/kustomizations.kustomize.toolkit.fluxcd.io']);
+  await installLadingCrds(kubeconfig);
 }
 
 /** Serves tar.gz artifacts from memory at /<path>, as source-controller's storage server does. */

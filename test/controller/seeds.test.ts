@@ -14,13 +14,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crds } from '../../src/controller/crds.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { toolPath } from '../env/tools.js';
 import { run, waitFor } from '../env/process.js';
 import { clusterKubeconfig, deferredSetup, demoAppCopy, kubectl, kubectlJson, lading, lines, removeDir, tempDir } from '../kube/helpers.js';
 import { cosign, expectOk } from '../sign/helpers.js';
 import { startLadingController, type LadingController } from './controller-process.js';
+import { installLadingCrds } from './crd-install.js';
 
 interface Cond {
   type: string;
@@ -64,10 +64,6 @@ async function waitObject(kubeconfig: string, controller: LadingController, ns: 
 }
 
 const readyTrue = (o: FluxObject): boolean => cond(o, 'Ready')?.status === 'True' && o.status?.observedGeneration === o.metadata.generation;
-
-function crdYaml(): string {
-  return crds().map((c) => JSON.stringify(c)).join('\n---\n');
-}
 
 describe('seed 002, Flux OCI RFC user story 2: private registry, semver 1.x, cosign key, prune, wait', () => {
   const setup = deferredSetup();
@@ -114,7 +110,7 @@ describe('seed 002, Flux OCI RFC user story 2: private registry, semver 1.x, cos
       const login = await lading(['login', registry.host, '-u', registry.username as string, '--password', registry.password as string, '--ca-file', registry.caFile as string], { kubeconfig, env: { DOCKER_CONFIG: docker } });
       expect(login.code, login.stderr).toBe(0);
       expectOk(await cosign(['generate-key-pair'], { cwd: work, password }), 'cosign generate-key-pair');
-      await kubectl(kubeconfig, ['apply', '--server-side', '-f', '-'], { input: crdYaml() });
+      await installLadingCrds(kubeconfig);
       await kubectl(kubeconfig, ['create', 'namespace', ns]);
       // Only this suite's namespace: other files' objects on the shared cluster are not ours to reconcile.
       controller = await startLadingController({ kubeconfig, args: ['--watch-all-namespaces=false'], runtimeNamespace: ns, env: { NODE_EXTRA_CA_CERTS: registry.caFile as string } });
@@ -290,7 +286,7 @@ describe('seed 004, the blog: flux push artifact, cosign sign, OCIRepository wit
       repo = `${registry.host}/developer-guy/manifests/kyverno`;
       work = tempDir('lading-seed-004-');
       expectOk(await cosign(['generate-key-pair'], { cwd: work, password }), 'cosign generate-key-pair');
-      await kubectl(kubeconfig, ['apply', '--server-side', '-f', '-'], { input: crdYaml() });
+      await installLadingCrds(kubeconfig);
       for (const n of ['flux-system', 'kyverno']) await kubectl(kubeconfig, ['create', 'namespace', n], { allowFailure: true });
       controller = await startLadingController({ kubeconfig, args: ['--watch-all-namespaces=false'], runtimeNamespace: 'flux-system', env: { NODE_EXTRA_CA_CERTS: registry.caFile as string } });
     }),
