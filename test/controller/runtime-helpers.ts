@@ -52,7 +52,7 @@ export async function installWidgetCrd(kubeconfig: string): Promise<void> {
   await kubectl(kubeconfig, ['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [crd, crdOf(Gadget)] }) });
   await kubectl(kubeconfig, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/widgets.test.lading.dev', 'crd/gadgets.test.lading.dev']);
   // Established can come a moment before the resource is served by discovery-backed clients.
-  await waitFor(async () => ((await kubectl(kubeconfig, ['get', 'widgets,gadgets', '-A'], { allowFailure: true })).code === 0 ? true : undefined), {
+  await waitFor(async () => ((await kubectl(kubeconfig, ['get', 'widgets.test.lading.dev,gadgets.test.lading.dev', '-A'], { allowFailure: true })).code === 0 ? true : undefined), {
     timeoutMs: 30_000,
     what: 'widgets and gadgets to be served',
   });
