@@ -12,6 +12,7 @@ export interface Cond {
   status: string;
   reason?: string;
   message?: string;
+  lastTransitionTime?: string;
 }
 
 export interface FluxObject {

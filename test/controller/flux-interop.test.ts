@@ -12,11 +12,13 @@
 //   Flux's finalizers are handled on deletion; and back (objects of lading adopted by Flux).
 // Bucket sources are not tested: Flux's source-controller needs an S3 endpoint (minio) for them.
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type RunningCluster } from '../env/cluster.js';
 import { installFluxCrds, startFluxControllers, startGitServer, type GitServer, type RunningFluxControllers } from '../env/flux-controllers.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
+import { waitFor } from '../env/process.js';
 import { deferredSetup, kubectl, tempDir } from '../kube/helpers.js';
 import { startLadingController, type LadingController } from './controller-process.js';
 import {
@@ -477,6 +479,89 @@ describe("lading's controller and Flux's own controllers on a cluster with Flux'
       expect(await plain(ns, 'configmap', 'keep')).toBeUndefined();
       await kubectl(kubeconfig, ['-n', ns, 'delete', 'ocirepository', 'app', '--wait=false']);
       await waitGone(kubeconfig, ns, 'ocirepository', 'app', logs);
+    } finally {
+      await stopAll();
+    }
+  }, 600_000);
+
+  // controller-runtime starts a controller's workers once the caches of every kind it watches
+  // have synced, so a Kustomization is never reconciled against a source cache still empty. Here
+  // lading may not list GitRepositories at first (RBAC), as when that list is merely slow: its
+  // Kustomization of a Ready GitRepository must not be failed with "not found" meanwhile.
+  it('a restarted lading does not reconcile Kustomizations before the cache of their sources has synced', async () => {
+    setup.ready();
+    const ns = 'interop-sync';
+    try {
+      await kubectl(kubeconfig, ['create', 'namespace', ns]);
+      flux = await startFluxControllers({ kubeconfig, which: ['source'], installCrds: false, logLevel: 'info' });
+      lading = await startLadingController({ kubeconfig });
+      const sha = await git.commit('sync', { 'deploy/configmap.yaml': configMap('synced', ns, { a: 'b' }) });
+      await applyObjects(kubeconfig, [
+        { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'sync', namespace: ns }, spec: { url: git.repoUrl('sync'), ref: { branch: 'main' }, interval: '10m' } },
+        {
+          apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+          kind: 'Kustomization',
+          metadata: { name: 'sync', namespace: ns },
+          spec: { sourceRef: { kind: 'GitRepository', name: 'sync' }, path: './deploy', prune: true, interval: '10m' },
+        },
+      ]);
+      const before = await wait(ns, 'kustomization', 'sync', `Ready at main@sha1:${sha}`, (o) => readyTrue(o) && o.status?.lastAppliedRevision === `main@sha1:${sha}`);
+      const readySince = cond(before, 'Ready')?.lastTransitionTime;
+      expect(readySince).toBeDefined();
+      await lading.stop();
+      lading = undefined;
+
+      // A service account allowed everything lading needs but listing GitRepositories.
+      const rules = [
+        { apiGroups: ['kustomize.toolkit.fluxcd.io'], resources: ['*'], verbs: ['*'] },
+        { apiGroups: ['source.toolkit.fluxcd.io'], resources: ['ocirepositories', 'ocirepositories/status', 'ocirepositories/finalizers', 'buckets', 'helmrepositories', 'helmcharts', 'externalartifacts'], verbs: ['*'] },
+        { apiGroups: ['source.toolkit.fluxcd.io'], resources: ['gitrepositories'], verbs: ['get'] },
+        { apiGroups: ['', 'apps', 'events.k8s.io', 'coordination.k8s.io'], resources: ['*'], verbs: ['*'] },
+      ];
+      await applyObjects(kubeconfig, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lading-system' } },
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'lading-sync', namespace: 'lading-system' } },
+        { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'lading-sync' }, rules },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: 'lading-sync' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'lading-sync' },
+          subjects: [{ kind: 'ServiceAccount', name: 'lading-sync', namespace: 'lading-system' }],
+        },
+      ]);
+      const token = (await kubectl(kubeconfig, ['-n', 'lading-system', 'create', 'token', 'lading-sync', '--duration=1h'])).stdout.trim();
+      const restricted = join(work, 'restricted.kubeconfig');
+      writeFileSync(
+        restricted,
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'c', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
+          users: [{ name: 'u', user: { token } }],
+          contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+          'current-context': 'c',
+        }),
+        { mode: 0o600 },
+      );
+      lading = await startLadingController({ kubeconfig: restricted });
+      // The GitRepository watch is refused; the Kustomization cache syncs. Give a reconciler that
+      // does not wait for its sources the time to run (a bound, not an assertion).
+      const started = lading;
+      await waitFor(async () => (/watch refused[^\n]*gitrepositories/i.test(started.log()) ? true : undefined), { what: 'the GitRepository watch refused', timeoutMs: 60_000, intervalMs: 200 });
+      await waitFor(async () => (started.log().includes('"starting workers","controller":"kustomization"') ? true : undefined), { what: 'workers started', timeoutMs: 10_000, intervalMs: 200 }).catch(() => undefined);
+      await kubectl(kubeconfig, ['patch', 'clusterrole', 'lading-sync', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/rules/-', value: { apiGroups: ['source.toolkit.fluxcd.io'], resources: ['gitrepositories'], verbs: ['get', 'list', 'watch'] } }])]);
+
+      // Once the caches synced, lading reconciles the Kustomization: still Ready, never failed.
+      const after = await wait(
+        ns,
+        'kustomization',
+        'sync',
+        'reconciled by the restarted lading, Ready all along',
+        (o) => readyTrue(o) && /Reconciliation finished[^\n]*"name":"sync"/.test(started.log()),
+      );
+      expect(cond(after, 'Ready')?.lastTransitionTime).toBe(readySince);
+      expect(started.log()).not.toContain(`Source 'GitRepository/${ns}/sync' not found`);
     } finally {
       await stopAll();
     }
