@@ -297,4 +297,48 @@ describe('Manager', () => {
     expect(seen).toEqual(['mine']);
     expect(statusOf(await getWidget(client, ns, 'no-shard'))).toEqual({});
   });
+
+  it('with --watch-label-selector, a kind one controller reconciles and another reads: only its shard is reconciled, every object is read', async () => {
+    setup.ready();
+    const ns = await createNamespace(kubeconfig, 'rt-shard-shared');
+    const reconciledGadgets: string[] = [];
+    // Gadgets stand for OCIRepositories (reconciled in this shard), Widgets for Kustomizations
+    // (which read their source whatever its shard, as Flux's kustomize-controller does).
+    const gadgets: Reconciler = {
+      name: 'gadget',
+      kind: Gadget,
+      statusManager: 'toy-gadget-controller',
+      async reconcile(object) {
+        reconciledGadgets.push(meta(object).name);
+        return { status: { reconciled: true } };
+      },
+    };
+    const widgets: Reconciler = {
+      name: 'widget',
+      kind: Widget,
+      statusManager: 'toy-controller',
+      async reconcile(object, ctx) {
+        const source = (object['spec'] as { source: string }).source;
+        return { status: { sourceSeen: ctx.cache.get(Gadget, { namespace: ns, name: source }) !== undefined } };
+      },
+      watches: [{ kind: Gadget, map: () => [] }],
+    };
+    const captured = capturedLogger();
+    const manager = new Manager({ client, log: captured.log, namespace: ns, labelSelector: 'sharding.fluxcd.io/key=shard1' });
+    manager.register(gadgets);
+    manager.register(widgets);
+    manager.start();
+    managers.push(manager);
+    const gadgetPath = `/apis/test.lading.dev/v1/namespaces/${ns}/gadgets`;
+    const gadget = (name: string, shard?: string) => ({ apiVersion: 'test.lading.dev/v1', kind: 'Gadget', metadata: { name, namespace: ns, ...(shard ? { labels: { 'sharding.fluxcd.io/key': shard } } : {}) } });
+    await client.request({ method: 'POST', path: gadgetPath, body: gadget('g-shard2', 'shard2') });
+    await client.request({ method: 'POST', path: gadgetPath, body: gadget('g-shard1', 'shard1') });
+    await createWidget(client, widget(ns, 'w1', { source: 'g-shard2' }, { labels: { 'sharding.fluxcd.io/key': 'shard1' } }));
+    await eventually('the shard1 widget reads the shard2 gadget', async () => (statusOf(await getWidget(client, ns, 'w1'))['sourceSeen'] === true ? true : undefined));
+    await eventually('the shard1 gadget reconciled', async () => (reconciledGadgets.includes('g-shard1') ? true : undefined));
+    expect(reconciledGadgets).toEqual(['g-shard1']);
+    // A gadget labelled into the shard later is reconciled then.
+    await client.request({ method: 'PATCH', path: `${gadgetPath}/g-shard2`, contentType: 'application/merge-patch+json', body: { metadata: { labels: { 'sharding.fluxcd.io/key': 'shard1' } } } });
+    await eventually('the relabelled gadget reconciled', async () => (reconciledGadgets.includes('g-shard2') ? true : undefined));
+  });
 });

@@ -17,6 +17,7 @@ import { Cache, type Informer } from './cache.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector, type LeaderElectionOptions } from './lease.js';
 import { WorkQueue } from './queue.js';
+import { labelSelectorMatcher } from './selector.js';
 import type { CacheReader, EventSpec, KindInfo, Logger, ObjectKey, ReconcileContext, ReconcileOutcome, Reconciler } from './types.js';
 import { apiVersionOfKind, delay, isRecord, keyOf, keyString, metadataOf, objectPath, parseKey, stringField } from './util.js';
 import { Finalizer } from '../api.js';
@@ -70,6 +71,8 @@ interface Controller {
   concurrent: number;
   queue: WorkQueue;
   informer?: Informer;
+  /** Whether an object of the cache belongs to this controller (its shard). */
+  inShard: (o: KubeObject) => boolean;
   workers: Array<Promise<void>>;
   stats: ControllerStats;
 }
@@ -80,6 +83,11 @@ const annotationOf = (o: KubeObject, name: string): string | undefined => {
   return isRecord(a) && typeof a[name] === 'string' ? a[name] : undefined;
 };
 const deletionOf = (o: KubeObject): string | undefined => stringField(metadataOf(o), 'deletionTimestamp');
+const labelsOf = (o: KubeObject): Record<string, string> | undefined => {
+  const l = metadataOf(o)['labels'];
+  return isRecord(l) ? (l as Record<string, string>) : undefined;
+};
+const kindId = (k: KindInfo): string => `${k.group}/${k.version}/${k.plural}`;
 
 /** Whether an update of a reconciled object asks for a reconcile (see the top of this file). */
 export function wantsReconcile(old: KubeObject, object: KubeObject): boolean {
@@ -146,6 +154,7 @@ export class Manager {
         ...(this.opts.minRetryDelayMs !== undefined ? { minRetryDelayMs: this.opts.minRetryDelayMs } : {}),
         ...(this.opts.maxRetryDelayMs !== undefined ? { maxRetryDelayMs: this.opts.maxRetryDelayMs } : {}),
       }),
+      inShard: () => true,
       workers: [],
       stats: { reconciles: 0, errors: 0, active: 0, maxActive: 0, queued: 0 },
     });
@@ -173,14 +182,27 @@ export class Manager {
   start(): void {
     if (this.started) return;
     this.started = true;
-    // The reconciled kinds first, so their informers carry the label selector.
+    // --watch-label-selector limits what each controller reconciles. A kind that another
+    // controller only reads (a Kustomization reads every source, as Flux's kustomize-controller
+    // caches sources unfiltered) keeps one unfiltered cache, and the selector is applied here;
+    // a kind nobody else reads is filtered by the API server.
+    const selector = this.opts.labelSelector;
+    const read = new Set(this.controllers.flatMap((c) => (c.reconciler.watches ?? []).map((w) => kindId(w.kind))));
     for (const c of this.controllers) {
-      const informer = this.cache.informerFor(c.reconciler.kind, this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {});
+      const sharedKind = read.has(kindId(c.reconciler.kind));
+      const informer = this.cache.informerFor(c.reconciler.kind, selector && !sharedKind ? { labelSelector: selector } : {});
+      if (selector && sharedKind) {
+        const matches = labelSelectorMatcher(selector);
+        c.inShard = (o) => matches(labelsOf(o));
+      }
       c.informer = informer;
       informer.addHandlers({
-        add: (o) => c.queue.add(keyString(keyOf(o))),
+        add: (o) => {
+          if (c.inShard(o)) c.queue.add(keyString(keyOf(o)));
+        },
         update: (old, o) => {
-          if (wantsReconcile(old, o)) c.queue.add(keyString(keyOf(o)));
+          // An object labelled into the shard is new to this controller.
+          if (c.inShard(o) && (wantsReconcile(old, o) || !c.inShard(old))) c.queue.add(keyString(keyOf(o)));
         },
         delete: (o) => {
           const key = keyString(keyOf(o));
@@ -256,7 +278,7 @@ export class Manager {
     const r = c.reconciler;
     const objectKey = parseKey(key);
     const cached = (c.informer as Informer).get(objectKey);
-    if (!cached) {
+    if (!cached || !c.inShard(cached)) {
       c.queue.forget(key);
       return;
     }
