@@ -156,6 +156,11 @@ export class Informer {
         const e = err instanceof KubeError ? err : new KubeError('API', `watching ${what}: ${(err as Error).message}`, { cause: err });
         // The same failure again and again (a kind whose CRD is not installed) is logged once at error level.
         const fields = { watchKind: what, error: e, retryInMs: wait };
+        // A kind the API server does not serve (its CRD is not installed: Flux's GitRepository
+        // where only lading's CRDs are) holds no objects: the cache counts as synced, empty, so
+        // that readers waiting for it start; the watch keeps trying and a later list adds what
+        // appears. A refusal (403) or an unreachable server is not that: readers keep waiting.
+        if ((e.code === 'NOT_FOUND' || e.status === 404) && !this.synced) this.replace([]);
         if (e.message !== lastFailure) log.error('watch failed, restarting', fields);
         else log.debug('watch failed, restarting', fields);
         lastFailure = e.message;

@@ -250,7 +250,11 @@ export class Manager {
   }
 
   private async startWorkers(c: Controller, signal: AbortSignal): Promise<void> {
-    const synced = await (c.informer as Informer).waitForSync(signal);
+    // As controller-runtime: workers start once every cache the reconciler reads has synced (its
+    // own kind and the kinds it watches), or a Kustomization would be reconciled against a source
+    // cache that is still empty and report its source missing.
+    const informers = [c.informer as Informer, ...((c.reconciler.watches ?? []) as WatchSpec[]).map((w) => this.cache.informerFor(w.kind))];
+    const synced = (await Promise.all(informers.map((i) => i.waitForSync(signal)))).every(Boolean);
     if (!synced || signal.aborted) return;
     this.log.info('starting workers', { controller: c.reconciler.name, workerCount: c.concurrent });
     for (let i = 0; i < c.concurrent; i++) c.workers.push(this.worker(c));
