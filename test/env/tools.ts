@@ -1,6 +1,6 @@
 // The reference tools (Kubernetes control plane, etcd, kwok, cosign v3 and v2, crane, flux, distribution v3,
 // go-containerregistry's registry with the referrers API, the OCI conformance suite, Flux's
-// source-controller and kustomize-controller), built from
+// source-controller and kustomize-controller, an S3 server), built from
 // the pinned Go modules under test/tools/ into .cache/testenv/<hash-of-pins>/bin. Rebuilt only
 // when the pins or the build recipe change.
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,7 +39,8 @@ export type ToolName =
   | 'kustomize'
   | 'kustomize-corpus'
   | 'source-controller'
-  | 'kustomize-controller';
+  | 'kustomize-controller'
+  | 's3server';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const toolsModulesDir = join(repoRoot, 'test', 'tools');
@@ -74,13 +75,13 @@ interface ModuleRecipe {
 }
 
 /**
- * The build recipe. Six modules: kube shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit it); oci
+ * The build recipe. Seven modules: kube shares k8s.io/* at v0.33 (kwok and etcd 3.5 fit it); oci
  * shares go-containerregistry, sigstore and client-go v0.36; flux is alone because its
  * dependencies clash with cosign's (tablewriter v0 vs v1); cosign2 (cosign v2) keeps its own
  * dependency versions; kustomize keeps v5.5.0's; fluxctl (Flux's controllers) keeps their
- * client-go/controller-runtime and the replace lines they need.
+ * client-go/controller-runtime and the replace lines they need; s3 is gofakes3 (an S3 server).
  */
-export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2' | 'kustomize' | 'fluxctl', ModuleRecipe> = {
+export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2' | 'kustomize' | 'fluxctl' | 's3', ModuleRecipe> = {
   kube: {
     dir: 'kube',
     tools: {
@@ -150,6 +151,14 @@ export const modules: Record<'kube' | 'oci' | 'flux' | 'cosign2' | 'kustomize' |
       'source-controller': 'github.com/fluxcd/source-controller',
       'kustomize-controller': 'github.com/fluxcd/kustomize-controller',
     },
+    ldflags: ['-s', '-w'],
+  },
+  // gofakes3 with its in-memory backend (s3server/main.go): the S3 endpoint of Flux's Bucket in
+  // the Bucket interop test (test/env/s3.ts). Alone: small, and nothing else shares its
+  // dependencies.
+  s3: {
+    dir: 's3',
+    tools: { s3server: './s3server' },
     ldflags: ['-s', '-w'],
   },
 };
@@ -243,6 +252,7 @@ export function pinnedVersions(): Record<string, string> {
     'github.com/fluxcd/kustomize-controller',
     'github.com/distribution/distribution/v3',
     'github.com/opencontainers/distribution-spec/conformance',
+    'github.com/johannesboyne/gofakes3',
   ];
   const versions: Record<string, string> = {};
   for (const recipe of Object.values(modules)) {
