@@ -10,7 +10,7 @@
 // - migration: objects reconciled by Flux, then Flux stopped and lading started on the same
 //   objects: nothing is recreated, the inventory is taken over (a dropped object is pruned), and
 //   Flux's finalizers are handled on deletion; and back (objects of lading adopted by Flux).
-// Bucket sources are not tested: Flux's source-controller needs an S3 endpoint (minio) for them.
+// Bucket sources are in flux-interop-bucket.test.ts (an S3 server of the test environment).
 import { createHash } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
