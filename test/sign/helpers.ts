@@ -2,17 +2,27 @@
 // in-process with captured streams, and the real cosign binary from the test environment.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCaptured, type CliRun } from '../cli/captured-io.js';
 import { descriptorFor, MediaTypes, openRepository, pushManifest, type Descriptor, type ImageIndex, type ImageManifest, type RemoteRepository } from '../../src/oci/index.js';
 import { generateKeyPair } from '../../src/sign/index.js';
+import { afterAll } from 'vitest';
 import { toolPath } from '../env/tools.js';
 
+// Every temporary directory these helpers make is removed after the test file that made it (a
+// root-level hook of the importing file: vitest gives each file its own module instance).
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'lading-sign-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 export function repo(host: string, name: string): RemoteRepository {
@@ -71,6 +81,8 @@ export interface ProcessRun {
  */
 export function cosign(args: string[], opts: { cwd?: string; password?: string; home?: string; env?: NodeJS.ProcessEnv; tool?: 'cosign' | 'cosign2' } = {}): Promise<ProcessRun> {
   const bin = toolPath(opts.tool ?? 'cosign');
+  // A home of its own for this run (removed when cosign exits) unless the caller keeps one.
+  const ownHome = opts.home === undefined;
   const home = opts.home ?? tempDir('lading-cosign-home-');
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -83,6 +95,7 @@ export function cosign(args: string[], opts: { cwd?: string; password?: string; 
   };
   return new Promise((resolvePromise) => {
     const child = execFile(bin, args, { cwd: opts.cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (error, stdout, stderr) => {
+      if (ownHome) rmSync(home, { recursive: true, force: true });
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
     });
