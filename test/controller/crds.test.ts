@@ -8,6 +8,7 @@
 // Flux's CRDs: source-controller and kustomize-controller v1.9.5 for v1. Flux stopped serving
 // v1beta2 in v1.8, so v1beta2 is compared with v1.7.3, the last release that served it (the
 // private cluster holds v1.7.3's CRDs first, then v1.9.5's).
+import { seed002Kustomization, seed002OCIRepository, seed004Manifests } from './fixtures/seed-manifests.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,70 +125,10 @@ const docs = {
   ksV1beta2: () => fluxDocExamples('kustomize-controller', FLUX_V1, 'docs/spec/v1beta2/kustomizations.md', 'kustomize.toolkit.fluxcd.io/v1beta2', 'Kustomization'),
 };
 
-// Seed 002 (the Flux OCI RFC), user story 2, verbatim but for the oci:// prefix the released API requires.
-const seed002 = `apiVersion: source.toolkit.fluxcd.io/v1beta2
-kind: OCIRepository
-metadata:
-  name: app-config
-  namespace: default
-spec:
-  interval: 10m
-  url: oci://ghcr.io/org/my-app-config
-  ref:
-    semver: "1.x"
-  secretRef:
-    name: my-app-regcred
-  verify:
-    provider: cosign
-    secretRef:
-      name: my-app-cosgin-key
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1beta2
-kind: Kustomization
-metadata:
-  name: app
-  namespace: default
-spec:
-  interval: 10m
-  sourceRef:
-    kind: OCIRepository
-    name: app-config
-  path: ./
-  prune: true
-  wait: true
-  timeout: 2m
-`;
-
-// Seed 004 (verifying OCI artifacts with cosign), verbatim.
-const seed004 = `apiVersion: source.toolkit.fluxcd.io/v1beta2
-kind: OCIRepository
-metadata:
-  name: kyverno
-  namespace: flux-system
-spec:
-  interval: 5m
-  url: oci://ttl.sh/$GITHUB_USER/manifests/kyverno
-  ref:
-    tag: "latest"
-  verify:
-    provider: cosign
-    secretRef:
-      name: cosign-pub
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1beta2
-kind: Kustomization
-metadata:
-  name: kyverno
-  namespace: flux-system
-spec:
-  interval: 10m
-  targetNamespace: kyverno
-  sourceRef:
-    kind: OCIRepository
-    name: kyverno
-  path: "."
-  prune: true
-`;
+// Seed 002 (the Flux OCI RFC), user story 2, verbatim but for the oci:// prefix the released API
+// requires; seed 004 (verifying OCI artifacts with cosign), verbatim.
+const seed002 = `${seed002OCIRepository('oci://ghcr.io/org/my-app-config', 'default')}---\n${seed002Kustomization('default')}`;
+const seed004 = seed004Manifests('oci://ttl.sh/$GITHUB_USER/manifests/kyverno');
 
 function seedObjects(): DocExample[] {
   const out: DocExample[] = [];

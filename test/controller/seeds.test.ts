@@ -21,6 +21,7 @@ import { clusterKubeconfig, deferredSetup, demoAppCopy, kubectl, kubectlJson, la
 import { cosign, expectOk } from '../sign/helpers.js';
 import { startLadingController, type LadingController } from './controller-process.js';
 import { installLadingCrds } from './crd-install.js';
+import { seed002Kustomization, seed002OCIRepository, seed004Manifests } from './fixtures/seed-manifests.js';
 
 interface Cond {
   type: string;
@@ -137,23 +138,7 @@ describe('seed 002, Flux OCI RFC user story 2: private registry, semver 1.x, cos
 
   it("applies the RFC's OCIRepository: semver 1.x resolves to 1.0.0, the signature is verified, the artifact is stored", async () => {
     setup.ready();
-    const yaml = `apiVersion: source.toolkit.fluxcd.io/v1beta2
-kind: OCIRepository
-metadata:
-  name: app-config
-  namespace: ${ns}
-spec:
-  interval: 10m
-  url: oci://${repo}
-  ref:
-    semver: "1.x"
-  secretRef:
-    name: my-app-regcred
-  verify:
-    provider: cosign
-    secretRef:
-      name: my-app-cosgin-key
-`;
+    const yaml = seed002OCIRepository(`oci://${repo}`, ns);
     await kubectl(kubeconfig, ['apply', '-f', '-'], { input: yaml });
     const repoObj = await waitObject(kubeconfig, controller, ns, 'ocirepositories.source.toolkit.fluxcd.io', 'app-config', 'Ready', readyTrue);
     const revision = `1.0.0@${digests['1.0.0']}`;
@@ -173,21 +158,7 @@ spec:
 
   it("applies the RFC's Kustomization (prune, wait, timeout 2m): the app is applied and Available through kwok", async () => {
     setup.ready();
-    const yaml = `apiVersion: kustomize.toolkit.fluxcd.io/v1beta2
-kind: Kustomization
-metadata:
-  name: app
-  namespace: ${ns}
-spec:
-  interval: 10m
-  sourceRef:
-    kind: OCIRepository
-    name: app-config
-  path: ./
-  prune: true
-  wait: true
-  timeout: 2m
-`;
+    const yaml = seed002Kustomization(ns);
     await kubectl(kubeconfig, ['apply', '-f', '-'], { input: yaml });
     const ks = await waitObject(kubeconfig, controller, ns, 'kustomizations.kustomize.toolkit.fluxcd.io', 'app', 'Ready', readyTrue);
     const revision = `1.0.0@${digests['1.0.0']}`;
@@ -353,35 +324,7 @@ spec:
   it("applies the blog's two objects: both Ready, SourceVerified True/Succeeded, objects in the target namespace", async () => {
     setup.ready();
     await kubectl(kubeconfig, ['apply', '-f', '-'], {
-      input: `apiVersion: source.toolkit.fluxcd.io/v1beta2
-kind: OCIRepository
-metadata:
-  name: kyverno
-  namespace: flux-system
-spec:
-  interval: 5m
-  url: oci://${repo}
-  ref:
-    tag: "latest"
-  verify:
-    provider: cosign
-    secretRef:
-      name: cosign-pub
----
-apiVersion: kustomize.toolkit.fluxcd.io/v1beta2
-kind: Kustomization
-metadata:
-  name: kyverno
-  namespace: flux-system
-spec:
-  interval: 10m
-  targetNamespace: kyverno
-  sourceRef:
-    kind: OCIRepository
-    name: kyverno
-  path: "."
-  prune: true
-`,
+      input: seed004Manifests(`oci://${repo}`),
     });
     const revision = `latest@${digest}`;
     const src = await waitObject(kubeconfig, controller, 'flux-system', 'ocirepositories.source.toolkit.fluxcd.io', 'kyverno', 'Ready', readyTrue);

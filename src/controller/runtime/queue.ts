@@ -44,6 +44,11 @@ export class WorkQueue {
     if (this.stopped || this.dirty.has(key)) return;
     this.dirty.add(key);
     if (this.processing.has(key)) return; // queued again by done()
+    this.offer(key);
+  }
+
+  /** Hands a dirty key to a waiting worker, or queues it for the next get(). */
+  private offer(key: string): void {
     const waiter = this.waiters.shift();
     if (waiter) {
       this.dirty.delete(key);
@@ -115,14 +120,7 @@ export class WorkQueue {
   done(key: string): void {
     this.processing.delete(key);
     if (this.stopped || !this.dirty.has(key)) return;
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      this.dirty.delete(key);
-      this.processing.add(key);
-      waiter(key);
-    } else {
-      this.ready.push(key);
-    }
+    this.offer(key);
   }
 
   /** Keys waiting to be taken now. */
