@@ -17,6 +17,7 @@
 //   objects of the last good revision untouched; a fixed revision after it is applied.
 // The controller watches only this suite's namespace; every object is named `flt-…`.
 import { createHash } from 'node:crypto';
+import { installLadingCrds } from './crd-install.js';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +32,6 @@ import {
   cleanUpNamespace,
   cond,
   configMap,
-  installCrds,
   firstObject,
   fluxPush,
   kustomizationYaml,
@@ -78,8 +78,8 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
       storageDir = join(work, 'storage');
       tmp = join(work, 'tmp');
       mkdirSync(tmp);
-      registry = await startRestartableRegistry(join(work, 'registry'));
-      await installCrds(s.kubeconfig);
+      registry = await startRestartableRegistry();
+      await installLadingCrds(s.kubeconfig);
       await s.kubectl(['create', 'namespace', ns]);
       s.controller = await startController();
     }),
@@ -307,7 +307,7 @@ describe('controller end to end: faults (registry down, kube-apiserver restart, 
     try {
       cluster = await startCluster({ nodes: 1 });
       own.kubeconfig = cluster.kubeconfig;
-      await installCrds(own.kubeconfig);
+      await installLadingCrds(own.kubeconfig);
       await own.kubectl(['create', 'namespace', ns]);
       own.controller = await startController(cluster.kubeconfig, join(work, 'storage-apiserver'));
       const node = cluster.nodeNames[0] as string;

@@ -3,16 +3,12 @@
 // objects read with kubectl, artifacts pushed with the real flux CLI, and a registry of our own
 // that can be stopped and started again on the same port with the same data (the
 // registry-down-then-back case).
-import { installLadingCrds } from './crd-install.js';
+import { startRegistry } from '../env/registry.js';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import https from 'node:https';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { crds } from '../../src/controller/crds.js';
-import { cleanUpOnExit, freePort, isAlive, killGroupsNow, run, spawnLogged, stopProcess, tailFile, waitFor, type StartedProcess } from '../env/process.js';
-import { createTestPki } from '../env/tls.js';
+import { run, waitFor } from '../env/process.js';
 import { toolPath } from '../env/tools.js';
 import { kubectl } from '../kube/helpers.js';
 import type { LadingController } from './controller-process.js';
@@ -76,20 +72,6 @@ export const cond = (o: FluxObject | undefined, type: string): Cond | undefined 
 /** Ready=True for the current generation. */
 export const readyTrue = (o: FluxObject): boolean => cond(o, 'Ready')?.status === 'True' && o.status?.observedGeneration === o.metadata.generation;
 
-/** The CRDs lading serves, as one YAML stream for `kubectl apply --server-side`. */
-export function crdYaml(): string {
-  return crds()
-    .map((c) => JSON.stringify(c))
-    .join('\n---\n');
-}
-
-/**
- * Installs lading's CRDs (taking over fields other test files applied under other managers,
- * Flux's own CRDs included) and waits until they are served.
- */
-export async function installCrds(kubeconfig: string): Promise<void> {
-  await installLadingCrds(kubeconfig);
-}
 
 export function sha256File(file: string): string {
   return `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
@@ -278,95 +260,18 @@ export interface RestartableRegistry {
   down(): Promise<void>;
   /** Starts it again on the same port with the same storage and certificate. */
   up(): Promise<void>;
-  running(): boolean;
-  /** Stops it (the caller removes dataDir). */
+  /** Stops it and removes its data. */
   stop(): Promise<void>;
 }
 
-function probe(url: string, caFile: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(`${url}/v2/`, { method: 'GET', timeout: 2000, ca: readFileSync(caFile) }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const livePids = new Set<number>();
-
 /**
- * distribution v3 (the registry test/env/tools.ts builds) serving TLS with a CA made for it, its
- * storage in `dataDir`, on a port chosen once: down() stops the process, up() starts a new one
- * with the same configuration, port and data — a registry that goes away and comes back.
+ * distribution v3 serving TLS with a CA made for it (test/env/registry.ts), whose down()/up()
+ * make a registry that goes away and comes back on the same port with the same data.
  */
-export async function startRestartableRegistry(dataDir: string): Promise<RestartableRegistry> {
-  mkdirSync(dataDir, { recursive: true });
-  const pki = createTestPki(join(dataDir, 'pki'));
-  const port = await freePort('127.0.0.1');
-  const host = `127.0.0.1:${port}`;
-  const url = `https://${host}`;
-  const configFile = join(dataDir, 'config.yml');
-  writeFileSync(
-    configFile,
-    [
-      'version: 0.1',
-      'log:',
-      '  level: warn',
-      '  accesslog:',
-      '    disabled: true',
-      'storage:',
-      '  filesystem:',
-      `    rootdirectory: ${JSON.stringify(join(dataDir, 'storage'))}`,
-      '  delete:',
-      '    enabled: true',
-      '  maintenance:',
-      '    uploadpurging:',
-      '      enabled: false',
-      'http:',
-      `  addr: ${host}`,
-      `  secret: ${randomBytes(16).toString('hex')}`,
-      '  tls:',
-      `    certificate: ${JSON.stringify(pki.serverCertFile)}`,
-      `    key: ${JSON.stringify(pki.serverKeyFile)}`,
-      '',
-    ].join('\n'),
-  );
-  const logFile = join(dataDir, 'registry.log');
-  cleanUpOnExit(() => killGroupsNow([...livePids]));
-  let proc: StartedProcess | undefined;
-  const up = async (): Promise<void> => {
-    if (proc && isAlive(proc.pid)) return;
-    const p = spawnLogged({ name: 'registry (distribution3, restartable)', command: toolPath('registry'), args: ['serve', configFile], logFile, env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
-    proc = p;
-    livePids.add(p.pid);
-    await waitFor(
-      async () => {
-        const status = await probe(url, pki.caFile);
-        return status === 200 ? status : undefined;
-      },
-      { what: `registry on ${url}`, timeoutMs: 30_000, failIf: () => (isAlive(p.pid) ? undefined : `the registry exited:\n${tailFile(logFile)}`) },
-    );
-  };
-  const down = async (): Promise<void> => {
-    if (!proc) return;
-    await stopProcess(proc.pid);
-    livePids.delete(proc.pid);
-    proc = undefined;
-  };
-  await up();
-  return {
-    host,
-    caFile: pki.caFile,
-    dataDir,
-    logFile,
-    down,
-    up,
-    running: () => proc !== undefined && isAlive(proc.pid),
-    stop: down,
-  };
+export async function startRestartableRegistry(): Promise<RestartableRegistry> {
+  const r = await startRegistry({ flavor: 'distribution3', tls: true });
+  if (!r.down || !r.up || !r.caFile) throw new Error('startRegistry: a distribution registry with TLS has down(), up() and a CA file');
+  return { host: r.host, caFile: r.caFile, dataDir: r.dataDir, logFile: r.logFile, down: r.down, up: r.up, stop: r.stop };
 }
 
 /**

@@ -13,6 +13,7 @@
 // - and none of this leaves a working directory behind.
 // The controller watches only this suite's namespace; every object is named `upd-…`.
 import { mkdirSync, readdirSync } from 'node:fs';
+import { installLadingCrds } from './crd-install.js';
 import { join } from 'node:path';
 import { waitFor } from '../env/process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,6 @@ import {
   cleanUpNamespace,
   cond,
   configMap,
-  installCrds,
   fluxPush,
   kustomizationYaml,
   ociRepositoryYaml,
@@ -63,10 +63,10 @@ describe('controller end to end: updates (suspend, requestedAt, dependsOn, drift
     setup.run(async () => {
       s = new Suite(clusterKubeconfig(), ns);
       work = tempDir('lading-e2e-updates-');
-      registry = await startRestartableRegistry(join(work, 'registry'));
+      registry = await startRestartableRegistry();
       tmp = join(work, 'tmp');
       mkdirSync(tmp);
-      await installCrds(s.kubeconfig);
+      await installLadingCrds(s.kubeconfig);
       await s.kubectl(['create', 'namespace', ns]);
       s.controller = await startLadingController({
         kubeconfig: s.kubeconfig,

@@ -1,5 +1,5 @@
 // A harness for the Kustomization reconciler against the real API server, without the runtime:
-// Flux's own CRDs (from the Go module cache), an artifact server of the test's own serving
+// an artifact server of the test's own serving
 // tar.gz files as source-controller's storage does, a Map-backed cache refreshed from the API
 // before each reconcile, status written with server-side apply under the reconciler's status
 // manager, finalizers patched, events captured.
@@ -13,13 +13,7 @@ import { dirname, join } from 'node:path';
 import { Finalizer, Kinds, type Kustomization } from '../../src/controller/api.js';
 import type { CacheReader, EventSpec, KindInfo, Logger, ObjectKey, ReconcileContext, ReconcileOutcome, Reconciler } from '../../src/controller/runtime/types.js';
 import type { KubeClient, KubeObject } from '../../src/kube/index.js';
-import { installLadingCrds } from './crd-install.js';
-import { kubectl } from '../kube/helpers.js';
 
-/** lading's CRDs on the shared cluster (see crd-install.ts; the name is kept for the suites that call it). */
-export async function installFluxCrds(kubeconfig: string): Promise<void> {
-  await installLadingCrds(kubeconfig);
-}
 
 /** Serves tar.gz artifacts from memory at /<path>, as source-controller's storage server does. */
 export class ArtifactServer {

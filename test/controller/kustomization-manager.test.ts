@@ -3,6 +3,7 @@
 // source is applied through the source watch (the interval is ten minutes), Kubernetes events
 // carry Flux's reasons, and deleting the Kustomization prunes what it applied.
 import { rmSync } from 'node:fs';
+import { installLadingCrds } from './crd-install.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Finalizer } from '../../src/controller/api.js';
 import { findCondition } from '../../src/controller/runtime/conditions.js';
@@ -10,7 +11,7 @@ import { Manager } from '../../src/controller/runtime/manager.js';
 import { createKustomizationReconciler } from '../../src/controller/kustomize/index.js';
 import type { KubeClient } from '../../src/kube/index.js';
 import { clusterKubeconfig, connect, deferredSetup, kubectl, kubectlJson } from '../kube/helpers.js';
-import { ArtifactServer, Harness, applyKustomization, configMap, createSource, deleteKustomization, installFluxCrds, writeTree } from './kustomization-harness.js';
+import { ArtifactServer, Harness, applyKustomization, configMap, createSource, deleteKustomization, writeTree } from './kustomization-harness.js';
 import { capturedLogger, eventually } from './runtime-helpers.js';
 
 const setup = deferredSetup();
@@ -25,7 +26,7 @@ beforeAll(async () => {
   await setup.run(async () => {
     kubeconfig = clusterKubeconfig();
     client = await connect(kubeconfig, 'default');
-    await installFluxCrds(kubeconfig);
+    await installLadingCrds(kubeconfig);
     server = new ArtifactServer();
     await server.start();
     await kubectl(kubeconfig, ['create', 'namespace', ns]);

@@ -3,6 +3,7 @@
 // protocol), the reconciler called directly with a context built here (see
 // kustomization-harness.ts).
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { installLadingCrds } from './crd-install.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Finalizer, type Kustomization } from '../../src/controller/api.js';
@@ -10,7 +11,7 @@ import { findCondition } from '../../src/controller/runtime/conditions.js';
 import { createKustomizationReconciler } from '../../src/controller/kustomize/index.js';
 import type { KubeClient } from '../../src/kube/index.js';
 import { clusterKubeconfig, connect, deferredSetup, demoAppCopy, kubectl, kubectlJson, tempDir } from '../kube/helpers.js';
-import { ArtifactServer, Harness, applyKustomization, configMap, createSource, deleteKustomization, installFluxCrds, setArtifact, writeTree } from './kustomization-harness.js';
+import { ArtifactServer, Harness, applyKustomization, configMap, createSource, deleteKustomization, setArtifact, writeTree } from './kustomization-harness.js';
 
 const setup = deferredSetup();
 let kubeconfig: string;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   await setup.run(async () => {
     kubeconfig = clusterKubeconfig();
     client = await connect(kubeconfig, 'default');
-    await installFluxCrds(kubeconfig);
+    await installLadingCrds(kubeconfig);
     server = new ArtifactServer();
     await server.start();
     harness = new Harness(client, createKustomizationReconciler({ httpRetry: 1 }));

@@ -2,6 +2,7 @@
 // OCIRepository CRD): references, credentials, storage, skip-pull, ignore and layer selection,
 // a corrupted artifact, an invalid URL, a registry outage and recovery, suspend and deletion.
 import { createHash } from 'node:crypto';
+import { installLadingCrds } from './crd-install.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -13,7 +14,7 @@ import type { KubeClient } from '../../src/kube/index.js';
 import { StaticCredentials, openRepository } from '../../src/oci/index.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { clusterKubeconfig, connect, deferredSetup, tempDir } from '../kube/helpers.js';
-import { Forwarder, condition, createNamespace, createOCIRepository, createSecret, dockerConfigJson, getOCIRepository, installCRD, patchOCIRepository, reconcileOnce } from './fixtures/source/harness.js';
+import { Forwarder, condition, createNamespace, createOCIRepository, createSecret, dockerConfigJson, getOCIRepository, patchOCIRepository, reconcileOnce } from './fixtures/source/harness.js';
 
 const setup = deferredSetup();
 let client: KubeClient;
@@ -64,7 +65,7 @@ beforeAll(() =>
   setup.run(async () => {
     const kubeconfig = clusterKubeconfig();
     client = await connect(kubeconfig);
-    await installCRD(kubeconfig);
+    await installLadingCrds(kubeconfig);
     ns = await createNamespace(client, 'lading-ocirepo');
     [registry, privateRegistry] = await Promise.all([startRegistry(), startRegistry({ auth: true })]);
     storageRoot = tempDir('lading-source-storage-');

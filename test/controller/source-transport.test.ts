@@ -2,6 +2,7 @@
 // registry that requires mutual TLS), proxySecretRef (a real proxy with basic auth), spec.timeout
 // against a registry that never answers, and the cloud-provider seam.
 import { readFileSync, rmSync } from 'node:fs';
+import { installLadingCrds } from './crd-install.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { StaticCredentials } from '../../src/oci/index.js';
 import { startProxy, type RunningProxy } from '../env/proxy.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { clusterKubeconfig, connect, deferredSetup, tempDir } from '../kube/helpers.js';
-import { condition, createNamespace, createOCIRepository, createSecret, installCRD, reconcileOnce } from './fixtures/source/harness.js';
+import { condition, createNamespace, createOCIRepository, createSecret, reconcileOnce } from './fixtures/source/harness.js';
 
 const setup = deferredSetup();
 let client: KubeClient;
@@ -46,7 +47,7 @@ beforeAll(() =>
   setup.run(async () => {
     const kubeconfig = clusterKubeconfig();
     client = await connect(kubeconfig);
-    await installCRD(kubeconfig);
+    await installLadingCrds(kubeconfig);
     ns = await createNamespace(client, 'lading-ocirepo-transport');
     [mtls, tlsOnly, plain, privateRegistry, proxy] = await Promise.all([
       startRegistry({ tls: true, clientCerts: true }),

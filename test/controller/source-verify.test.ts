@@ -4,6 +4,7 @@
 // artifacts (links out of the tree, path traversal, too many entries, too many bytes), which fail
 // with FetchFailed and write nothing outside the storage root.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { installLadingCrds } from './crd-install.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { pushLayers } from '../artifact/helpers.js';
 import { startRegistry, type RunningRegistry } from '../env/registry.js';
 import { clusterKubeconfig, connect, deferredSetup, tempDir } from '../kube/helpers.js';
 import { cosign, expectOk } from '../sign/helpers.js';
-import { condition, createNamespace, createOCIRepository, createSecret, installCRD, patchOCIRepository, reconcileOnce } from './fixtures/source/harness.js';
+import { condition, createNamespace, createOCIRepository, createSecret, patchOCIRepository, reconcileOnce } from './fixtures/source/harness.js';
 
 const setup = deferredSetup();
 let client: KubeClient;
@@ -45,7 +46,7 @@ beforeAll(() =>
   setup.run(async () => {
     const kubeconfig = clusterKubeconfig();
     client = await connect(kubeconfig);
-    await installCRD(kubeconfig);
+    await installLadingCrds(kubeconfig);
     ns = await createNamespace(client, 'lading-ocirepo-verify');
     registry = await startRegistry();
     storageRoot = tempDir('lading-source-storage-');

@@ -6,13 +6,12 @@
 // registry that has that API. Stopped by pid.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cleanUpOnExit, freePort, isAlive, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor } from './process.js';
+import { cleanUpOnExit, freePort, isAlive, killGroupsNow, spawnLogged, stopProcess, tailFile, waitFor, type StartedProcess } from './process.js';
 import { createTestPki, type TestPki } from './tls.js';
 
 /**
@@ -56,6 +55,12 @@ export interface RunningRegistry {
   pid: number;
   logFile: string;
   stop(): Promise<void>;
+  /**
+   * distribution flavors: stop the process but keep its port, configuration and data (a registry
+   * that goes away), and start it again (and comes back). `pid` is the current process's.
+   */
+  down?(): Promise<void>;
+  up?(): Promise<void>;
 }
 
 const DEBIAN_REGISTRY = '/usr/bin/docker-registry';
@@ -169,14 +174,11 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
   const logFile = join(dataDir, 'registry.log');
   const args = flavor === 'distribution2' ? ['serve', configFile] : ['serve', configFile];
   cleanUpOnExit(cleanupAllNow);
-  const proc = spawnLogged({ name: `registry (${flavor})`, command: binary, args, logFile, env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
-  live.set(proc.pid, dataDir);
-  const stop = async () => {
-    await stopProcess(proc.pid);
-    live.delete(proc.pid);
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  try {
+  let proc: StartedProcess | undefined;
+  const launch = async (): Promise<StartedProcess> => {
+    const p = spawnLogged({ name: `registry (${flavor})`, command: binary, args, logFile, env: { ...process.env, OTEL_TRACES_EXPORTER: 'none' } });
+    proc = p;
+    live.set(p.pid, dataDir);
     await waitFor(
       async () => {
         const status = await probe(url, pki?.caFile, pki, opts.clientCerts === true);
@@ -185,15 +187,43 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       {
         what: `registry ${flavor} on ${url}`,
         timeoutMs: 30_000,
-        failIf: () => (isAlive(proc.pid) ? undefined : `the registry exited:\n${tailFile(logFile)}`),
+        failIf: () => (isAlive(p.pid) ? undefined : `the registry exited:\n${tailFile(logFile)}`),
       },
     );
+    return p;
+  };
+  const down = async (): Promise<void> => {
+    if (!proc) return;
+    await stopProcess(proc.pid);
+    live.delete(proc.pid);
+    proc = undefined;
+  };
+  const stop = async () => {
+    await down();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let started: StartedProcess;
+  try {
+    started = await launch();
   } catch (err) {
     await stop();
     throw err;
   }
-  if (opts.detach === true) live.delete(proc.pid);
-  const running: RunningRegistry = { host, url, flavor, dataDir, pid: proc.pid, logFile, stop };
+  if (opts.detach === true) live.delete(started.pid);
+  const running: RunningRegistry = {
+    host,
+    url,
+    flavor,
+    dataDir,
+    pid: started.pid,
+    logFile,
+    stop,
+    down,
+    up: async () => {
+      if (proc && isAlive(proc.pid)) return;
+      running.pid = (await launch()).pid;
+    },
+  };
   if (username !== undefined) running.username = username;
   if (password !== undefined) running.password = password;
   if (pki) {
